@@ -1,0 +1,310 @@
+/**
+ * Sparse memories: the device's host physical memory and the default guest RAM.
+ *
+ * Both store 4 KiB pages on first write; a read of a page never written returns zeros. Accesses
+ * use little-endian byte order (the GPU's and x86's), through per-page Uint8Array/Uint32Array
+ * views so the aligned 32-bit path is one array index.
+ */
+import createDebug from 'debug';
+import { NoResourceError, RangeArgError } from '../errors.js';
+import { PAGE_SIZE } from '../types.js';
+
+const log = createDebug('gvtkit:mem');
+
+/** Byte-addressed memory with 8/16/32-bit and range access. Addresses are plain numbers. */
+export interface MemoryAccess {
+  /** Size in bytes. */
+  readonly size: number;
+  read8(addr: number): number;
+  read16(addr: number): number;
+  read32(addr: number): number;
+  write8(addr: number, value: number): void;
+  write16(addr: number, value: number): void;
+  write32(addr: number, value: number): void;
+  /** A copy of `length` bytes at `addr`. */
+  read(addr: number, length: number): Uint8Array;
+  /** Copy `bytes` to `addr`. */
+  write(addr: number, bytes: Uint8Array): void;
+}
+
+/**
+ * A guest's RAM as the mediator sees it: what an emulator implements (or uses
+ * `SparseGuestMemory`). These are host-side accesses: they are never trapped. A guest vCPU's own
+ * write to RAM that may hit a write-protected page goes through `vgpu.guestWrite`.
+ */
+export type GuestMemory = MemoryAccess;
+
+/** Sparse page-granular storage shared by host and guest memory. */
+export class SparsePages implements MemoryAccess {
+  readonly size: number;
+  readonly frames: number;
+  /** Backing pages by frame number (undefined until first write). */
+  protected pages8: (Uint8Array | undefined)[];
+  protected pages32: (Uint32Array | undefined)[];
+  /** Number of pages with backing storage. */
+  backedPages = 0;
+
+  constructor(sizeInBytes: number, what: string) {
+    if (!Number.isSafeInteger(sizeInBytes) || sizeInBytes <= 0 || sizeInBytes % PAGE_SIZE !== 0) {
+      throw new RangeArgError(`${what} size ${sizeInBytes} must be a positive multiple of 4096`);
+    }
+    this.size = sizeInBytes;
+    this.frames = sizeInBytes / PAGE_SIZE;
+    // Dense arrays (filled) keep element access monomorphic and fast.
+    this.pages8 = new Array(this.frames).fill(undefined);
+    this.pages32 = new Array(this.frames).fill(undefined);
+  }
+
+  /** True when `[addr, addr + length)` lies inside this memory. */
+  contains(addr: number, length = 1): boolean {
+    return addr >= 0 && length >= 0 && addr + length <= this.size;
+  }
+
+  protected check(addr: number, length: number): void {
+    if (!(addr >= 0 && addr + length <= this.size)) {
+      throw new RangeArgError(`access of ${length} bytes at 0x${addr.toString(16)} outside memory of 0x${this.size.toString(16)} bytes`);
+    }
+  }
+
+  /** The page for `frame`, created on demand. */
+  page8(frame: number): Uint8Array {
+    let p = this.pages8[frame];
+    if (p === undefined) {
+      p = this.materialize(frame);
+    }
+    return p;
+  }
+
+  /** The 32-bit view of the page for `frame`, created on demand. */
+  page32(frame: number): Uint32Array {
+    let p = this.pages32[frame];
+    if (p === undefined) {
+      this.materialize(frame);
+      p = this.pages32[frame]!;
+    }
+    return p;
+  }
+
+  /** True when the frame has backing storage (was ever written). */
+  isBacked(frame: number): boolean {
+    return this.pages8[frame] !== undefined;
+  }
+
+  /** Drop a frame's backing (its contents read as zeros again). */
+  discard(frame: number): void {
+    if (this.pages8[frame] !== undefined) {
+      this.pages8[frame] = undefined;
+      this.pages32[frame] = undefined;
+      this.backedPages--;
+    }
+  }
+
+  private materialize(frame: number): Uint8Array {
+    const buf = new ArrayBuffer(PAGE_SIZE);
+    const p8 = new Uint8Array(buf);
+    this.pages8[frame] = p8;
+    this.pages32[frame] = new Uint32Array(buf);
+    this.backedPages++;
+    return p8;
+  }
+
+  read8(addr: number): number {
+    this.check(addr, 1);
+    const p = this.pages8[Math.floor(addr / PAGE_SIZE)];
+    return p === undefined ? 0 : p[addr % PAGE_SIZE];
+  }
+
+  write8(addr: number, value: number): void {
+    this.check(addr, 1);
+    this.page8(Math.floor(addr / PAGE_SIZE))[addr % PAGE_SIZE] = value;
+  }
+
+  read16(addr: number): number {
+    return this.read8(addr) | (this.read8(addr + 1) << 8);
+  }
+
+  write16(addr: number, value: number): void {
+    this.write8(addr, value & 0xff);
+    this.write8(addr + 1, (value >>> 8) & 0xff);
+  }
+
+  read32(addr: number): number {
+    if ((addr & 3) === 0) {
+      this.check(addr, 4);
+      const p = this.pages32[Math.floor(addr / PAGE_SIZE)];
+      return p === undefined ? 0 : p[(addr % PAGE_SIZE) >>> 2];
+    }
+    return (this.read16(addr) | (this.read16(addr + 2) << 16)) >>> 0;
+  }
+
+  write32(addr: number, value: number): void {
+    if ((addr & 3) === 0) {
+      this.check(addr, 4);
+      this.page32(Math.floor(addr / PAGE_SIZE))[(addr % PAGE_SIZE) >>> 2] = value;
+      return;
+    }
+    this.write16(addr, value & 0xffff);
+    this.write16(addr + 2, (value >>> 16) & 0xffff);
+  }
+
+  read(addr: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    this.readInto(addr, out);
+    return out;
+  }
+
+  /** Copy `dst.length` bytes at `addr` into `dst` (no allocation). */
+  readInto(addr: number, dst: Uint8Array): void {
+    this.check(addr, dst.length);
+    let done = 0;
+    while (done < dst.length) {
+      const a = addr + done;
+      const frame = Math.floor(a / PAGE_SIZE);
+      const off = a % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, dst.length - done);
+      const p = this.pages8[frame];
+      if (p === undefined) dst.fill(0, done, done + n);
+      else dst.set(p.subarray(off, off + n), done);
+      done += n;
+    }
+  }
+
+  write(addr: number, bytes: Uint8Array): void {
+    this.check(addr, bytes.length);
+    let done = 0;
+    while (done < bytes.length) {
+      const a = addr + done;
+      const frame = Math.floor(a / PAGE_SIZE);
+      const off = a % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, bytes.length - done);
+      this.page8(frame).set(bytes.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  /** Fill `[addr, addr + length)` with `byte`. */
+  fill(addr: number, length: number, byte: number): void {
+    this.check(addr, length);
+    let done = 0;
+    while (done < length) {
+      const a = addr + done;
+      const frame = Math.floor(a / PAGE_SIZE);
+      const off = a % PAGE_SIZE;
+      const n = Math.min(PAGE_SIZE - off, length - done);
+      if (byte === 0 && this.pages8[frame] === undefined) { done += n; continue; }
+      this.page8(frame).fill(byte, off, off + n);
+      done += n;
+    }
+  }
+}
+
+/** The default `GuestMemory`: sparse guest RAM of a fixed size. */
+export class SparseGuestMemory extends SparsePages implements GuestMemory {
+  constructor(sizeInBytes: number) {
+    super(sizeInBytes, 'guest memory');
+  }
+}
+
+/** Options of `HostMemory`. */
+export interface HostMemoryOptions {
+  /** Size in bytes (default 4 GiB). */
+  size?: number;
+  /** Frames below this are never handed out by `allocFrame` (default 256 = the first MiB). */
+  reservedFrames?: number;
+}
+
+/**
+ * The device's host physical memory, with a frame allocator that the mediator uses for shadow
+ * pages, scratch pages and guest RAM frames. `allocatedFrames` is what leak checks compare.
+ */
+export class HostMemory extends SparsePages {
+  private freeList: number[] = [];
+  private nextFresh: number;
+  private allocated: Uint8Array;
+  /** Frames currently handed out. */
+  allocatedFrames = 0;
+  /**
+   * Fault injection: the next `failAllocations` calls of `allocFrame` fail as if memory were
+   * exhausted (tests of recovery paths).
+   */
+  failAllocations = 0;
+
+  constructor(opts: HostMemoryOptions = {}) {
+    super(opts.size ?? 4 * 1024 * 1024 * 1024, 'host memory');
+    this.nextFresh = opts.reservedFrames ?? 256;
+    if (this.nextFresh >= this.frames) throw new RangeArgError('reservedFrames beyond host memory');
+    this.allocated = new Uint8Array(this.frames);
+  }
+
+  /** Allocate one zeroed host frame. Throws `NoResourceError` when none is left. */
+  allocFrame(): number {
+    if (this.failAllocations > 0) {
+      this.failAllocations--;
+      log('injected host frame allocation failure');
+      throw new NoResourceError('host-memory', 1, 'host frame allocation failed (injected)');
+    }
+    let f: number;
+    if (this.freeList.length) f = this.freeList.pop()!;
+    else if (this.nextFresh < this.frames) f = this.nextFresh++;
+    else throw new NoResourceError('host-memory', 1, `host memory exhausted: all ${this.frames} frames allocated`);
+    this.allocated[f] = 1;
+    this.allocatedFrames++;
+    return f;
+  }
+
+  /** Allocate `n` physically contiguous zeroed frames (from the never-used region). */
+  allocContiguous(n: number): number {
+    if (this.failAllocations > 0) {
+      this.failAllocations--;
+      throw new NoResourceError('host-memory', n, 'host frame allocation failed (injected)');
+    }
+    if (this.nextFresh + n > this.frames) {
+      throw new NoResourceError('host-memory', this.nextFresh + n - this.frames, `no ${n} contiguous host frames left`);
+    }
+    const f = this.nextFresh;
+    this.nextFresh += n;
+    for (let i = 0; i < n; i++) this.allocated[f + i] = 1;
+    this.allocatedFrames += n;
+    return f;
+  }
+
+  /**
+   * Allocate a frame whose storage *is* `page8` (aliased, not copied): writes through the host
+   * address reach the owner of `page8` and vice versa. This is how guest RAM becomes host frames
+   * without a second copy (see `Ept`). `page32` must view the same bytes; it is derived from
+   * `page8` when omitted. `freeFrame` drops the alias and leaves the adopted page untouched.
+   * Throws `NoResourceError` when no frame is left, `RangeArgError` for a page of the wrong size.
+   */
+  adoptFrame(page8: Uint8Array, page32?: Uint32Array): number {
+    if (page8.length !== PAGE_SIZE || (page8.byteOffset & 3) !== 0) {
+      throw new RangeArgError(`adopted page must be ${PAGE_SIZE} bytes at a 4-byte aligned offset`);
+    }
+    const p32 = page32 ?? new Uint32Array(page8.buffer, page8.byteOffset, PAGE_SIZE >>> 2);
+    if (p32.buffer !== page8.buffer || p32.byteOffset !== page8.byteOffset || p32.length !== PAGE_SIZE >>> 2) {
+      throw new RangeArgError('adopted page32 must view the same bytes as page8');
+    }
+    const f = this.allocFrame();
+    // A free frame may still hold stray bytes written through an unallocated address.
+    this.discard(f);
+    this.pages8[f] = page8;
+    this.pages32[f] = p32;
+    this.backedPages++;
+    return f;
+  }
+
+  /** Return a frame; its contents are discarded. Double frees throw (an internal bug). */
+  freeFrame(frame: number): void {
+    if (!(frame >= 0 && frame < this.frames) || this.allocated[frame] !== 1) {
+      throw new RangeArgError(`free of frame 0x${frame.toString(16)} that is not allocated`);
+    }
+    this.allocated[frame] = 0;
+    this.allocatedFrames--;
+    this.discard(frame);
+    this.freeList.push(frame);
+  }
+
+  /** True when `frame` is currently allocated. */
+  isAllocated(frame: number): boolean {
+    return this.allocated[frame] === 1;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The host's global graphics translation table: one gen8 64-bit entry per 4 KiB of graphics
+ * memory, stored as two u32 halves in a Uint32Array (entry i at words 2i, 2i+1).
+ *
+ * The device exposes it at BAR0 + 8 MiB; the shadow GGTT of the mediator writes it. Translation
+ * (`translate`) is what the aperture and the engines use.
+ */
+import { RangeArgError } from '../errors.js';
+import { PAGE_SIZE } from '../types.js';
+import { PTE_PRESENT, pteFrame } from './pte.js';
+
+export class Ggtt {
+  /** Number of entries (graphics memory size / 4 KiB). */
+  readonly entries: number;
+  /** Graphics memory size in bytes. */
+  readonly size: number;
+  /** Entry storage: lo at 2i, hi at 2i + 1. */
+  readonly words: Uint32Array;
+  /** Entry writes since creation. */
+  writes = 0;
+
+  constructor(graphicsMemoryBytes: number) {
+    if (graphicsMemoryBytes <= 0 || graphicsMemoryBytes % PAGE_SIZE !== 0) {
+      throw new RangeArgError(`graphics memory size ${graphicsMemoryBytes} must be a positive multiple of 4096`);
+    }
+    this.size = graphicsMemoryBytes;
+    this.entries = graphicsMemoryBytes / PAGE_SIZE;
+    this.words = new Uint32Array(this.entries * 2);
+  }
+
+  /** Low half of entry `i`. */
+  lo(i: number): number {
+    return this.words[i * 2];
+  }
+  /** High half of entry `i`. */
+  hi(i: number): number {
+    return this.words[i * 2 + 1];
+  }
+  /** Write both halves of entry `i`. */
+  set(i: number, lo: number, hi: number): void {
+    this.words[i * 2] = lo;
+    this.words[i * 2 + 1] = hi;
+    this.writes++;
+  }
+
+  /**
+   * Host-physical address for graphics address `gmaddr`, or -1 when the entry is not present or
+   * the address is outside graphics memory.
+   */
+  translate(gmaddr: number): number {
+    if (!(gmaddr >= 0 && gmaddr < this.size)) return -1;
+    const i = Math.floor(gmaddr / PAGE_SIZE);
+    const lo = this.words[i * 2];
+    if ((lo & PTE_PRESENT) === 0) return -1;
+    return pteFrame(lo, this.words[i * 2 + 1]) * PAGE_SIZE + (gmaddr % PAGE_SIZE);
+  }
+
+  /** Clear every entry. */
+  clear(): void {
+    this.words.fill(0);
+  }
+}
