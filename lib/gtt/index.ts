@@ -20,3 +20,7 @@ export type {
 } from './balloon.js';
 export { renderPartitionSvg, renderSweepSvg, escapeXml, vgpuColor } from './svg.js';
 export type { PartitionSvgOptions } from './svg.js';
+export {
+  PpgttManager, ShadowPpgtt, ShadowPage, PPGTT_MODE_L3, PPGTT_MODE_L4, PPGTT_LEVEL_PT, PPGTT_LEVEL_PD, PPGTT_LEVEL_PDP, PPGTT_LEVEL_PML4,
+} from './shadow-ppgtt.js';
+export type { PpgttMode, ShadowPpgttCounters, PpgttManagerOptions } from './shadow-ppgtt.js';
