@@ -1,0 +1,960 @@
+/**
+ * The command streamer of one engine: fetches commands from the ring and from batch buffers,
+ * decodes them with the shared command table (`./commands`), executes a subset against host
+ * memory and the register file, and charges each command a cost in simulated time.
+ *
+ * Executed for real: MI_NOOP, MI_BATCH_BUFFER_START / _END (first level, chained, second level),
+ * MI_STORE_DATA_IMM, MI_STORE_DATA_INDEX, MI_LOAD_REGISTER_IMM / _MEM / _REG,
+ * MI_STORE_REGISTER_MEM, MI_FLUSH_DW and PIPE_CONTROL post-sync writes (immediate data,
+ * timestamp, depth count), MI_USER_INTERRUPT, MI_ARB_CHECK, MI_ARB_ON_OFF, XY_COLOR_BLT and
+ * XY_SRC_COPY_BLT (8/16/32 bpp, signed pitch, any ROP3, write enables). Every other command the
+ * table knows for this engine is decoded (length from the table), charged and otherwise ignored
+ * (3D/media state and draws, MI_SEMAPHORE_WAIT and MI_CONDITIONAL_BATCH_BUFFER_END are treated as
+ * satisfied / not ending the batch).
+ *
+ * Address spaces follow the command table's rules (`AddressField.space`): a header bit selects
+ * GGTT or PPGTT (MI_STORE_DATA_IMM bit 22, MI_FLUSH_DW dword 1 bit 2, PIPE_CONTROL dword 1 bit 24,
+ * MI_BATCH_BUFFER_START bit 8, ...); 'context' addresses (the blits) use the context's PPGTT when it
+ * has one (an execlist context in a legacy addressing mode with a non-zero root, or legacy ring mode
+ * with GFX_MODE PPGTT enabled and a non-zero PDP0), else the GGTT. The ring is always fetched
+ * through the GGTT.
+ *
+ * Faults never throw: an unknown or malformed command records BAD_COMMAND, a translation fault
+ * BAD_ADDRESS, a third batch level LIMIT; the streamer stops with `StopReason.ERROR` and the engine
+ * turns that into a hang (error state, CS error interrupt, engine stopped).
+ *
+ * Prefetch: commands are copied into a fetch window (up to 2048 dwords, refilled when used up, at
+ * every jump, and when a command does not fit). Like the hardware's prefetcher, a command that
+ * rewrites dwords already fetched is not seen until the window is refilled.
+ *
+ * Tiling is not modelled: a tiled blit surface (pitch in dwords) is addressed linearly; the XY_*
+ * clip rectangle (XY_SETUP_CLIP_BLT) is not applied.
+ */
+import createDebug from 'debug';
+import type { GuestFaultCode } from '../errors.js';
+import type { Ggtt } from '../gtt/ggtt.js';
+import { PpgttWalker } from '../gtt/ppgtt-walk.js';
+import type { HostMemory } from '../ept/memory.js';
+import { MMIO_SPACE_BYTES, type RegisterFile } from '../mmio/index.js';
+import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
+import { CommandDecoder, COMMANDS, DecodeError, GEN9_TABLE, REGISTER_OFFSET_MASK } from './commands/index.js';
+import type { CompiledCostModel } from './cost.js';
+import type { EngineInfo } from './engines.js';
+import { RING, TIMESTAMP_HZ } from './registers.js';
+
+const log = createDebug('gvtkit:exec');
+
+/** Why `runChunk` returned. */
+export const StopReason = {
+  /** The time or command budget of the chunk ran out; more to do. */
+  BUDGET: 0,
+  /** Head reached tail at ring level: the context (or legacy ring) is done. */
+  END_OF_RING: 1,
+  /** MI_USER_INTERRUPT executed: raise it when the chunk's time has passed. */
+  USER_INTERRUPT: 2,
+  /** MI_ARB_CHECK with a preemption pending and arbitration enabled. */
+  ARBITRATION: 3,
+  /** A fault: see `errorCode`. */
+  ERROR: 4,
+  /** `abort()` was called (engine reset from a register write). */
+  ABORTED: 5,
+} as const;
+
+/** Address spaces. */
+export const Space = {
+  GGTT: 0,
+  PPGTT: 1,
+} as const;
+
+/** PPGTT modes of the running context. */
+export const PpgttMode = {
+  NONE: 0,
+  /** Legacy 32-bit: four PDP registers hold page directories. */
+  LEVEL3: 3,
+  /** Legacy 64-bit: PDP0 holds the PML4. */
+  LEVEL4: 4,
+} as const;
+
+/** Executed operations (by command id, via `OP_OF`). */
+const Op = {
+  OTHER: 0,
+  NOOP: 1,
+  BB_START: 2,
+  BB_END: 3,
+  STORE_DATA_IMM: 4,
+  STORE_DATA_INDEX: 5,
+  LRI: 6,
+  SRM: 7,
+  LRM: 8,
+  LRR: 9,
+  FLUSH_DW: 10,
+  PIPE_CONTROL: 11,
+  USER_INTERRUPT: 12,
+  ARB_CHECK: 13,
+  ARB_ON_OFF: 14,
+  COLOR_BLT: 15,
+  SRC_COPY_BLT: 16,
+} as const;
+
+const OP_NAMES: Record<string, number> = {
+  MI_NOOP: Op.NOOP,
+  MI_BATCH_BUFFER_START: Op.BB_START,
+  MI_BATCH_BUFFER_END: Op.BB_END,
+  MI_STORE_DATA_IMM: Op.STORE_DATA_IMM,
+  MI_STORE_DATA_INDEX: Op.STORE_DATA_INDEX,
+  MI_LOAD_REGISTER_IMM: Op.LRI,
+  MI_STORE_REGISTER_MEM: Op.SRM,
+  MI_LOAD_REGISTER_MEM: Op.LRM,
+  MI_LOAD_REGISTER_REG: Op.LRR,
+  MI_FLUSH_DW: Op.FLUSH_DW,
+  PIPE_CONTROL: Op.PIPE_CONTROL,
+  MI_USER_INTERRUPT: Op.USER_INTERRUPT,
+  MI_ARB_CHECK: Op.ARB_CHECK,
+  MI_ARB_ON_OFF: Op.ARB_ON_OFF,
+  XY_COLOR_BLT: Op.COLOR_BLT,
+  XY_SRC_COPY_BLT: Op.SRC_COPY_BLT,
+};
+
+/** Operation per command id. */
+const OP_OF = new Uint8Array(COMMANDS.length);
+for (const [name, op] of Object.entries(OP_NAMES)) OP_OF[GEN9_TABLE.byName.get(name)!] = op;
+
+/** Address-space rule kinds, compiled from the table's `AddressField.space`. */
+const RuleKind = { GGTT: 0, PPGTT: 1, CONTEXT: 2, SELECTOR: 3 } as const;
+/** Per command id and address field (0, 1): rule kind, selector dword, bit, and "set means GGTT". */
+const MAX_FIELDS = 2;
+const RULE_KIND = new Uint8Array(COMMANDS.length * MAX_FIELDS).fill(RuleKind.CONTEXT);
+const RULE_DWORD = new Uint8Array(COMMANDS.length * MAX_FIELDS);
+const RULE_BIT = new Uint8Array(COMMANDS.length * MAX_FIELDS);
+const RULE_GGTT_WHEN_SET = new Uint8Array(COMMANDS.length * MAX_FIELDS);
+for (const c of COMMANDS) {
+  const fields = c.addressDwords ?? [];
+  for (let k = 0; k < Math.min(MAX_FIELDS, fields.length); k++) {
+    const s = fields[k].space;
+    const slot = c.id * MAX_FIELDS + k;
+    if (s === 'ggtt') RULE_KIND[slot] = RuleKind.GGTT;
+    else if (s === 'ppgtt') RULE_KIND[slot] = RuleKind.PPGTT;
+    else if (s === 'context') RULE_KIND[slot] = RuleKind.CONTEXT;
+    else {
+      RULE_KIND[slot] = RuleKind.SELECTOR;
+      RULE_DWORD[slot] = s.dword;
+      RULE_BIT[slot] = s.bit;
+      RULE_GGTT_WHEN_SET[slot] = s.ggttWhenSet ? 1 : 0;
+    }
+  }
+}
+
+/** Size of the fetch window in dwords (a command is at most 1025 dwords long). */
+const FETCH_DWORDS = 2048;
+/** Dwords fetched at a time when the window runs dry. */
+const FETCH_STEP = 256;
+/**
+ * Bytes one blitter call processes before yielding: a larger blit stays the current command and
+ * resumes at its next row in the next call (so it spans chunks and other events interleave).
+ */
+const BLIT_BYTES_PER_CALL = 1 << 20;
+/** Bytes per pixel per BR13 color depth (8 bpp, 565, 1555, 32 bpp). */
+const CPP = [1, 2, 2, 4];
+
+/** Counters of one command streamer. */
+export interface ExecStats {
+  /** Commands executed (any kind). */
+  commands: number;
+  /** Simulated ns charged for commands. */
+  commandNs: number;
+  /** Bytes written by blits. */
+  bytesBlitted: number;
+  /** MI_ARB_CHECK commands seen. */
+  arbChecks: number;
+  /** MI_USER_INTERRUPT commands. */
+  userInterrupts: number;
+  /** Batch buffers entered (first and second level, chained starts included). */
+  batchStarts: number;
+  /** Register writes from commands. */
+  registerWrites: number;
+  /** Memory dwords written by MI_* and post-sync writes. */
+  memoryWrites: number;
+  /** Commands decoded but not executed (3D/media state, semaphores, ...). */
+  ignored: number;
+  /** MI_BATCH_BUFFER_END executed at ring level (a no-op). */
+  strayBatchEnds: number;
+}
+
+/** What the streamer needs from the device. */
+export interface StreamerHost {
+  readonly regs: RegisterFile;
+  readonly ggtt: Ggtt;
+  readonly hostMemory: HostMemory;
+  readonly cost: CompiledCostModel;
+  /** Current simulated time (for timestamps). */
+  now(): number;
+}
+
+/** 64-bit CS timestamp (12 MHz) at simulated time `ns`, as a number below 2^53. */
+export function timestampTicks(ns: number): number {
+  return Math.floor((ns * TIMESTAMP_HZ) / 1e9);
+}
+
+function int16(v: number): number {
+  return (v << 16) >> 16;
+}
+
+/** The per-engine command streamer. */
+export class CommandStreamer {
+  readonly info: EngineInfo;
+  readonly stats: ExecStats = {
+    commands: 0, commandNs: 0, bytesBlitted: 0, arbChecks: 0, userInterrupts: 0, batchStarts: 0,
+    registerWrites: 0, memoryWrites: 0, ignored: 0, strayBatchEnds: 0,
+  };
+  /** Commands executed, per command-table id. */
+  readonly commandCounts: Uint32Array = new Uint32Array(COMMANDS.length);
+
+  // --- execution state ------------------------------------------------------------------------
+  /** 0 ring, 1 first-level batch, 2 second-level batch. */
+  level = 0;
+  /** Ring: GGTT address, size in bytes, head and tail offsets, head wrap count. */
+  ringStart = 0;
+  ringSize = PAGE_SIZE;
+  head = 0;
+  tail = 0;
+  wraps = 0;
+  /** Batch instruction pointers (graphics addresses) and address spaces, by level (1, 2). */
+  readonly bbIp = new Float64Array(3);
+  readonly bbSpace = new Uint8Array(3);
+
+  // --- context --------------------------------------------------------------------------------
+  /** PPGTT mode and roots of the running context. */
+  ppgttMode = 0;
+  readonly pdp = new Float64Array(4);
+  /** GGTT address of the engine's hardware status page (RING_HWS_PGA). */
+  hwsp = 0;
+  /**
+   * GGTT address of the per-process status page: page 0 of the execlist context, or the engine's
+   * status page in legacy ring mode. "Store Data Index" post-sync writes of MI_FLUSH_DW and
+   * PIPE_CONTROL, and MI_STORE_DATA_INDEX with bit 21, are offsets into it (i915 points them at
+   * LRC_PPHWSP_SCRATCH_ADDR in execlist mode).
+   */
+  pphwsp = 0;
+  /** Arbitration enabled (MI_ARB_ON_OFF); on at every context load. */
+  arbEnabled = true;
+  /** Set by the engine: stop at the next MI_ARB_CHECK (when arbitration is enabled). */
+  preemptPending = false;
+
+  // --- result of the last chunk ---------------------------------------------------------------
+  stopReason = 0;
+  errorCode: GuestFaultCode = 'BAD_COMMAND';
+  errorMessage = '';
+  /** Header and graphics address of the command that faulted. */
+  errorHeader = 0;
+  errorAddress = 0;
+  /** Faulting graphics address and space of the last translation fault (-1 when none). */
+  faultAddress = -1;
+  faultSpace = 0;
+
+  private readonly host: StreamerHost;
+  private readonly regs: RegisterFile;
+  private readonly ggtt: Ggtt;
+  private readonly mem: HostMemory;
+  private readonly walker: PpgttWalker;
+  private readonly decoder = new CommandDecoder();
+  private readonly fetch = new Uint32Array(FETCH_DWORDS);
+  private winPos = 0;
+  private winLen = 0;
+  /** The window stopped early because the next page did not translate. */
+  private winFault = false;
+  private aborted = false;
+  /** Graphics address of the command being executed (for error records). */
+  private cmdAddress = 0;
+  /**
+   * A one-entry PPGTT TLB (page number and host base). Flushed at every chunk, context load and
+   * PPGTT change: within one chunk a page-table update is not seen, as a real TLB without an
+   * invalidation would not see it.
+   */
+  private tlbPage = -1;
+  private tlbBase = 0;
+  /** Next row of a blit in progress (0: no blit in progress). */
+  private blitRow = 0;
+  /** Scratch rows of the blitter (grown on demand, reused). */
+  private rowA = new Uint8Array(0);
+  private rowB = new Uint8Array(0);
+
+  constructor(info: EngineInfo, host: StreamerHost) {
+    this.info = info;
+    this.host = host;
+    this.regs = host.regs;
+    this.ggtt = host.ggtt;
+    this.mem = host.hostMemory;
+    this.walker = new PpgttWalker(host.hostMemory);
+  }
+
+  /** Start executing a ring (context load or legacy ring start); leaves batches. */
+  loadRing(start: number, size: number, head: number, tail: number): void {
+    this.ringStart = start;
+    this.ringSize = size;
+    this.head = head % size;
+    this.tail = tail % size;
+    this.level = 0;
+    this.winLen = 0;
+    this.winPos = 0;
+    this.arbEnabled = true;
+    this.aborted = false;
+    this.blitRow = 0;
+  }
+
+  /** Resume inside a batch (a context preempted mid-batch). */
+  resumeBatch(level: 1 | 2, ip: number, space: number): void {
+    this.level = Math.max(this.level, level);
+    this.bbIp[level] = ip;
+    this.bbSpace[level] = space;
+    this.winLen = 0;
+  }
+
+  /** Set the PPGTT of the running context. */
+  setPpgtt(mode: number, pdp0: number, pdp1: number, pdp2: number, pdp3: number): void {
+    this.tlbPage = -1;
+    this.ppgttMode = mode;
+    this.pdp[0] = pdp0;
+    this.pdp[1] = pdp1;
+    this.pdp[2] = pdp2;
+    this.pdp[3] = pdp3;
+  }
+
+  /** True when the context has a PPGTT ('context' addresses use it). */
+  get hasPpgtt(): boolean {
+    if (this.ppgttMode === PpgttMode.LEVEL4) return this.pdp[0] !== 0;
+    if (this.ppgttMode === PpgttMode.LEVEL3) return this.pdp[0] !== 0 || this.pdp[1] !== 0 || this.pdp[2] !== 0 || this.pdp[3] !== 0;
+    return false;
+  }
+
+  /** Stop at the next command boundary (engine reset from inside a chunk). */
+  abort(): void {
+    this.aborted = true;
+  }
+
+  /** Forget all execution state. */
+  reset(): void {
+    this.level = 0;
+    this.head = 0;
+    this.tail = 0;
+    this.wraps = 0;
+    this.ringStart = 0;
+    this.ringSize = PAGE_SIZE;
+    this.winLen = 0;
+    this.winPos = 0;
+    this.ppgttMode = 0;
+    this.pdp.fill(0);
+    this.tlbPage = -1;
+    this.blitRow = 0;
+    this.preemptPending = false;
+    this.arbEnabled = true;
+    this.aborted = false;
+    this.stopReason = StopReason.BUDGET;
+  }
+
+  /** Graphics address of the next command. */
+  get currentAddress(): number {
+    return this.level === 0 ? this.ringStart + this.head : this.bbIp[this.level];
+  }
+
+  // --- translation ----------------------------------------------------------------------------
+
+  /**
+   * Host-physical address for `gma` in `space`, or -1 (fault recorded in faultAddress/faultSpace).
+   * Checks that the page lies inside host memory.
+   */
+  translate(gma: number, space: number): number {
+    let hpa: number;
+    if (space === Space.GGTT) {
+      hpa = this.ggtt.translate(gma);
+    } else {
+      const page = Math.floor(gma / PAGE_SIZE);
+      if (page === this.tlbPage) {
+        hpa = this.tlbBase + (gma % PAGE_SIZE);
+      } else {
+        if (this.ppgttMode === PpgttMode.LEVEL4) {
+          hpa = this.walker.walk4(this.pdp[0], gma) ? this.walker.address : -1;
+        } else if (this.ppgttMode === PpgttMode.LEVEL3) {
+          const p = this.pdp;
+          hpa = this.walker.walk3(p[0], p[1], p[2], p[3], gma) ? this.walker.address : -1;
+        } else {
+          hpa = -1;
+        }
+        if (hpa >= 0) {
+          this.tlbPage = page;
+          this.tlbBase = hpa - (gma % PAGE_SIZE);
+        }
+      }
+    }
+    if (hpa < 0 || hpa >= this.mem.size) {
+      this.faultAddress = gma;
+      this.faultSpace = space;
+      return -1;
+    }
+    return hpa;
+  }
+
+  private spaceOf(id: number, field: number, i: number): number {
+    const slot = id * MAX_FIELDS + field;
+    const kind = RULE_KIND[slot];
+    if (kind === RuleKind.GGTT) return Space.GGTT;
+    if (kind === RuleKind.PPGTT) return Space.PPGTT;
+    if (kind === RuleKind.CONTEXT) return this.hasPpgtt ? Space.PPGTT : Space.GGTT;
+    const set = (this.fetch[i + RULE_DWORD[slot]] >>> RULE_BIT[slot]) & 1;
+    return (set === 1) === (RULE_GGTT_WHEN_SET[slot] === 1) ? Space.GGTT : Space.PPGTT;
+  }
+
+  private writeMem32(gma: number, space: number, value: number): boolean {
+    const hpa = this.translate(gma, space);
+    if (hpa < 0) return false;
+    this.mem.write32(hpa, value >>> 0);
+    this.stats.memoryWrites++;
+    return true;
+  }
+
+  /** Read a dword of graphics memory; NaN on a fault. */
+  private readMem32(gma: number, space: number): number {
+    const hpa = this.translate(gma, space);
+    if (hpa < 0) return NaN;
+    return this.mem.read32(hpa) >>> 0;
+  }
+
+  // --- fetch ----------------------------------------------------------------------------------
+
+  /** Dwords between head and tail of the ring. */
+  private ringDwordsLeft(): number {
+    const t = this.tail;
+    const h = this.head;
+    return (t >= h ? t - h : this.ringSize - h + t) >>> 2;
+  }
+
+  /** Refill the window from the current instruction pointer with at least `want` dwords if possible. */
+  private fill(want: number): void {
+    const buf = this.fetch;
+    const mem = this.mem;
+    let n = Math.min(FETCH_DWORDS, Math.max(want, FETCH_STEP));
+    let len = 0;
+    this.winFault = false;
+    if (this.level === 0) {
+      n = Math.min(n, this.ringDwordsLeft());
+      let off = this.head;
+      while (len < n) {
+        const gma = this.ringStart + off;
+        const hpa = this.translate(gma, Space.GGTT);
+        if (hpa < 0) {
+          this.winFault = true;
+          break;
+        }
+        const k = Math.min(n - len, (PAGE_SIZE - (gma % PAGE_SIZE)) >>> 2, (this.ringSize - off) >>> 2);
+        len = this.copyDwords(mem, hpa, buf, len, k);
+        off = (off + 4 * k) % this.ringSize;
+      }
+    } else {
+      let gma = this.bbIp[this.level];
+      const space = this.bbSpace[this.level];
+      while (len < n) {
+        const hpa = this.translate(gma, space);
+        if (hpa < 0) {
+          this.winFault = true;
+          break;
+        }
+        const k = Math.min(n - len, (PAGE_SIZE - (gma % PAGE_SIZE)) >>> 2);
+        len = this.copyDwords(mem, hpa, buf, len, k);
+        gma += 4 * k;
+      }
+    }
+    this.winPos = 0;
+    this.winLen = len;
+  }
+
+  private copyDwords(mem: HostMemory, hpa: number, dst: Uint32Array, at: number, k: number): number {
+    const frame = Math.floor(hpa / PAGE_SIZE);
+    const first = (hpa % PAGE_SIZE) >>> 2;
+    if (!mem.isBacked(frame)) {
+      dst.fill(0, at, at + k);
+      return at + k;
+    }
+    const page = mem.page32(frame);
+    for (let j = 0; j < k; j++) dst[at + j] = page[first + j];
+    return at + k;
+  }
+
+  /** Advance the instruction pointer of the current level by `len` dwords. */
+  private advance(len: number): void {
+    if (this.level === 0) {
+      const next = this.head + 4 * len;
+      if (next >= this.ringSize) {
+        this.head = next - this.ringSize;
+        this.wraps = (this.wraps + 1) & 0x7ff;
+      } else {
+        this.head = next;
+      }
+    } else {
+      this.bbIp[this.level] += 4 * len;
+    }
+    this.winPos += len;
+  }
+
+  private fail(code: GuestFaultCode, message: string, header: number): number {
+    this.stopReason = StopReason.ERROR;
+    this.errorCode = code;
+    this.errorMessage = message;
+    this.errorHeader = header >>> 0;
+    this.errorAddress = this.cmdAddress;
+    if (log.enabled) log('%s: %s: %s at 0x%s', this.info.name, code, message, this.errorAddress.toString(16));
+    return 0;
+  }
+
+  private addressFault(what: string, header: number): number {
+    const space = this.faultSpace === Space.GGTT ? 'GGTT' : 'PPGTT';
+    return this.fail('BAD_ADDRESS', `${what}: ${space} address 0x${this.faultAddress.toString(16)} does not translate`, header);
+  }
+
+  // --- the chunk loop -------------------------------------------------------------------------
+
+  /**
+   * Execute commands until `budgetNs` of simulated time is charged, `maxCommands` ran, or
+   * something stops the stream (see `stopReason`). Returns the ns charged.
+   */
+  runChunk(budgetNs: number, maxCommands: number): number {
+    this.stopReason = StopReason.BUDGET;
+    this.tlbPage = -1;
+    const cost = this.host.cost;
+    const byId = cost.byId;
+    const perDword = cost.perDwordNs;
+    const decoder = this.decoder;
+    const engineClass = this.info.engineClass;
+    const buf = this.fetch;
+    let spent = 0;
+    let n = 0;
+    while (spent < budgetNs && n < maxCommands) {
+      if (this.aborted) {
+        this.stopReason = StopReason.ABORTED;
+        break;
+      }
+      if (this.level === 0 && this.head === this.tail) {
+        this.stopReason = StopReason.END_OF_RING;
+        break;
+      }
+      this.cmdAddress = this.level === 0 ? this.ringStart + this.head : this.bbIp[this.level];
+      if (this.winPos >= this.winLen) this.fill(FETCH_STEP);
+      if (this.winLen === 0) {
+        if (this.winFault) this.addressFault('instruction fetch', 0);
+        else this.fail('BAD_COMMAND', 'nothing to fetch', 0);
+        break;
+      }
+      let i = this.winPos;
+      let len = decoder.decode(buf, i, this.winLen, engineClass);
+      if (decoder.error === DecodeError.TRUNCATED && len > 0 && (i > 0 || len <= FETCH_DWORDS)) {
+        this.fill(len);
+        i = 0;
+        len = decoder.decode(buf, 0, this.winLen, engineClass);
+      }
+      const dw0 = buf[i];
+      if (decoder.error === DecodeError.UNKNOWN_COMMAND || len === 0) {
+        this.fail('BAD_COMMAND', `unknown command header 0x${(dw0 >>> 0).toString(16)} on ${this.info.name}`, dw0);
+        break;
+      }
+      const id = decoder.id;
+      const op = OP_OF[id];
+      if (decoder.error === DecodeError.TRUNCATED) {
+        const pastTail = this.level === 0 && len > this.ringDwordsLeft();
+        if (pastTail) {
+          this.fail('BAD_COMMAND', `${COMMANDS[id].name} of ${len} dwords runs past the ring tail`, dw0);
+          break;
+        }
+        if (this.winFault || op !== Op.OTHER) {
+          // An executed command longer than the window cannot occur (the longest is 1025 dwords).
+          this.addressFault(`fetch of ${COMMANDS[id].name}`, dw0);
+          break;
+        }
+        // An ignored command longer than the fetch window (inline MEDIA_* data): skip its body.
+      }
+      n++;
+      if (this.blitRow === 0) {
+        this.stats.commands++;
+        this.commandCounts[id]++;
+        spent += byId[id] + perDword * len;
+      }
+      if (op === Op.NOOP) {
+        if ((dw0 & (1 << 22)) !== 0) this.regs.poke(this.info.mmioBase + RING.NOPID, dw0 & 0x3fffff);
+        this.advance(len);
+        continue;
+      }
+      if (op === Op.OTHER) {
+        this.stats.ignored++;
+        this.advance(len);
+        continue;
+      }
+      spent += this.execute(op, id, i, len, dw0);
+      if (this.stopReason !== StopReason.BUDGET) break;
+    }
+    this.stats.commandNs += spent;
+    return spent;
+  }
+
+  /**
+   * Execute one command of the executed subset. Advances the instruction pointer itself (jumps
+   * replace it). Returns extra cost beyond the table cost; sets stopReason to stop the chunk.
+   */
+  private execute(op: number, id: number, i: number, len: number, dw0: number): number {
+    const buf = this.fetch;
+    const cost = this.host.cost;
+    switch (op) {
+      case Op.BB_START: return this.batchStart(id, i, len, dw0);
+      case Op.BB_END: {
+        if (this.level === 0) {
+          this.stats.strayBatchEnds++;
+          this.advance(len);
+        } else {
+          this.level--;
+          this.winLen = 0;
+          this.winPos = 0;
+        }
+        return 0;
+      }
+      case Op.STORE_DATA_IMM: {
+        if (len < 4) return this.fail('BAD_COMMAND', `MI_STORE_DATA_IMM of ${len} dwords`, dw0);
+        const addr = this.readAddr(i + 1, 2);
+        const space = this.spaceOf(id, 0, i);
+        for (let k = 3; k < len; k++) {
+          if (!this.writeMem32(addr + 4 * (k - 3), space, buf[i + k])) return this.addressFault('MI_STORE_DATA_IMM', dw0);
+        }
+        this.advance(len);
+        return cost.storeDataPerDwordNs * (len - 3);
+      }
+      case Op.STORE_DATA_INDEX: {
+        if (len < 3) return this.fail('BAD_COMMAND', `MI_STORE_DATA_INDEX of ${len} dwords`, dw0);
+        // Bit 21: use the per-process status page; dword 1 bits 11:2: offset.
+        const base = (dw0 & (1 << 21)) !== 0 ? this.pphwsp : this.hwsp;
+        const off = buf[i + 1] & 0xffc;
+        for (let k = 2; k < len; k++) {
+          if (!this.writeMem32(base + off + 4 * (k - 2), Space.GGTT, buf[i + k])) return this.addressFault('MI_STORE_DATA_INDEX', dw0);
+        }
+        this.advance(len);
+        return 0;
+      }
+      case Op.LRI: {
+        if (len < 3 || (len & 1) === 0) return this.fail('BAD_COMMAND', `MI_LOAD_REGISTER_IMM of ${len} dwords`, dw0);
+        // Byte Write Disables, bits 11:8: a set bit keeps that byte of the register.
+        const disables = (dw0 >>> 8) & 0xf;
+        let enables = 0;
+        for (let b = 0; b < 4; b++) if ((disables & (1 << b)) === 0) enables |= 0xff << (8 * b);
+        for (let k = 1; k + 1 < len; k += 2) this.writeRegister(buf[i + k] & REGISTER_OFFSET_MASK, buf[i + k + 1], enables >>> 0);
+        this.advance(len);
+        return cost.lriPerRegisterNs * ((len - 1) >>> 1);
+      }
+      case Op.SRM: {
+        if (len < 4) return this.fail('BAD_COMMAND', `MI_STORE_REGISTER_MEM of ${len} dwords`, dw0);
+        const value = this.readRegister(buf[i + 1] & REGISTER_OFFSET_MASK);
+        if (!this.writeMem32(this.readAddr(i + 2, 2), this.spaceOf(id, 0, i), value)) return this.addressFault('MI_STORE_REGISTER_MEM', dw0);
+        this.advance(len);
+        return 0;
+      }
+      case Op.LRM: {
+        if (len < 4) return this.fail('BAD_COMMAND', `MI_LOAD_REGISTER_MEM of ${len} dwords`, dw0);
+        const value = this.readMem32(this.readAddr(i + 2, 2), this.spaceOf(id, 0, i));
+        if (Number.isNaN(value)) return this.addressFault('MI_LOAD_REGISTER_MEM', dw0);
+        this.writeRegister(buf[i + 1] & REGISTER_OFFSET_MASK, value, 0xffffffff);
+        this.advance(len);
+        return 0;
+      }
+      case Op.LRR: {
+        if (len < 3) return this.fail('BAD_COMMAND', `MI_LOAD_REGISTER_REG of ${len} dwords`, dw0);
+        this.writeRegister(buf[i + 2] & REGISTER_OFFSET_MASK, this.readRegister(buf[i + 1] & REGISTER_OFFSET_MASK), 0xffffffff);
+        this.advance(len);
+        return 0;
+      }
+      case Op.FLUSH_DW: {
+        // Post-Sync Operation, header bits 15:14: 1 write immediate, 3 write timestamp.
+        const postSync = (dw0 >>> 14) & 3;
+        if (postSync === 1 || postSync === 3) {
+          if (len < 4) return this.fail('BAD_COMMAND', `MI_FLUSH_DW of ${len} dwords with a post-sync write`, dw0);
+          let addr = this.readAddr(i + 1, 3);
+          let space = this.spaceOf(id, 0, i);
+          if ((dw0 & (1 << 21)) !== 0) {
+            // Store Data Index: the address is an offset in the status page.
+            addr = this.pphwsp + (buf[i + 1] & 0xff8);
+            space = Space.GGTT;
+          }
+          const ok = postSync === 1
+            ? this.writeMem32(addr, space, buf[i + 3]) && (len < 5 || this.writeMem32(addr + 4, space, buf[i + 4]))
+            : this.writeTimestamp(addr, space);
+          if (!ok) return this.addressFault('MI_FLUSH_DW post-sync write', dw0);
+        }
+        this.advance(len);
+        return 0;
+      }
+      case Op.PIPE_CONTROL: {
+        if (len < 2) return this.fail('BAD_COMMAND', `PIPE_CONTROL of ${len} dwords`, dw0);
+        const flags = buf[i + 1];
+        const postSync = (flags >>> 14) & 3;
+        if (postSync !== 0) {
+          if (len < 6) return this.fail('BAD_COMMAND', `PIPE_CONTROL of ${len} dwords with a post-sync write`, dw0);
+          let addr = this.readAddr(i + 2, 2);
+          let space = this.spaceOf(id, 0, i);
+          if ((flags & (1 << 21)) !== 0) {
+            addr = this.pphwsp + (buf[i + 2] & 0xffc);
+            space = Space.GGTT;
+          }
+          let ok: boolean;
+          if (postSync === 1) ok = this.writeMem32(addr, space, buf[i + 4]) && this.writeMem32(addr + 4, space, buf[i + 5]);
+          else if (postSync === 3) ok = this.writeTimestamp(addr, space);
+          else ok = this.writeMem32(addr, space, this.regs.peek(0x2350)) && this.writeMem32(addr + 4, space, this.regs.peek(0x2354));
+          if (!ok) return this.addressFault('PIPE_CONTROL post-sync write', dw0);
+        }
+        this.advance(len);
+        return 0;
+      }
+      case Op.USER_INTERRUPT: {
+        this.stats.userInterrupts++;
+        this.advance(len);
+        this.stopReason = StopReason.USER_INTERRUPT;
+        return 0;
+      }
+      case Op.ARB_CHECK: {
+        this.stats.arbChecks++;
+        this.advance(len);
+        if (this.preemptPending && this.arbEnabled) this.stopReason = StopReason.ARBITRATION;
+        return 0;
+      }
+      case Op.ARB_ON_OFF: {
+        this.arbEnabled = (dw0 & 1) !== 0;
+        this.advance(len);
+        return 0;
+      }
+      case Op.COLOR_BLT: return this.colorBlt(id, i, len, dw0);
+      case Op.SRC_COPY_BLT: return this.srcCopyBlt(id, i, len, dw0);
+      default:
+        this.stats.ignored++;
+        this.advance(len);
+        return 0;
+    }
+  }
+
+  /** A 48-bit address from dwords i, i+1 with bits below `lowBit` cleared. */
+  private readAddr(i: number, lowBit: number): number {
+    const lo = ((this.fetch[i] >>> lowBit) << lowBit) >>> 0;
+    return (this.fetch[i + 1] & 0xffff) * TWO_POW_32 + lo;
+  }
+
+  private writeRegister(offset: number, value: number, enables: number): void {
+    this.stats.registerWrites++;
+    if (offset < MMIO_SPACE_BYTES) this.regs.writeDword(offset, value >>> 0, enables);
+  }
+
+  private readRegister(offset: number): number {
+    return offset < MMIO_SPACE_BYTES ? this.regs.readDword(offset) : 0;
+  }
+
+  private writeTimestamp(addr: number, space: number): boolean {
+    const t = timestampTicks(this.host.now());
+    return this.writeMem32(addr, space, t >>> 0) && this.writeMem32(addr + 4, space, Math.floor(t / TWO_POW_32) >>> 0);
+  }
+
+  private batchStart(id: number, i: number, len: number, dw0: number): number {
+    if (len < 3) return this.fail('BAD_COMMAND', `MI_BATCH_BUFFER_START of ${len} dwords`, dw0);
+    const target = this.readAddr(i + 1, 2);
+    const space = this.spaceOf(id, 0, i);
+    const secondLevel = (dw0 & (1 << 22)) !== 0;
+    let level: number;
+    if (this.level === 0) {
+      // From the ring: a first-level batch (the second-level bit has no meaning here).
+      level = 1;
+    } else if (secondLevel) {
+      if (this.level === 2) return this.fail('LIMIT', 'MI_BATCH_BUFFER_START to a third batch level', dw0);
+      level = 2;
+    } else {
+      // Chained: replaces the current batch at the same level.
+      level = this.level;
+    }
+    this.advance(len);
+    this.level = level;
+    this.bbIp[level] = target;
+    this.bbSpace[level] = space;
+    this.winLen = 0;
+    this.winPos = 0;
+    this.stats.batchStarts++;
+    return 0;
+  }
+
+  // --- blitter --------------------------------------------------------------------------------
+
+  private ensureRows(bytes: number): void {
+    if (this.rowA.length < bytes) {
+      this.rowA = new Uint8Array(bytes);
+      this.rowB = new Uint8Array(bytes);
+    }
+  }
+
+  /** Copy `len` bytes of graphics memory at `gma` into `dst`; false on a fault. */
+  private readRange(gma: number, space: number, dst: Uint8Array, len: number): boolean {
+    let done = 0;
+    while (done < len) {
+      const a = gma + done;
+      const hpa = this.translate(a, space);
+      if (hpa < 0) return false;
+      const k = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+      const frame = Math.floor(hpa / PAGE_SIZE);
+      const off = hpa % PAGE_SIZE;
+      if (this.mem.isBacked(frame)) {
+        const page = this.mem.page8(frame);
+        for (let j = 0; j < k; j++) dst[done + j] = page[off + j];
+      } else {
+        dst.fill(0, done, done + k);
+      }
+      done += k;
+    }
+    return true;
+  }
+
+  /** Write `len` bytes of `src` to graphics memory at `gma`; false on a fault. */
+  private writeRange(gma: number, space: number, src: Uint8Array, len: number): boolean {
+    let done = 0;
+    while (done < len) {
+      const a = gma + done;
+      const hpa = this.translate(a, space);
+      if (hpa < 0) return false;
+      const k = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+      const page = this.mem.page8(Math.floor(hpa / PAGE_SIZE));
+      const off = hpa % PAGE_SIZE;
+      for (let j = 0; j < k; j++) page[off + j] = src[done + j];
+      done += k;
+    }
+    return true;
+  }
+
+  /**
+   * Combine `pattern`/`src`/`dst` rows with ROP3 `rop` into `dst` (bit index = P·4 + S·2 + D, the
+   * Windows/Intel ROP3 convention: 0xF0 PATCOPY, 0xCC SRCCOPY, 0x55 DSTINVERT), honouring the
+   * byte-write mask `keep` (per pixel byte: 1 keeps the destination byte).
+   */
+  private rop3(rop: number, pat: number, src: Uint8Array | null, dst: Uint8Array, bytes: number, cpp: number, keepMask: number): void {
+    for (let j = 0; j < bytes; j++) {
+      const b = j % cpp;
+      const d = dst[j];
+      if ((keepMask >>> b) & 1) continue;
+      const p = cpp === 1 ? pat & 0xff : (pat >>> (8 * b)) & 0xff;
+      const s = src === null ? 0 : src[j];
+      let r = 0;
+      for (let m = 0; m < 8; m++) {
+        if (((rop >>> m) & 1) === 0) continue;
+        r |= ((m & 4) ? p : ~p) & ((m & 2) ? s : ~s) & ((m & 1) ? d : ~d);
+      }
+      dst[j] = r & 0xff;
+    }
+  }
+
+  /** Bytes of a pixel that the write enables keep (32 bpp only): bit b set keeps byte b. */
+  private keepMask(dw0: number, cpp: number): number {
+    if (cpp !== 4) return 0;
+    let keep = 0;
+    if ((dw0 & (1 << 20)) === 0) keep |= 0x7; // RGB not written
+    if ((dw0 & (1 << 21)) === 0) keep |= 0x8; // alpha not written
+    return keep;
+  }
+
+  private colorBlt(id: number, i: number, len: number, dw0: number): number {
+    if (len < 7) return this.fail('BAD_COMMAND', `XY_COLOR_BLT of ${len} dwords`, dw0);
+    const buf = this.fetch;
+    const br13 = buf[i + 1];
+    const cpp = CPP[(br13 >>> 24) & 3];
+    const rop = (br13 >>> 16) & 0xff;
+    let pitch = int16(br13 & 0xffff);
+    if ((dw0 & (1 << 11)) !== 0) pitch *= 4; // tiled: pitch in dwords
+    const x1 = buf[i + 2] & 0xffff, y1 = buf[i + 2] >>> 16;
+    const x2 = buf[i + 3] & 0xffff, y2 = buf[i + 3] >>> 16;
+    const base = this.readAddr(i + 4, 0);
+    const color = buf[i + 6] >>> 0;
+    const space = this.spaceOf(id, 0, i);
+    const c = this.host.cost;
+    if (x2 <= x1 || y2 <= y1) {
+      this.advance(len);
+      return c.blitSetupNs;
+    }
+    const rowBytes = (x2 - x1) * cpp;
+    const rows = y2 - y1;
+    this.ensureRows(rowBytes);
+    const keep = this.keepMask(dw0, cpp);
+    const fast = rop === 0xf0 && keep === 0;
+    const row = this.rowA;
+    if (fast) {
+      for (let j = 0; j < rowBytes; j++) row[j] = cpp === 1 ? color & 0xff : (color >>> (8 * (j % cpp))) & 0xff;
+    }
+    const first = this.blitRow;
+    const end = Math.min(rows, first + Math.max(1, Math.floor(BLIT_BYTES_PER_CALL / rowBytes)));
+    for (let r = first; r < end; r++) {
+      const addr = base + (y1 + r) * pitch + x1 * cpp;
+      if (!fast) {
+        if (!this.readRange(addr, space, row, rowBytes)) return this.addressFault('XY_COLOR_BLT destination', dw0);
+        this.rop3(rop, color, null, row, rowBytes, cpp, keep);
+      }
+      if (!this.writeRange(addr, space, row, rowBytes)) return this.addressFault('XY_COLOR_BLT destination', dw0);
+    }
+    return this.blitProgress(first, end, rows, rowBytes, len, fast ? c.fillBytesPerNs : c.ropBytesPerNs);
+  }
+
+  /** Account rows [first, end) of a blit of `rows`; finish the command or leave it to resume. */
+  private blitProgress(first: number, end: number, rows: number, rowBytes: number, len: number, bytesPerNs: number): number {
+    const bytes = (end - first) * rowBytes;
+    this.stats.bytesBlitted += bytes;
+    const setup = first === 0 ? this.host.cost.blitSetupNs : 0;
+    if (end < rows) {
+      this.blitRow = end;
+    } else {
+      this.blitRow = 0;
+      this.advance(len);
+    }
+    return setup + bytes / bytesPerNs;
+  }
+
+  private srcCopyBlt(id: number, i: number, len: number, dw0: number): number {
+    if (len < 10) return this.fail('BAD_COMMAND', `XY_SRC_COPY_BLT of ${len} dwords`, dw0);
+    const buf = this.fetch;
+    const br13 = buf[i + 1];
+    const cpp = CPP[(br13 >>> 24) & 3];
+    const rop = (br13 >>> 16) & 0xff;
+    let dstPitch = int16(br13 & 0xffff);
+    if ((dw0 & (1 << 11)) !== 0) dstPitch *= 4;
+    const x1 = buf[i + 2] & 0xffff, y1 = buf[i + 2] >>> 16;
+    const x2 = buf[i + 3] & 0xffff, y2 = buf[i + 3] >>> 16;
+    const dstBase = this.readAddr(i + 4, 0);
+    const sx = buf[i + 6] & 0xffff, sy = buf[i + 6] >>> 16;
+    let srcPitch = int16(buf[i + 7] & 0xffff);
+    if ((dw0 & (1 << 15)) !== 0) srcPitch *= 4;
+    const srcBase = this.readAddr(i + 8, 0);
+    const dstSpace = this.spaceOf(id, 0, i);
+    const srcSpace = this.spaceOf(id, 1, i);
+    const c = this.host.cost;
+    if (x2 <= x1 || y2 <= y1) {
+      this.advance(len);
+      return c.blitSetupNs;
+    }
+    const rowBytes = (x2 - x1) * cpp;
+    const h = y2 - y1;
+    this.ensureRows(rowBytes);
+    const keep = this.keepMask(dw0, cpp);
+    const fast = rop === 0xcc && keep === 0;
+    // Overlapping copies within one surface: walk rows bottom-up when the destination is above.
+    const dst0 = dstBase + y1 * dstPitch + x1 * cpp;
+    const src0 = srcBase + sy * srcPitch + sx * cpp;
+    const reverse = dstSpace === srcSpace && dst0 > src0 && dstPitch > 0;
+    const src = this.rowA;
+    const dst = this.rowB;
+    const first = this.blitRow;
+    const end = Math.min(h, first + Math.max(1, Math.floor(BLIT_BYTES_PER_CALL / rowBytes)));
+    for (let r = first; r < end; r++) {
+      const row = reverse ? h - 1 - r : r;
+      const sAddr = src0 + row * srcPitch;
+      const dAddr = dst0 + row * dstPitch;
+      if (!this.readRange(sAddr, srcSpace, src, rowBytes)) return this.addressFault('XY_SRC_COPY_BLT source', dw0);
+      if (fast) {
+        if (!this.writeRange(dAddr, dstSpace, src, rowBytes)) return this.addressFault('XY_SRC_COPY_BLT destination', dw0);
+      } else {
+        if (!this.readRange(dAddr, dstSpace, dst, rowBytes)) return this.addressFault('XY_SRC_COPY_BLT destination', dw0);
+        this.rop3(rop, 0, src, dst, rowBytes, cpp, keep);
+        if (!this.writeRange(dAddr, dstSpace, dst, rowBytes)) return this.addressFault('XY_SRC_COPY_BLT destination', dw0);
+      }
+    }
+    return this.blitProgress(first, end, h, rowBytes, len, fast ? c.copyBytesPerNs : c.ropBytesPerNs);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The GT interrupt path of a Gen8/Gen9 GPU: engine events -> GT bank ISR/IIR (masked by IMR) ->
+ * master control -> the interrupt line.
+ *
+ * Layout (Linux `i915_reg.h`, GVT-g `gvt/interrupt.c`):
+ * - GEN8_GT_ISR/IMR/IIR/IER(n) = 0x44300 + 0x10·n (+0/+4/+8/+0xc), four banks: bank 0 RCS (bits
+ *   0-15) and BCS (16-31), bank 1 VCS (0-15) and VCS2 (16-31), bank 2 PM/GuC (unused here), bank 3
+ *   VECS (0-15).
+ * - GEN8_MASTER_IRQ 0x44200: bit 31 enables the line (the only writable bit); bits 0 (RCS), 1 (BCS),
+ *   2 (VCS), 3 (VCS2), 6 (VECS) report a pending engine field (`gen8_irq_map`: master bit 0 <- GT0
+ *   bits 15:0, 1 <- GT0 31:16, 2 <- GT1 15:0, 3 <- GT1 31:16, 4 <- GT2, 6 <- GT3 15:0).
+ *
+ * Semantics (modelled on GVT-g's virtual interrupt emulation, which mirrors the hardware):
+ * - An event first passes the engine's RING_IMR (engine-level mask); it then sets its ISR bit (the
+ *   raw status) and, unless masked in the bank's IMR, its IIR bit (GVT-g `propagate_event`).
+ * - A bank reports upstream when IIR & IER is not zero (`update_upstream_irq`).
+ * - The line is up when master bit 31 is set and some bank reports. The device's callback runs when
+ *   the line goes from down to up: an event while the line is already up does not call it again,
+ *   as with an edge-signalled MSI; i915's handler drops bit 31 while it acks IIR and sets it again,
+ *   which raises a new edge if anything is still pending.
+ * - IIR is write-1-to-clear; clearing an IIR bit also clears its ISR bit (the model has no
+ *   level-sensitive sources, so ISR is "event seen and not yet acknowledged").
+ */
+import type { RegisterFile } from '../mmio/index.js';
+import { GEN9_ENGINES, type EngineInfo } from './engines.js';
+import { Bits, gtIer, gtIir, gtImr, gtIsr, REG, RING } from './registers.js';
+
+/** Callback run when the interrupt line goes up; `pending` is the master register's pending bits. */
+export type InterruptCallback = (pending: number) => void;
+
+/** Counters of the interrupt path. */
+export interface InterruptStats {
+  /** Engine events raised (before any mask). */
+  raised: number;
+  /** Events dropped by RING_IMR or the bank IMR. */
+  masked: number;
+  /** Times the line went up (callbacks run). */
+  delivered: number;
+}
+
+/** The GT interrupt controller over a register file. */
+export class GtInterrupts {
+  readonly stats: InterruptStats = { raised: 0, masked: 0, delivered: 0 };
+  /** True while the line is up. */
+  lineUp = false;
+  private readonly regs: RegisterFile;
+  private readonly callbacks: InterruptCallback[] = [];
+
+  constructor(regs: RegisterFile) {
+    this.regs = regs;
+    regs.bind(REG.GEN8_MASTER_IRQ, {
+      read: (_o, stored) => ((stored & Bits.GEN8_MASTER_IRQ_CONTROL) | this.pendingBits()) >>> 0,
+      write: () => this.update(),
+    });
+    const recompute = () => this.update();
+    for (let n = 0; n < 4; n++) {
+      regs.bind(gtImr(n), { write: recompute });
+      regs.bind(gtIer(n), { write: recompute });
+      regs.bind(gtIir(n), {
+        write: (offset, value) => {
+          // IIR storage was cleared by the generic W1C rule; the ISR bits follow.
+          const isr = gtIsr((offset - REG.GEN8_GT_ISR0) >>> 4);
+          regs.poke(isr, regs.peek(isr) & ~value);
+          this.update();
+        },
+      });
+    }
+  }
+
+  /** Register a callback for the line going up. */
+  onInterrupt(cb: InterruptCallback): void {
+    this.callbacks.push(cb);
+  }
+
+  /**
+   * Raise engine event bits (`EngineIrq`, inside the engine's 16-bit field). Allocation-free.
+   */
+  raise(engine: EngineInfo, bits: number): void {
+    this.stats.raised++;
+    const regs = this.regs;
+    const ringImr = regs.peek(engine.mmioBase + RING.IMR);
+    const passed = bits & ~ringImr & 0xffff;
+    if (passed === 0) {
+      this.stats.masked++;
+      return;
+    }
+    const shifted = (passed << engine.irqShift) >>> 0;
+    const bank = engine.irqBank;
+    regs.poke(gtIsr(bank), (regs.peek(gtIsr(bank)) | shifted) >>> 0);
+    const unmasked = (shifted & ~regs.peek(gtImr(bank))) >>> 0;
+    if (unmasked === 0) {
+      this.stats.masked++;
+      return;
+    }
+    regs.poke(gtIir(bank), (regs.peek(gtIir(bank)) | unmasked) >>> 0);
+    this.update();
+  }
+
+  /** Pending bits of GEN8_MASTER_IRQ (engine fields with IIR & IER set). */
+  pendingBits(): number {
+    const regs = this.regs;
+    let pending = 0;
+    for (let i = 0; i < GEN9_ENGINES.length; i++) {
+      const e = GEN9_ENGINES[i];
+      const active = regs.peek(gtIir(e.irqBank)) & regs.peek(gtIer(e.irqBank));
+      if (((active >>> e.irqShift) & 0xffff) !== 0) pending |= 1 << e.masterBit;
+    }
+    return pending;
+  }
+
+  /** Recompute the line; run the callbacks on a rising edge. */
+  update(): void {
+    const enabled = (this.regs.peek(REG.GEN8_MASTER_IRQ) & Bits.GEN8_MASTER_IRQ_CONTROL) !== 0;
+    const pending = enabled ? this.pendingBits() : 0;
+    const up = pending !== 0;
+    if (up && !this.lineUp) {
+      this.lineUp = true;
+      this.stats.delivered++;
+      for (let i = 0; i < this.callbacks.length; i++) this.callbacks[i](pending);
+    } else if (!up) {
+      this.lineUp = false;
+    }
+  }
+
+  /** Drop the line without callbacks (device reset). */
+  reset(): void {
+    this.lineUp = false;
+  }
+}

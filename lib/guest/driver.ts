@@ -1,0 +1,296 @@
+/**
+ * A modelled guest graphics driver: what tests, examples and experiments drive.
+ *
+ * It reaches the vGPU only through the interface a real guest has (BAR0/BAR2 accesses, PCI
+ * config space, stores to its own RAM) and behaves like Linux i915 in a GVT-g guest:
+ * - `detect()` follows `i915_detect_vgpu` (Linux `i915_vgpu.c`): read the 64-bit magic of the
+ *   PVINFO page, require version major 1, read the capabilities;
+ * - `balloon()` follows `intel_vgt_balloon`: read the four range fields, refuse an inconsistent
+ *   layout, and reserve the holes so its allocator only ever hands out its own slices;
+ * - it sizes BAR2 with the PCI sizing protocol to learn the aperture size, as a PCI driver does.
+ */
+import createDebug from 'debug';
+import { StateError, NoResourceError } from '../errors.js';
+import { computeBalloon, type BalloonHole, type BalloonResult } from '../gtt/balloon.js';
+import { PTE_PRESENT, pteHi, pteLo } from '../gtt/pte.js';
+import type { GuestMemory } from '../ept/memory.js';
+import {
+  PVINFO_FENCE_NUM,
+  PVINFO_MAPPABLE_BASE,
+  PVINFO_MAPPABLE_SIZE,
+  PVINFO_NONMAPPABLE_BASE,
+  PVINFO_NONMAPPABLE_SIZE,
+  PVINFO_VERSION_MAJOR,
+  PVINFO_VERSION_MINOR,
+  PVINFO_VGT_CAPS,
+  PVINFO_VGT_ID,
+  VGT_MAGIC_HI,
+  VGT_MAGIC_LO,
+  VGT_PVINFO_PAGE,
+  VGT_VERSION_MAJOR,
+} from '../mediator/pvinfo.js';
+import { PAGE_SIZE } from '../types.js';
+
+const log = createDebug('gvtkit:guest');
+
+/** BAR0 offset of the GGTT entries (Linux: GEN8 GSM offset, half of BAR0). */
+export const GTT_WINDOW_OFFSET = 8 * 1024 * 1024;
+/** PCI config offset of BAR2 (GMADR, the aperture). */
+const PCI_BAR2 = 0x18;
+/** PCI config COMMAND register and its memory-space enable bit. */
+const PCI_COMMAND = 0x04;
+const PCI_COMMAND_MEMORY = 1 << 1;
+
+/** What a guest reaches: the accesses a real guest's vCPU makes. */
+export interface GuestBus {
+  mmioRead(offset: number, size: number): number;
+  mmioWrite(offset: number, size: number, value: number): void;
+  pciConfigRead(offset: number, size: number): number;
+  pciConfigWrite(offset: number, size: number, value: number): void;
+  /** A vCPU store to guest RAM (may be trapped by write protection). */
+  guestWrite(gpa: number, bytes: Uint8Array): void;
+  /** The guest's RAM, for loads. */
+  readonly memory: GuestMemory;
+}
+
+/** What detection found. */
+export interface VgpuInfo {
+  vgtId: number;
+  versionMajor: number;
+  versionMinor: number;
+  caps: number;
+}
+
+/** Options of `GuestDriver`. */
+export interface GuestDriverOptions {
+  /** Total graphics memory the guest assumes (default 4 GiB, the GTT window of BAR0). */
+  totalGm?: number;
+  /** Guest RAM below this is left to the "rest of the guest" (default 1 MiB). */
+  ramBase?: number;
+  /** Name for logs. */
+  name?: string;
+}
+
+/** A first-fit allocator over [0, size) with reserved holes (the guest's drm_mm, simplified). */
+export class RangeAllocator {
+  private free: { start: number; end: number }[];
+  readonly size: number;
+  constructor(size: number) {
+    this.size = size;
+    this.free = [{ start: 0, end: size }];
+  }
+  /** Remove [start, end) from the free space. */
+  reserve(start: number, end: number): void {
+    const out: { start: number; end: number }[] = [];
+    for (const r of this.free) {
+      if (end <= r.start || start >= r.end) out.push(r);
+      else {
+        if (r.start < start) out.push({ start: r.start, end: start });
+        if (end < r.end) out.push({ start: end, end: r.end });
+      }
+    }
+    this.free = out;
+  }
+  /** Allocate `size` bytes aligned to `align` inside [lo, hi); -1 when nothing fits. */
+  alloc(size: number, align: number, lo = 0, hi = this.size): number {
+    for (const r of this.free) {
+      const start = Math.ceil(Math.max(r.start, lo) / align) * align;
+      if (start + size <= Math.min(r.end, hi)) {
+        this.reserve(start, start + size);
+        return start;
+      }
+    }
+    return -1;
+  }
+  /** Return [start, start + size). */
+  release(start: number, size: number): void {
+    this.free.push({ start, end: start + size });
+    this.free.sort((a, b) => a.start - b.start);
+    const merged: { start: number; end: number }[] = [];
+    for (const r of this.free) {
+      const last = merged[merged.length - 1];
+      if (last && last.end >= r.start) last.end = Math.max(last.end, r.end);
+      else merged.push({ ...r });
+    }
+    this.free = merged;
+  }
+  /** Free bytes in [lo, hi). */
+  freeBytes(lo = 0, hi = this.size): number {
+    let n = 0;
+    for (const r of this.free) n += Math.max(0, Math.min(r.end, hi) - Math.max(r.start, lo));
+    return n;
+  }
+}
+
+export class GuestDriver {
+  readonly bus: GuestBus;
+  readonly name: string;
+  /** Set by a successful `detect()`. */
+  info: VgpuInfo | null = null;
+  /** Aperture size learned by sizing BAR2. */
+  apertureSize = 0;
+  readonly totalGm: number;
+  /** Fence registers PVINFO grants. */
+  fences = 0;
+  /** Holes reserved by `balloon()`. */
+  holes: BalloonHole[] = [];
+  /** Graphics-memory allocator (all of GM until ballooned). */
+  readonly gm: RangeAllocator;
+  private readonly ram: RangeAllocator;
+
+  constructor(bus: GuestBus, opts: GuestDriverOptions = {}) {
+    this.bus = bus;
+    this.name = opts.name ?? 'guest';
+    this.totalGm = opts.totalGm ?? 4 * 1024 * 1024 * 1024;
+    this.gm = new RangeAllocator(this.totalGm);
+    this.ram = new RangeAllocator(bus.memory.size);
+    this.ram.reserve(0, opts.ramBase ?? 1024 * 1024);
+  }
+
+  /** Read a 64-bit PVINFO field as two dwords (exact for any value). */
+  private read64(offset: number): [number, number] {
+    return [this.bus.mmioRead(offset, 4), this.bus.mmioRead(offset + 4, 4)];
+  }
+
+  /**
+   * Detect a GVT-g vGPU as `i915_detect_vgpu` does: magic, then version major 1. Returns false on
+   * bare metal or a mismatching version (the guest then runs as if native).
+   */
+  detect(): boolean {
+    const [lo, hi] = this.read64(VGT_PVINFO_PAGE);
+    if (lo !== VGT_MAGIC_LO || hi !== VGT_MAGIC_HI) {
+      log('%s: no vGPU magic (0x%s%s)', this.name, hi.toString(16), lo.toString(16).padStart(8, '0'));
+      return false;
+    }
+    const major = this.bus.mmioRead(VGT_PVINFO_PAGE + PVINFO_VERSION_MAJOR, 2);
+    const minor = this.bus.mmioRead(VGT_PVINFO_PAGE + PVINFO_VERSION_MINOR, 2);
+    if (major !== VGT_VERSION_MAJOR) {
+      log('%s: vGPU interface version %d.%d not supported', this.name, major, minor);
+      return false;
+    }
+    this.info = {
+      versionMajor: major,
+      versionMinor: minor,
+      vgtId: this.bus.mmioRead(VGT_PVINFO_PAGE + PVINFO_VGT_ID, 4),
+      caps: this.bus.mmioRead(VGT_PVINFO_PAGE + PVINFO_VGT_CAPS, 4),
+    };
+    log('%s: vGPU %d detected, caps 0x%s', this.name, this.info.vgtId, this.info.caps.toString(16));
+    return true;
+  }
+
+  /**
+   * Size BAR2 with the PCI protocol, as Linux's `__pci_read_base` does: memory decode off, write
+   * all-ones, read the mask, restore the address, decode back on.
+   */
+  sizeAperture(): number {
+    const cmd = this.bus.pciConfigRead(PCI_COMMAND, 2);
+    this.bus.pciConfigWrite(PCI_COMMAND, 2, cmd & ~PCI_COMMAND_MEMORY);
+    const orig = this.bus.pciConfigRead(PCI_BAR2, 4);
+    this.bus.pciConfigWrite(PCI_BAR2, 4, 0xffffffff);
+    const mask = this.bus.pciConfigRead(PCI_BAR2, 4);
+    this.bus.pciConfigWrite(PCI_BAR2, 4, orig);
+    this.bus.pciConfigWrite(PCI_COMMAND, 2, cmd);
+    const sizeLo = (~(mask & 0xfffffff0) + 1) >>> 0;
+    this.apertureSize = sizeLo;
+    return sizeLo;
+  }
+
+  /**
+   * Balloon as `intel_vgt_balloon` does: read the ranges, refuse an inconsistent layout, reserve
+   * the holes in the graphics-memory allocator.
+   */
+  balloon(): BalloonResult {
+    if (!this.info) throw new StateError(`${this.name}: balloon() before a successful detect()`);
+    if (!this.apertureSize) this.sizeAperture();
+    const base = VGT_PVINFO_PAGE;
+    const pv = {
+      mappableBase: this.bus.mmioRead(base + PVINFO_MAPPABLE_BASE, 4),
+      mappableSize: this.bus.mmioRead(base + PVINFO_MAPPABLE_SIZE, 4),
+      nonmappableBase: this.bus.mmioRead(base + PVINFO_NONMAPPABLE_BASE, 4),
+      nonmappableSize: this.bus.mmioRead(base + PVINFO_NONMAPPABLE_SIZE, 4),
+    };
+    this.fences = this.bus.mmioRead(base + PVINFO_FENCE_NUM, 4);
+    const result = computeBalloon(pv, { mappableEnd: this.apertureSize, total: this.totalGm });
+    if (!result.ok) {
+      log('%s: balloon refused: %s', this.name, result.message);
+      return result;
+    }
+    this.holes = result.holes;
+    for (const h of result.holes) this.gm.reserve(h.start, h.end);
+    log('%s: ballooned %d holes; usable %d MiB low, %d MiB high', this.name, result.holes.length, result.usableLow >>> 20, result.usableHigh >>> 20);
+    return result;
+  }
+
+  /**
+   * Allocate graphics memory inside the guest's own slices: `mappable` asks for the aperture
+   * (low) range. Throws `NoResourceError` when the guest's slices are full.
+   */
+  allocGm(size: number, opts: { mappable?: boolean; align?: number } = {}): number {
+    const align = opts.align ?? PAGE_SIZE;
+    const sz = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+    const lo = opts.mappable ? 0 : this.apertureSize || 0;
+    const hi = opts.mappable ? this.apertureSize || this.totalGm : this.totalGm;
+    let at = this.gm.alloc(sz, align, lo, hi);
+    if (at < 0 && !opts.mappable) at = this.gm.alloc(sz, align);
+    if (at < 0) throw new NoResourceError(opts.mappable ? 'low-gm' : 'high-gm', sz, `${this.name}: no ${sz} bytes of graphics memory left`);
+    return at;
+  }
+
+  /** Allocate `pages` contiguous pages of guest RAM; returns the guest-physical address. */
+  allocRam(pages: number): number {
+    const at = this.ram.alloc(pages * PAGE_SIZE, PAGE_SIZE);
+    if (at < 0) throw new NoResourceError('guest-ram', pages, `${this.name}: guest RAM exhausted`);
+    return at;
+  }
+
+  /** Free guest RAM from `allocRam`. */
+  freeRam(gpa: number, pages: number): void {
+    this.ram.release(gpa, pages * PAGE_SIZE);
+  }
+
+  /**
+   * Point `pages` GGTT entries from graphics address `gma` at guest RAM from `gpa`, writing the
+   * PTEs through the BAR0 GTT window (8-byte writes, or two 4-byte halves with `halves`).
+   */
+  mapGtt(gma: number, gpa: number, pages: number, opts: { halves?: boolean; hiFirst?: boolean } = {}): void {
+    for (let i = 0; i < pages; i++) {
+      const index = gma / PAGE_SIZE + i;
+      const frame = gpa / PAGE_SIZE + i;
+      this.writePte(index, pteLo(frame, PTE_PRESENT), pteHi(frame), opts);
+    }
+  }
+
+  /** Write one GGTT entry through the window. */
+  writePte(index: number, lo: number, hi: number, opts: { halves?: boolean; hiFirst?: boolean } = {}): void {
+    const off = GTT_WINDOW_OFFSET + index * 8;
+    if (opts.halves) {
+      if (opts.hiFirst) {
+        this.bus.mmioWrite(off + 4, 4, hi);
+        this.bus.mmioWrite(off, 4, lo);
+      } else {
+        this.bus.mmioWrite(off, 4, lo);
+        this.bus.mmioWrite(off + 4, 4, hi);
+      }
+    } else {
+      this.bus.mmioWrite(off, 8, hi * 4294967296 + lo);
+    }
+  }
+
+  /** Store bytes to guest RAM through the vCPU path. */
+  writeRam(gpa: number, bytes: Uint8Array): void {
+    this.bus.guestWrite(gpa, bytes);
+  }
+
+  /** Store dwords to guest RAM through the vCPU path. */
+  writeRam32(gpa: number, dwords: ArrayLike<number>): void {
+    const b = new Uint8Array(dwords.length * 4);
+    const v = new DataView(b.buffer);
+    for (let i = 0; i < dwords.length; i++) v.setUint32(i * 4, dwords[i] >>> 0, true);
+    this.bus.guestWrite(gpa, b);
+  }
+
+  /** Load a dword from guest RAM. */
+  readRam32(gpa: number): number {
+    return this.bus.memory.read32(gpa);
+  }
+}
