@@ -153,6 +153,7 @@ export class Gen9Device {
   lastReadHi = 0;
 
   private readonly traceLimit: number;
+  private readonly listeners: ((e: DeviceEvent) => void)[] = [];
 
   constructor(opts: Gen9DeviceOptions = {}) {
     const aperture = opts.apertureSize ?? 256 * MiB;
@@ -227,7 +228,16 @@ export class Gen9Device {
     for (const [req, ack] of fw) regs.bind(req, { write: (_o, _v, _old, next) => regs.poke(ack, next & 0xffff) });
   }
 
+  /**
+   * Listen to the device's events (submissions, CSB writes, errors, idle...). Listeners run
+   * synchronously when the event happens; this is how a mediator learns that a context completed.
+   */
+  onEvent(listener: (e: DeviceEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
   private trace(e: DeviceEvent): void {
+    for (let i = 0; i < this.listeners.length; i++) this.listeners[i](e);
     if (this.traceLimit === 0) return;
     if (this.events.length >= this.traceLimit) {
       this.events.shift();

@@ -30,6 +30,9 @@ import {
   VGT_VERSION_MAJOR,
 } from '../mediator/pvinfo.js';
 import { PAGE_SIZE } from '../types.js';
+import { RangeAllocator } from '../gtt/range-allocator.js';
+
+export { RangeAllocator };
 
 const log = createDebug('gvtkit:guest');
 
@@ -69,57 +72,6 @@ export interface GuestDriverOptions {
   ramBase?: number;
   /** Name for logs. */
   name?: string;
-}
-
-/** A first-fit allocator over [0, size) with reserved holes (the guest's drm_mm, simplified). */
-export class RangeAllocator {
-  private free: { start: number; end: number }[];
-  readonly size: number;
-  constructor(size: number) {
-    this.size = size;
-    this.free = [{ start: 0, end: size }];
-  }
-  /** Remove [start, end) from the free space. */
-  reserve(start: number, end: number): void {
-    const out: { start: number; end: number }[] = [];
-    for (const r of this.free) {
-      if (end <= r.start || start >= r.end) out.push(r);
-      else {
-        if (r.start < start) out.push({ start: r.start, end: start });
-        if (end < r.end) out.push({ start: end, end: r.end });
-      }
-    }
-    this.free = out;
-  }
-  /** Allocate `size` bytes aligned to `align` inside [lo, hi); -1 when nothing fits. */
-  alloc(size: number, align: number, lo = 0, hi = this.size): number {
-    for (const r of this.free) {
-      const start = Math.ceil(Math.max(r.start, lo) / align) * align;
-      if (start + size <= Math.min(r.end, hi)) {
-        this.reserve(start, start + size);
-        return start;
-      }
-    }
-    return -1;
-  }
-  /** Return [start, start + size). */
-  release(start: number, size: number): void {
-    this.free.push({ start, end: start + size });
-    this.free.sort((a, b) => a.start - b.start);
-    const merged: { start: number; end: number }[] = [];
-    for (const r of this.free) {
-      const last = merged[merged.length - 1];
-      if (last && last.end >= r.start) last.end = Math.max(last.end, r.end);
-      else merged.push({ ...r });
-    }
-    this.free = merged;
-  }
-  /** Free bytes in [lo, hi). */
-  freeBytes(lo = 0, hi = this.size): number {
-    let n = 0;
-    for (const r of this.free) n += Math.max(0, Math.min(r.end, hi) - Math.max(r.start, lo));
-    return n;
-  }
 }
 
 export class GuestDriver {
@@ -257,6 +209,7 @@ export class GuestDriver {
       const index = gma / PAGE_SIZE + i;
       const frame = gpa / PAGE_SIZE + i;
       this.writePte(index, pteLo(frame, PTE_PRESENT), pteHi(frame), opts);
+      this.gttMap.set(index * PAGE_SIZE, frame * PAGE_SIZE);
     }
   }
 
@@ -274,6 +227,71 @@ export class GuestDriver {
     } else {
       this.bus.mmioWrite(off, 8, hi * 4294967296 + lo);
     }
+  }
+
+  /** GGTT mappings this driver made: page gma → gpa (for its own view of graphics memory). */
+  private readonly gttMap = new Map<number, number>();
+
+  /**
+   * Allocate `bytes` of graphics memory inside the guest's slices, back it with fresh guest RAM
+   * and map it through the GGTT: what i915 does for a pinned GEM object.
+   */
+  allocBuffer(bytes: number, opts: { mappable?: boolean } = {}): { gma: number; gpa: number; bytes: number } {
+    const size = Math.max(PAGE_SIZE, Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE);
+    const gma = this.allocGm(size, opts);
+    const gpa = this.allocRam(size / PAGE_SIZE);
+    this.writeRam(gpa, new Uint8Array(size));
+    this.mapGtt(gma, gpa, size / PAGE_SIZE);
+    return { gma, gpa, bytes: size };
+  }
+
+  /** Guest-physical address behind graphics address `gma` (from this driver's own mappings). */
+  gpaOfGma(gma: number): number {
+    const page = Math.floor(gma / PAGE_SIZE) * PAGE_SIZE;
+    const gpa = this.gttMap.get(page);
+    if (gpa === undefined) throw new StateError(`${this.name}: graphics address 0x${gma.toString(16)} is not mapped by this guest`);
+    return gpa + (gma - page);
+  }
+
+  /**
+   * Unmask and enable the engine interrupts i915 uses (user interrupt and context switch on
+   * every engine, `gen8_gt_irq_postinstall`), then the master enable.
+   */
+  enableInterrupts(): void {
+    const bits = 0x0101; // user interrupt (bit 0) and context switch (bit 8), per 16-bit engine field
+    const enable = [bits | (bits << 16), bits | (bits << 16), 0, bits];
+    for (let n = 0; n < 4; n++) {
+      const base = 0x44300 + 0x10 * n;
+      this.bus.mmioWrite(base + 0xc, 4, enable[n] >>> 0); // IER
+      this.bus.mmioWrite(base + 0x4, 4, ~enable[n] >>> 0); // IMR
+    }
+    this.bus.mmioWrite(0x44200, 4, 0x80000000); // GEN8_MASTER_IRQ enable
+  }
+
+  /**
+   * The interrupt handler, as i915's `gen8_irq_handler`: master off, read and acknowledge (write
+   * 1 to clear) every GT IIR bank, master back on. Returns the acknowledged bits per bank.
+   */
+  handleInterrupt(): number[] {
+    this.bus.mmioWrite(0x44200, 4, 0);
+    const acked: number[] = [];
+    for (let n = 0; n < 4; n++) {
+      const iir = 0x44300 + 0x10 * n + 8;
+      const bits = this.bus.mmioRead(iir, 4);
+      if (bits) this.bus.mmioWrite(iir, 4, bits);
+      acked.push(bits);
+    }
+    this.bus.mmioWrite(0x44200, 4, 0x80000000);
+    return acked;
+  }
+
+  /** Write an execlist submission: element 1 high, element 1 low, element 0 high, element 0 low. */
+  submitElsp(engine: { mmioBase: number }, el0: readonly [number, number], el1: readonly [number, number] = [0, 0]): void {
+    const elsp = engine.mmioBase + 0x230;
+    this.bus.mmioWrite(elsp, 4, el1[1]);
+    this.bus.mmioWrite(elsp, 4, el1[0]);
+    this.bus.mmioWrite(elsp, 4, el0[1]);
+    this.bus.mmioWrite(elsp, 4, el0[0]);
   }
 
   /** Store bytes to guest RAM through the vCPU path. */

@@ -1,18 +1,38 @@
 /**
- * `Mediator`: owns the device, the graphics-memory partition, the vGPU types and the vGPUs.
+ * `Mediator`: owns the device, the graphics-memory partition, the vGPU types, the vGPUs, the
+ * command parser and the dispatch of audited shadow workloads onto the device.
  *
- * This is the embedding facade's root for an emulator: `new Mediator(device, opts?)`, then
- * `createVgpu({ type, memory })` per guest.
+ * One submission, as data (ARCHITECTURE.md): a guest's ELSP write creates workloads (execlist
+ * emulation in `VirtualExeclist`); they queue per engine; when the engine is free and the
+ * scheduler lets the vGPU run, the workload is shadowed — its shadow PPGTT synced, its ring
+ * segment and every batch copied, audited and patched by the `CommandParser`, the shadows and a
+ * shadow context image placed in the host's reserved graphics memory — and the shadow context is
+ * submitted to the device. The device's context-status event completes it: the guest's ring head
+ * and status page are updated, its CSB advances and its virtual interrupts are raised. A workload
+ * that fails its audit never reaches the device: it is recorded with the rule, and by policy its
+ * vGPU enters failsafe; the other vGPUs keep running.
  */
 import createDebug from 'debug';
-import { ConfigError } from '../errors.js';
+import { ConfigError, GvtError } from '../errors.js';
 import type { Gen9Device } from '../device/device.js';
+import type { DeviceEvent } from '../device/execlists.js';
+import { GEN9_ENGINES } from '../device/engines.js';
+import { CtxReg, CtxStatus, Desc, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
+import { Bits, EngineIrq, RING } from '../device/registers.js';
 import type { GuestMemory } from '../ept/memory.js';
 import { GmPartition } from '../gtt/partition.js';
+import { PPGTT_MODE_L3, PPGTT_MODE_L4 } from '../gtt/shadow-ppgtt.js';
 import { GEN9_HOST_RESERVATION, GEN9_VGPU_TYPES, GVT_MAX_VGPU, type HostReservation, type VgpuType } from '../gtt/vgpu-types.js';
+import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
+import { HostGmPool, type HostGmAllocation } from './host-gm.js';
+import { CommandParser, type CommandParserOptions } from './parser.js';
 import { Vgpu } from './vgpu.js';
+import { failureOfViolation, type Workload, type WorkloadFailure } from './workload.js';
 
 const log = createDebug('gvtkit:mediator');
+
+/** Which guest faults put a vGPU into failsafe. */
+export type FailsafePolicy = 'gvt-g' | 'always' | 'never';
 
 /** Options of `Mediator`. */
 export interface MediatorOptions {
@@ -22,6 +42,18 @@ export interface MediatorOptions {
   types?: readonly VgpuType[];
   /** Host reservation (default GVT-g's: 128 MiB low, 384 MiB high, 4 fences). */
   hostReservation?: HostReservation;
+  /**
+   * Failsafe policy on a refused workload: 'gvt-g' (default) for unknown commands and bad
+   * addresses (GVT-g's EBADRQC and EFAULT), 'always', or 'never' (the workload fails, the vGPU
+   * goes on).
+   */
+  failsafe?: FailsafePolicy;
+  /** Command parser limits and policy. */
+  parser?: CommandParserOptions;
+  /** Out-of-sync shadow PPGTT pages (default false, as GVT-g). */
+  outOfSync?: boolean;
+  /** Completed workloads kept in `history` (default 10000). */
+  historyLimit?: number;
 }
 
 /** What `createVgpu` takes. */
@@ -34,11 +66,54 @@ export interface CreateVgpuOptions {
   name?: string;
 }
 
+/** Mediator-wide counters. */
+export interface MediatorStats {
+  submitted: number;
+  completed: number;
+  failed: number;
+  commandsAudited: number;
+  batchesShadowed: number;
+  addressesPatched: number;
+  /** Refusals by rule name (audit rules and mediator checks). */
+  refusedByRule: Record<string, number>;
+}
+
+/**
+ * Decides when a vGPU's workload may go to the device. The default is first come, first served;
+ * the time-slice scheduler (lib/scheduler) replaces it.
+ */
+export interface DispatchGate {
+  mayDispatch(w: Workload, now: number): boolean;
+}
+
+const FIFO: DispatchGate = { mayDispatch: () => true };
+
 export class Mediator {
   readonly device: Gen9Device;
   readonly partition: GmPartition;
   readonly types: readonly VgpuType[];
+  readonly parser: CommandParser;
+  readonly hostGm: HostGmPool;
+  readonly failsafePolicy: FailsafePolicy;
+  readonly outOfSync: boolean;
+  readonly stats: MediatorStats = {
+    submitted: 0, completed: 0, failed: 0, commandsAudited: 0, batchesShadowed: 0, addressesPatched: 0, refusedByRule: {},
+  };
+  /** Finished workloads, oldest first (bounded by `historyLimit`). */
+  readonly history: Workload[] = [];
+  /** The gate the dispatcher asks (FIFO until a scheduler installs itself). */
+  gate: DispatchGate = FIFO;
+
   private readonly vgpuMap = new Map<number, Vgpu>();
+  /** Queued workloads per engine (submission order). */
+  private readonly queues: Workload[][] = GEN9_ENGINES.map(() => []);
+  /** The workload on each device engine. */
+  private readonly inflight: (Workload | null)[] = GEN9_ENGINES.map(() => null);
+  private readonly byHostContext = new Map<number, Workload>();
+  private readonly doneListeners: ((w: Workload) => void)[] = [];
+  private readonly historyLimit: number;
+  private seq = 0;
+  private kickPending = false;
 
   constructor(device: Gen9Device, opts: MediatorOptions = {}) {
     this.device = device;
@@ -46,14 +121,26 @@ export class Mediator {
     if (opts.maxVgpus !== undefined && (!Number.isInteger(opts.maxVgpus) || opts.maxVgpus < 2)) {
       throw new ConfigError('maxVgpus', `must be an integer of at least 2 (id 0 is the idle vGPU), got ${opts.maxVgpus}`);
     }
+    const fp = opts.failsafe ?? 'gvt-g';
+    if (fp !== 'gvt-g' && fp !== 'always' && fp !== 'never') throw new ConfigError('failsafe', `unknown policy ${String(fp)}`);
+    this.failsafePolicy = fp;
+    this.outOfSync = opts.outOfSync ?? false;
+    this.historyLimit = opts.historyLimit ?? 10_000;
+    const host = opts.hostReservation ?? GEN9_HOST_RESERVATION;
     this.partition = new GmPartition({
       apertureSize: device.apertureSize,
       totalSize: device.graphicsMemorySize,
       fences: 32,
-      host: opts.hostReservation ?? GEN9_HOST_RESERVATION,
+      host,
       maxVgpus: opts.maxVgpus ?? GVT_MAX_VGPU,
       types: this.types,
     });
+    this.parser = new CommandParser(opts.parser);
+    // Shadows live in the host's reserved hidden range (no aperture needed).
+    this.hostGm = new HostGmPool(device, device.apertureSize, device.apertureSize + host.highGmSize);
+    // The host driver runs the device in execlist mode on every engine.
+    for (const e of GEN9_ENGINES) device.regs.write(e.mmioBase + RING.GFX_MODE, 4, (Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE);
+    device.onEvent((e) => this.onDeviceEvent(e));
   }
 
   /**
@@ -71,7 +158,12 @@ export class Mediator {
         memory: opts.memory,
         device: this.device,
         onDestroy: (x) => this.release(x),
+        onWorkloads: (x, ws) => this.enqueue(x, ws),
+        nextSeq: () => ++this.seq,
+        outOfSync: this.outOfSync,
       });
+      v.resetHook = (x, engineId) => this.dropWork(x, engineId);
+      v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
       this.vgpuMap.set(id, v);
       log('created %s (%s): low 0x%s+%d MiB, high 0x%s+%d MiB', v.name, opts.type,
         slices.lowBase.toString(16), slices.lowSize >>> 20, slices.highBase.toString(16), slices.highSize >>> 20);
@@ -97,17 +189,323 @@ export class Mediator {
     return this.partition.availability();
   }
 
-  /** Advance simulated time by `ns`. */
-  run(ns: number): void {
-    this.device.run(ns);
+  /** Call `cb` with every finished workload (completed or failed). */
+  onWorkloadDone(cb: (w: Workload) => void): void {
+    this.doneListeners.push(cb);
   }
 
-  /** Advance simulated time until no work is pending. */
-  runUntilIdle(): void {
-    this.device.runUntilIdle();
+  /** Workloads queued or in flight. */
+  get pendingWorkloads(): number {
+    let n = 0;
+    for (const q of this.queues) n += q.length;
+    for (const w of this.inflight) if (w) n++;
+    return n;
+  }
+
+  /** Queued or in-flight workloads of vGPU `id`. */
+  pendingOf(id: number): number {
+    let n = 0;
+    for (const q of this.queues) for (const w of q) if (w.vgpuId === id) n++;
+    for (const w of this.inflight) if (w && w.vgpuId === id) n++;
+    return n;
+  }
+
+  /** The workload in flight on engine `engineId`, or null. */
+  inflightOn(engineId: number): Workload | null {
+    return this.inflight[engineId];
+  }
+
+  /** Advance simulated time by `ns`. */
+  run(ns: number): void {
+    this.device.clock.advance(ns);
+  }
+
+  /**
+   * Advance simulated time until no workload is queued or in flight and the device is idle, at
+   * most `maxNs` (default 10 s). Returns true when everything finished.
+   */
+  runUntilIdle(maxNs = 10e9): boolean {
+    const clock = this.device.clock;
+    const deadline = clock.now + maxNs;
+    while (this.pendingWorkloads > 0 || this.device.busy || this.kickPending) {
+      const t = clock.nextTime();
+      if (t === Infinity || t > deadline) break;
+      clock.step();
+    }
+    return this.pendingWorkloads === 0 && !this.device.busy;
+  }
+
+  /** Ask the dispatcher to look for work (the scheduler calls it at slice boundaries). */
+  kick(): void {
+    if (this.kickPending) return;
+    this.kickPending = true;
+    this.device.clock.schedule(0, () => {
+      this.kickPending = false;
+      this.dispatchAll();
+    });
+  }
+
+  // ------------------------------------------------------------------ queueing and dispatch
+
+  private enqueue(v: Vgpu, ws: Workload[]): void {
+    for (const w of ws) {
+      this.stats.submitted++;
+      this.queues[w.engine.id].push(w);
+      v.log('submit', `${w.engine.name} ctx 0x${w.contextId.toString(16)} head 0x${w.head.toString(16)} tail 0x${w.tail.toString(16)}`);
+    }
+    this.kick();
+  }
+
+  private lastUnfinished(vgpuId: number, engineId: number, lrca: number): Workload | undefined {
+    const q = this.queues[engineId];
+    for (let i = q.length - 1; i >= 0; i--) if (q[i].vgpuId === vgpuId && q[i].lrca === lrca && q[i].status === 'queued') return q[i];
+    const f = this.inflight[engineId];
+    if (f && f.vgpuId === vgpuId && f.lrca === lrca) return f;
+    return undefined;
+  }
+
+  private dispatchAll(): void {
+    const now = this.device.clock.now;
+    for (let e = 0; e < this.queues.length; e++) {
+      if (this.inflight[e] !== null) continue;
+      const q = this.queues[e];
+      for (let i = 0; i < q.length; i++) {
+        const w = q[i];
+        if (!this.gate.mayDispatch(w, now)) continue;
+        // Workloads of one vGPU on one engine run in order.
+        let earlier = false;
+        for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
+        if (earlier) continue;
+        q.splice(i, 1);
+        this.dispatch(w);
+        break;
+      }
+    }
+  }
+
+  private dispatch(w: Workload): void {
+    const v = this.vgpuMap.get(w.vgpuId);
+    if (!v) return;
+    w.dispatchedAt = this.device.clock.now;
+    if (w.status === 'failed') {
+      this.finish(w, v);
+      this.kick();
+      return;
+    }
+    let failure: WorkloadFailure | null;
+    try {
+      failure = this.prepare(w, v);
+    } catch (e) {
+      if (!(e instanceof GvtError)) throw e;
+      failure = { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
+    }
+    if (failure) {
+      w.status = 'failed';
+      w.failure = failure;
+      this.finish(w, v);
+      this.kick();
+      return;
+    }
+    w.status = 'running';
+    this.inflight[w.engine.id] = w;
+    this.byHostContext.set(w.hostContextId, w);
+    const ctx = w.shadowContext!;
+    const lo = (ctx.gma | (w.addressingMode << Desc.ADDRESSING_MODE_SHIFT) | Desc.PRIVILEGE | Desc.VALID | Desc.FORCE_RESTORE) >>> 0;
+    this.device.engines[w.engine.id].submit(lo, w.hostContextId, 0, 0);
+  }
+
+  /**
+   * Shadow a workload: PPGTT, audit, shadow buffers, shadow context. Returns a failure record,
+   * or null when the workload is ready to submit. Releases everything on failure.
+   */
+  private prepare(w: Workload, v: Vgpu): WorkloadFailure | null {
+    const hasPpgtt = w.pdps.some((p) => p !== 0);
+    if (hasPpgtt) {
+      const mm = w.addressingMode === 3 ? v.ppgtt.get(w.pdps[0], PPGTT_MODE_L4) : v.ppgtt.get(w.pdps, PPGTT_MODE_L3);
+      w.ppgtt = mm.acquire();
+    }
+    v.ppgtt.sync();
+    const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt));
+    w.commands = r.commands;
+    w.batches = r.batches;
+    w.patched = r.addressesPatched;
+    w.userInterrupts = r.userInterrupts;
+    this.stats.commandsAudited += r.commands;
+    if (!r.ok) {
+      this.releaseShadows(w);
+      return failureOfViolation(r.violation!);
+    }
+    this.stats.batchesShadowed += r.batches;
+    this.stats.addressesPatched += r.addressesPatched;
+    const pool = this.hostGm;
+    try {
+      const shadows = r.shadows;
+      const gmas: number[] = new Array(shadows.length);
+      const ringLen = shadows[0].length;
+      const ringDwords = ringLen + (ringLen & 1);
+      const ringBytes = Math.max(PAGE_SIZE, Math.ceil((ringDwords * 4 + 8) / PAGE_SIZE) * PAGE_SIZE);
+      if (ringBytes > 2 * 1024 * 1024) {
+        this.releaseShadows(w);
+        return { rule: 'command-budget', code: 'LIMIT', message: `ring segment of ${ringLen} dwords exceeds a 2 MiB shadow ring`, gma: w.ringBase, header: '', command: '' };
+      }
+      const ring = pool.alloc(ringBytes);
+      w.shadowAllocs.push(ring);
+      gmas[0] = ring.gma;
+      const allocs: HostGmAllocation[] = [ring];
+      for (let k = 1; k < shadows.length; k++) {
+        const a = pool.alloc(shadows[k].length * 4);
+        w.shadowAllocs.push(a);
+        allocs.push(a);
+        gmas[k] = a.gma;
+      }
+      this.parser.relocate(gmas);
+      for (let k = 0; k < shadows.length; k++) pool.write(allocs[k], 0, shadows[k].data, 0, shadows[k].length);
+      // The shadow context: the guest's image, with the ring and PPGTT roots pointed at shadows.
+      const pages = w.engine.contextPages;
+      const ctx = pool.alloc(pages * PAGE_SIZE);
+      w.shadowContext = ctx;
+      for (let p = 0; p < pages; p++) {
+        const hpa = v.ggtt.translate(w.lrca + p * PAGE_SIZE);
+        if (hpa >= 0) pool.page32(ctx, p).set(this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE)));
+      }
+      const reg = pool.page32(ctx, 1);
+      const set = (index: number, value: number): void => {
+        reg[index + 1] = value >>> 0;
+      };
+      set(CtxReg.RING_HEAD, 0);
+      set(CtxReg.RING_TAIL, ringDwords * 4);
+      set(CtxReg.RING_BUFFER_START, ring.gma);
+      set(CtxReg.RING_BUFFER_CONTROL, ((ringBytes - PAGE_SIZE) & Bits.RING_CTL_SIZE_MASK) | Bits.RING_CTL_VALID);
+      set(CtxReg.BB_STATE, 0);
+      const roots = w.ppgtt ? w.ppgtt.shadowRoots : [];
+      for (let n = 0; n < 4; n++) {
+        const root = roots[n] ?? 0;
+        set(ctxPdpLdw(n), root % TWO_POW_32);
+        set(ctxPdpUdw(n), Math.floor(root / TWO_POW_32));
+      }
+      w.hostContextId = w.seq;
+      return null;
+    } catch (e) {
+      this.releaseShadows(w);
+      throw e;
+    }
+  }
+
+  private releaseShadows(w: Workload): void {
+    for (const a of w.shadowAllocs) this.hostGm.free(a);
+    w.shadowAllocs.length = 0;
+    if (w.shadowContext) {
+      this.hostGm.free(w.shadowContext);
+      w.shadowContext = null;
+    }
+    if (w.ppgtt) {
+      w.ppgtt.release();
+      w.ppgtt = null;
+    }
+  }
+
+  // ------------------------------------------------------------------ completion
+
+  private onDeviceEvent(e: DeviceEvent): void {
+    if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.COMPLETE) !== 0 && e.contextId !== undefined) {
+      const w = this.byHostContext.get(e.contextId);
+      if (!w) return;
+      const v = this.vgpuMap.get(w.vgpuId);
+      w.status = 'completed';
+      this.byHostContext.delete(w.hostContextId);
+      this.inflight[w.engine.id] = null;
+      if (v) this.finish(w, v);
+      this.kick();
+    } else if (e.kind === 'error' && e.engine) {
+      const engine = this.device.engine(e.engine);
+      const w = this.inflight[engine.id];
+      if (!w) return;
+      this.byHostContext.delete(w.hostContextId);
+      this.inflight[engine.id] = null;
+      w.status = 'failed';
+      const err = engine.error;
+      w.failure = {
+        rule: 'gpu-hang', code: err?.code ?? 'HANG', message: err?.message ?? 'engine error',
+        gma: err?.address ?? -1, header: err ? '0x' + (err.header >>> 0).toString(16) : '', command: '',
+      };
+      // Engine reset on the host (outside the device's step), then the next workload.
+      this.device.clock.schedule(0, () => {
+        engine.reset();
+        this.kick();
+      });
+      const v = this.vgpuMap.get(w.vgpuId);
+      if (v) this.finish(w, v);
+    }
+  }
+
+  /** Finish a workload (completed or failed): guest context, CSB, interrupts, shadows, records. */
+  private finish(w: Workload, v: Vgpu): void {
+    w.completedAt = this.device.clock.now;
+    if (w.status === 'completed' && w.shadowContext) {
+      // The guest's ring is consumed up to the workload's tail; its per-process status page
+      // (context page 0) receives what the device wrote there (store-data-index, seqnos).
+      v.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
+      const hpa = v.ggtt.translate(w.lrca);
+      if (hpa >= 0) this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE)).set(this.hostGm.page32(w.shadowContext, 0));
+    }
+    this.releaseShadows(w);
+    if (w.status === 'completed') {
+      this.stats.completed++;
+      if (w.userInterrupts > 0) v.raise(w.engine, EngineIrq.USER);
+    } else {
+      this.stats.failed++;
+      const f = w.failure!;
+      this.stats.refusedByRule[f.rule] = (this.stats.refusedByRule[f.rule] ?? 0) + 1;
+      v.log('workload-failed', `${f.rule} (${f.code}) at 0x${Math.max(0, f.gma).toString(16)} ${f.command} ${f.header}: ${f.message}`);
+      log('%s: workload %d failed: %s: %s', v.name, w.seq, f.rule, f.message);
+    }
+    v.execlists[w.engine.id].complete(w);
+    if (w.status === 'failed' && this.shouldFailsafe(w.failure!)) v.enterFailsafe(`${w.failure!.rule}: ${w.failure!.message}`);
+    if (v.state === 'failsafe') this.dropWork(v, -1);
+    this.history.push(w);
+    if (this.history.length > this.historyLimit) this.history.shift();
+    for (const cb of this.doneListeners) cb(w);
+  }
+
+  private shouldFailsafe(f: WorkloadFailure): boolean {
+    if (this.failsafePolicy === 'never') return false;
+    if (this.failsafePolicy === 'always') return f.rule !== 'reset';
+    return f.code === 'BAD_COMMAND' || f.code === 'BAD_ADDRESS';
+  }
+
+  /** Drop the queued (and, on reset, in-flight) work of a vGPU: engine -1 for all engines. */
+  private dropWork(v: Vgpu, engineId: number): void {
+    for (let e = 0; e < this.queues.length; e++) {
+      if (engineId >= 0 && e !== engineId) continue;
+      const q = this.queues[e];
+      for (let i = q.length - 1; i >= 0; i--) {
+        if (q[i].vgpuId !== v.id) continue;
+        const [w] = q.splice(i, 1);
+        w.status = 'failed';
+        w.failure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset, or failsafe', gma: -1, header: '', command: '' };
+        w.completedAt = this.device.clock.now;
+        this.stats.failed++;
+        this.history.push(w);
+      }
+      const f = this.inflight[e];
+      if (f && f.vgpuId === v.id && v.state !== 'failsafe') {
+        // A reset stops the vGPU's context on the device.
+        this.byHostContext.delete(f.hostContextId);
+        this.inflight[e] = null;
+        this.device.engines[e].reset();
+        f.status = 'failed';
+        f.failure = { rule: 'reset', code: 'HANG', message: 'stopped by a vGPU or engine reset', gma: -1, header: '', command: '' };
+        f.completedAt = this.device.clock.now;
+        this.releaseShadows(f);
+        this.stats.failed++;
+        this.history.push(f);
+        this.kick();
+      }
+    }
   }
 
   private release(v: Vgpu): void {
+    this.dropWork(v, -1);
     this.vgpuMap.delete(v.id);
     this.partition.release(v.id);
     log('destroyed %s', v.name);

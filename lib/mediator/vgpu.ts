@@ -32,8 +32,19 @@ import { RegisterFile, MMIO_SPACE_BYTES } from '../mmio/index.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
-import { PvinfoPage, VGT_PVINFO_PAGE, VGT_PVINFO_SIZE, type PvinfoField } from './pvinfo.js';
-import { TWO_POW_32 } from '../types.js';
+import {
+  PvinfoPage, VGT_PVINFO_PAGE, VGT_PVINFO_SIZE, type PvinfoField,
+  VGT_G2V_PPGTT_L3_PAGE_TABLE_CREATE, VGT_G2V_PPGTT_L3_PAGE_TABLE_DESTROY,
+  VGT_G2V_PPGTT_L4_PAGE_TABLE_CREATE, VGT_G2V_PPGTT_L4_PAGE_TABLE_DESTROY,
+} from './pvinfo.js';
+import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
+import { GEN9_ENGINES, type EngineInfo } from '../device/engines.js';
+import { Bits, RING } from '../device/registers.js';
+import { CtxReg, decodeDescriptor, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
+import { PpgttManager, PPGTT_MODE_L3, PPGTT_MODE_L4, type ShadowPpgtt } from '../gtt/shadow-ppgtt.js';
+import { VirtualExeclist } from './execlist.js';
+import type { AuditEnv } from './parser.js';
+import type { Workload, WorkloadFailure } from './workload.js';
 
 const log = createDebug('gvtkit:vgpu');
 
@@ -84,6 +95,12 @@ export interface VgpuParts {
   device: Gen9Device;
   /** Called when the vGPU is destroyed (the mediator returns its resources). */
   onDestroy(v: Vgpu): void;
+  /** Called with the workloads of each accepted ELSP submission (the mediator queues them). */
+  onWorkloads(v: Vgpu, workloads: Workload[]): void;
+  /** Next workload sequence number (mediator-wide). */
+  nextSeq(): number;
+  /** Shadow PPGTT options. */
+  outOfSync?: boolean;
 }
 
 /** A guest's virtual GPU. Create it with `mediator.createVgpu`. */
@@ -105,6 +122,12 @@ export class Vgpu {
   readonly irq: GtInterrupts;
   /** The gVirt stub: routes guest-physical accesses by region. */
   readonly stub: TrapStub;
+  /** Shadow PPGTT of every guest address space. */
+  readonly ppgtt: PpgttManager;
+  /** Execlist emulation per engine (indexed like `GEN9_ENGINES`). */
+  readonly execlists: VirtualExeclist[];
+  /** True once the guest read the PVINFO magic (it is GVT-aware). */
+  pvinfoSeen = false;
   readonly counters: VgpuCounters = {
     mmioReads: 0, mmioWrites: 0, reservedAccesses: 0, badAccesses: 0, apertureOutside: 0,
     fenceRefused: 0, interruptsDelivered: 0, barMovesRefused: 0,
@@ -119,6 +142,8 @@ export class Vgpu {
   private readonly interruptCallbacks: ((pending: number) => void)[] = [];
   private readonly bootRegs: Uint32Array;
   private readonly onDestroyCb: (v: Vgpu) => void;
+  private readonly onWorkloadsCb: (v: Vgpu, w: Workload[]) => void;
+  private readonly nextSeq: () => number;
   private readonly lowEnd: number;
 
   constructor(parts: VgpuParts) {
@@ -129,6 +154,8 @@ export class Vgpu {
     this.memory = parts.memory;
     this.device = parts.device;
     this.onDestroyCb = parts.onDestroy;
+    this.onWorkloadsCb = parts.onWorkloads;
+    this.nextSeq = parts.nextSeq;
     this.lowEnd = parts.slices.lowBase + parts.slices.lowSize;
     if (!isPagedGuestMemory(parts.memory)) {
       // Ept's constructor names the problem; keep its message.
@@ -136,8 +163,9 @@ export class Vgpu {
     const dev = parts.device;
     this.ept = new Ept(parts.memory, dev.hostMemory, { name: parts.name });
     this.ggtt = new ShadowGgtt(dev.ggtt, parts.slices, this.ept, dev.hostMemory, { name: parts.name });
+    this.ppgtt = new PpgttManager(this.ept, dev.hostMemory, { name: parts.name, outOfSync: parts.outOfSync ?? false });
     this.pvinfo = new PvinfoPage({
-      onG2vNotify: (code) => this.log('g2v', `notification ${code}`),
+      onG2vNotify: (code) => this.onG2v(code),
       onDisplayReady: (v) => this.log('display-ready', String(v)),
       onFailsafe: (f: PvinfoField) => this.enterFailsafe(`guest wrote reserved PVINFO field ${f.name}`),
     });
@@ -146,6 +174,9 @@ export class Vgpu {
     this.irq = new GtInterrupts(this.vregs);
     this.irq.onInterrupt((pending) => this.deliverInterrupt(pending));
     this.bindFences();
+    this.execlists = GEN9_ENGINES.map((e) => new VirtualExeclist(this.execlistHost(), e));
+    for (const x of this.execlists) x.reset();
+    this.bindGvtAwareness();
     this.bootRegs = this.vregs.snapshot();
     this.pci = new PciConfigSpace(dev.pci.identity);
     this.assignDefaultBars();
@@ -263,6 +294,10 @@ export class Vgpu {
     this.checkAlive();
     this.vregs.restore(this.bootRegs);
     this.irq.reset();
+    this.resetHook?.(this, -1);
+    for (const x of this.execlists) x.reset();
+    this.ppgtt.destroyAll();
+    this.pvinfoSeen = false;
     this.ggtt.reset();
     this.pvinfo.init(this.id, this.slices);
     for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
@@ -287,14 +322,192 @@ export class Vgpu {
   destroy(): void {
     if (this.state === 'destroyed') return;
     for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
+    this.resetHook?.(this, -1);
+    this.state = 'destroyed';
+    this.ppgtt.dispose();
     this.ggtt.destroy();
     this.ept.destroy();
-    this.state = 'destroyed';
     this.log('destroy', '');
     this.onDestroyCb(this);
   }
 
+  /**
+   * Per-engine reset (what the guest driver expects after a hang): the engine's queued and
+   * running workloads are dropped, its execlist state and registers restored from boot; the
+   * rest of the vGPU is untouched.
+   */
+  resetEngine(engineId: number): void {
+    this.checkAlive();
+    const e = GEN9_ENGINES[engineId];
+    this.resetHook?.(this, engineId);
+    const from = e.mmioBase >>> 2, to = (e.mmioBase + 0x800) >>> 2;
+    this.vregs.regs.set(this.bootRegs.subarray(from, to), from);
+    this.execlists[engineId].reset();
+    this.log('engine-reset', e.name);
+  }
+
+  /** Set by the mediator: drops queued/in-flight work of this vGPU (engine -1: all engines). */
+  resetHook: ((v: Vgpu, engineId: number) => void) | null = null;
+
+  /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
+  readGuestGma32(gma: number): number {
+    const hpa = this.ggtt.translate(gma);
+    if (hpa < 0) return NaN;
+    return this.device.hostMemory.read32(hpa);
+  }
+
+  /** Write a dword of guest graphics memory through the vGPU's GGTT view (false when unmapped). */
+  writeGuestGma32(gma: number, value: number): boolean {
+    const hpa = this.ggtt.translate(gma);
+    if (hpa < 0) return false;
+    this.device.hostMemory.write32(hpa, value >>> 0);
+    const gfn = this.ept.gfnOfMfn(Math.floor(hpa / PAGE_SIZE));
+    if (gfn >= 0) this.ept.markDirty(gfn);
+    return true;
+  }
+
+  /** True when [gma, gma + bytes) lies inside the vGPU's slices. */
+  ownsGma(gma: number, bytes: number): boolean {
+    const s = this.slices;
+    const end = gma + bytes;
+    return (gma >= s.lowBase && end <= s.lowBase + s.lowSize) || (gma >= s.highBase && end <= s.highBase + s.highSize);
+  }
+
+  /** The audit environment of one workload (its engine, its GGTT view, its shadow PPGTT). */
+  auditEnv(engine: EngineInfo, mm: ShadowPpgtt | null): AuditEnv {
+    const mem = this.device.hostMemory;
+    const read = (hpaOf: (gma: number) => number, gma: number, dst: Uint32Array, at: number, dwords: number): boolean => {
+      const hpa = hpaOf(gma);
+      if (hpa < 0) return false;
+      const page = mem.page32(Math.floor(hpa / PAGE_SIZE));
+      const first = (hpa % PAGE_SIZE) >>> 2;
+      dst.set(page.subarray(first, first + dwords), at);
+      return true;
+    };
+    const ggttHpa = (gma: number): number => this.ggtt.translate(gma);
+    const ppgttHpa = (gma: number): number => (mm ? mm.translate(gma) : -1);
+    return {
+      engine,
+      contextPpgtt: mm !== null,
+      readGgtt: (gma, dst, at, dwords) => read(ggttHpa, gma, dst, at, dwords),
+      readPpgtt: (gma, dst, at, dwords) => read(ppgttHpa, gma, dst, at, dwords),
+      ggttAddressOk: (gma, bytes) => this.ownsGma(gma, bytes),
+      translateGgtt: (gma) => this.ggtt.guestToHostGma(gma),
+    };
+  }
+
+  /** Raise a virtual engine interrupt (completion events, user interrupts). */
+  raise(engine: EngineInfo, bits: number): void {
+    if (this.state === 'destroyed') return;
+    this.irq.raise(engine, bits);
+  }
+
   // ------------------------------------------------------------------ internals
+
+  private execlistHost() {
+    return {
+      name: this.name,
+      vregs: this.vregs,
+      writeGuestGma32: (gma: number, v: number) => this.writeGuestGma32(gma, v),
+      raise: (e: EngineInfo, bits: number) => this.raise(e, bits),
+      createWorkloads: (e: EngineInfo, elements: readonly [number, number][]) => this.createWorkloads(e, elements),
+    };
+  }
+
+  /**
+   * A guest that enables execlists before reading PVINFO is not GVT-aware: failsafe (GVT-g
+   * `intel_vgpu_emulate_mmio_write` → "not GVT-aware guest").
+   */
+  private bindGvtAwareness(): void {
+    for (const e of GEN9_ENGINES) {
+      this.vregs.bind(e.mmioBase + RING.GFX_MODE, {
+        write: (_o, _v, old, next) => {
+          if ((next & Bits.GFX_RUN_LIST_ENABLE) !== 0 && (old & Bits.GFX_RUN_LIST_ENABLE) === 0 && !this.pvinfoSeen) {
+            this.enterFailsafe(`execlists enabled on ${e.name} before PVINFO was read: not a GVT-aware guest`);
+          }
+        },
+      });
+    }
+  }
+
+  /** g2v notifications: PPGTT create/destroy (shadow built ahead of the first workload). */
+  private onG2v(code: number): void {
+    this.log('g2v', `notification ${code}`);
+    const pdps = [0, 1, 2, 3].map((i) => {
+      const [lo, hi] = this.pvinfo.pdp(i);
+      return hi * TWO_POW_32 + lo;
+    });
+    try {
+      if (code === VGT_G2V_PPGTT_L4_PAGE_TABLE_CREATE) this.ppgtt.get(pdps[0], PPGTT_MODE_L4);
+      else if (code === VGT_G2V_PPGTT_L3_PAGE_TABLE_CREATE) this.ppgtt.get(pdps, PPGTT_MODE_L3);
+      else if (code === VGT_G2V_PPGTT_L4_PAGE_TABLE_DESTROY) this.ppgtt.destroy(pdps[0], PPGTT_MODE_L4);
+      else if (code === VGT_G2V_PPGTT_L3_PAGE_TABLE_DESTROY) this.ppgtt.destroy(pdps, PPGTT_MODE_L3);
+    } catch (e) {
+      // Host memory exhausted while shadowing: the workload that needs it will fail cleanly.
+      this.log('g2v-failed', (e as Error).message);
+    }
+  }
+
+  /**
+   * Turn a submitted list into workloads, reading each element's ring context from the guest's
+   * context image (GVT-g reads it at workload creation). A context that cannot be read becomes a
+   * workload already failed: it completes in order, with its failure recorded.
+   */
+  private createWorkloads(engine: EngineInfo, elements: readonly [number, number][]): Workload[] | null {
+    if (this.state !== 'active') return null;
+    const out: Workload[] = [];
+    for (const [lo, hi] of elements) {
+      const d = decodeDescriptor(lo, hi);
+      const w: Workload = {
+        seq: this.nextSeq(), vgpuId: this.id, engine, descLo: lo, descHi: hi, contextId: d.contextId, lrca: d.lrca,
+        ringBase: 0, ringSize: 0, head: 0, tail: 0, addressingMode: d.addressingMode, pdps: [0, 0, 0, 0], frameEnd: false,
+        status: 'queued', failure: null, submittedAt: this.device.clock.now, dispatchedAt: -1, completedAt: -1,
+        commands: 0, batches: 0, patched: 0, userInterrupts: 0, hostContextId: 0, shadowAllocs: [], shadowContext: null, ppgtt: null,
+      };
+      const fail = this.readRingContext(w, engine, d.privilege, lo);
+      if (fail) {
+        w.status = 'failed';
+        w.failure = fail;
+      }
+      out.push(w);
+    }
+    this.onWorkloadsCb(this, out);
+    return out;
+  }
+
+  private readRingContext(w: Workload, engine: EngineInfo, privileged: boolean, lo: number): WorkloadFailure | null {
+    const bad = (rule: string, message: string): WorkloadFailure => ({
+      rule, code: 'BAD_DESCRIPTOR', message, gma: w.lrca, header: '0x' + (lo >>> 0).toString(16), command: '',
+    });
+    if (w.addressingMode !== 1 && w.addressingMode !== 3) return bad('bad-descriptor', `addressing mode ${w.addressingMode} is not supported (legacy 32-bit or 64-bit only)`);
+    if (!privileged) return bad('bad-descriptor', 'descriptor without the privilege bit (GVT-g requires it)');
+    const pages = engine.contextPages;
+    if (!this.ownsGma(w.lrca, pages * PAGE_SIZE)) return bad('bad-descriptor', `context image 0x${w.lrca.toString(16)} (+${pages} pages) outside the vGPU's graphics memory`);
+    const val = (index: number): number => this.readGuestGma32(w.lrca + PAGE_SIZE + (index + 1) * 4);
+    const start = val(CtxReg.RING_BUFFER_START), ctl = val(CtxReg.RING_BUFFER_CONTROL);
+    let head = val(CtxReg.RING_HEAD), tail = val(CtxReg.RING_TAIL);
+    if ([start, ctl, head, tail].some(Number.isNaN)) return bad('ring-context', `context image 0x${w.lrca.toString(16)} is not mapped`);
+    w.ringBase = (start & 0xfffff000) >>> 0;
+    w.ringSize = (ctl & Bits.RING_CTL_SIZE_MASK) + PAGE_SIZE;
+    if ((ctl & Bits.RING_CTL_VALID) === 0) return bad('ring-context', 'ring not valid in RING_BUFFER_CONTROL');
+    head = head & Bits.RING_HEAD_ADDR_MASK;
+    tail = tail & Bits.RING_TAIL_ADDR_MASK;
+    // A resubmission of a context with work still queued continues after that work (lite restore).
+    const prev = this.lastWorkloadOf?.(engine.id, w.lrca);
+    if (prev) head = prev.tail;
+    w.head = head % w.ringSize;
+    w.tail = tail;
+    for (let n = 0; n < 4; n++) {
+      const l = val(ctxPdpLdw(n)), u = val(ctxPdpUdw(n));
+      w.pdps[n] = Number.isNaN(l) || Number.isNaN(u) ? 0 : u * TWO_POW_32 + (l >>> 0);
+    }
+    return null;
+  }
+
+  /** Set by the mediator: the last unfinished workload of this vGPU for a context on an engine. */
+  lastWorkloadOf: ((engineId: number, lrca: number) => Workload | undefined) | null = null;
+
+  // ------------------------------------------------------------------ more internals
 
   /** Append to the event log. */
   log(kind: string, detail: string): void {
@@ -311,6 +524,7 @@ export class Vgpu {
   }
 
   private pvinfoRead(o: number, size: number): number {
+    if (o < 8) this.pvinfoSeen = true;
     if (size === 8) {
       const lo = this.pvinfo.read(o, 4);
       const hi = this.pvinfo.read(o + 4, 4);

@@ -1,0 +1,213 @@
+/**
+ * The conformance harness: a qtest-like API that device-conformance tests (ours and users') are
+ * written against. Boot a device and N vGPUs with modelled guests, let a guest write registers,
+ * build page tables, fill rings and batches and submit, run simulated time until idle or a
+ * deadline, and inspect guest memory, host memory, registers, counters and the event log.
+ *
+ * ```ts
+ * const h = new Harness();
+ * const g = h.addGuest({ type: 'GVTg_V5_4' });
+ * const buf = g.buffer(4096);
+ * g.submit('rcs', miStoreDataImm(buf.gma, [0xcafe], { ggtt: true }));
+ * h.runUntilIdle();
+ * assert(g.read32(buf.gma) === 0xcafe);
+ * ```
+ */
+import { Gen9Device, type Gen9DeviceOptions } from '../device/device.js';
+import { GEN9_ENGINES, type EngineInfo, type EngineName } from '../device/engines.js';
+import { miBatchBufferEnd, miBatchBufferStart, miNoop } from '../device/commands/index.js';
+import { SparseGuestMemory } from '../ept/memory.js';
+import { ConfigError, StateError } from '../errors.js';
+import { GuestDriver } from '../guest/driver.js';
+import { GuestEngine, type GuestBuffer } from '../guest/engine.js';
+import { GuestPpgtt } from '../guest/ppgtt.js';
+import { Mediator, type MediatorOptions } from '../mediator/mediator.js';
+import type { Vgpu } from '../mediator/vgpu.js';
+import type { Workload } from '../mediator/workload.js';
+import { PAGE_SIZE } from '../types.js';
+
+const MiB = 1024 * 1024;
+
+/** Options of `Harness`. */
+export interface HarnessOptions {
+  /** Device options (default: 1 GiB aperture, so up to 7 guests of the smaller types fit; 2 GiB host memory). */
+  device?: Gen9DeviceOptions;
+  mediator?: MediatorOptions;
+}
+
+/** Options of `Harness.addGuest`. */
+export interface GuestOptions {
+  /** vGPU type name (default `GVTg_V5_8`). */
+  type?: string;
+  /** Guest RAM in bytes (default 64 MiB). */
+  ramBytes?: number;
+  name?: string;
+  /** Give every engine context a 4-level PPGTT (default true, as Gen9 guests run). */
+  ppgtt?: boolean;
+  /** Skip the i915-style detection and balloon (a guest that is not GVT-aware). */
+  skipDetect?: boolean;
+}
+
+/** A guest of the harness: its vGPU, its modelled driver and helpers to drive it. */
+export class TestGuest {
+  readonly harness: Harness;
+  readonly vgpu: Vgpu;
+  readonly driver: GuestDriver;
+  readonly memory: SparseGuestMemory;
+  readonly ppgtt: GuestPpgtt | null;
+  /** Pending bits of each virtual interrupt delivered to this guest. */
+  readonly interrupts: number[] = [];
+  private readonly engines = new Map<EngineName, GuestEngine>();
+  private nextPpgttVa = 0x1_0000_0000;
+  private readonly ppgttMap = new Map<number, number>();
+
+  constructor(harness: Harness, vgpu: Vgpu, memory: SparseGuestMemory, opts: GuestOptions) {
+    this.harness = harness;
+    this.vgpu = vgpu;
+    this.memory = memory;
+    this.driver = new GuestDriver(vgpu, { name: vgpu.name });
+    vgpu.onInterrupt((p) => {
+      this.interrupts.push(p);
+      this.driver.handleInterrupt();
+      for (const e of this.engines.values()) e.service();
+    });
+    if (!opts.skipDetect) {
+      if (!this.driver.detect()) throw new StateError(`${vgpu.name}: vGPU not detected`);
+      const r = this.driver.balloon();
+      if (!r.ok) throw new StateError(`${vgpu.name}: balloon refused: ${r.message}`);
+      this.driver.enableInterrupts();
+    }
+    this.ppgtt = opts.ppgtt === false ? null : new GuestPpgtt(this.driver);
+  }
+
+  get name(): string {
+    return this.vgpu.name;
+  }
+
+  /** The guest's context and ring on engine `name` (created on first use). */
+  engine(name: EngineName): GuestEngine {
+    let e = this.engines.get(name);
+    if (!e) {
+      const info = GEN9_ENGINES.find((x) => x.name === name);
+      if (!info) throw new ConfigError('engine', `no engine ${name}`);
+      e = new GuestEngine(this.driver, info, { ppgtt: this.ppgtt });
+      this.engines.set(name, e);
+    }
+    return e;
+  }
+
+  /** A GGTT-mapped buffer in the guest's slices, backed by fresh guest RAM. */
+  buffer(bytes: number, opts: { mappable?: boolean } = {}): GuestBuffer {
+    return this.driver.allocBuffer(bytes, opts);
+  }
+
+  /** A buffer mapped in the guest's PPGTT (graphics address in the PPGTT space). */
+  ppgttBuffer(bytes: number): GuestBuffer {
+    if (!this.ppgtt) throw new StateError(`${this.name}: guest has no PPGTT`);
+    const pages = Math.max(1, Math.ceil(bytes / PAGE_SIZE));
+    const gpa = this.driver.allocRam(pages);
+    this.driver.writeRam(gpa, new Uint8Array(pages * PAGE_SIZE));
+    const gma = this.nextPpgttVa;
+    this.nextPpgttVa += (pages + 1) * PAGE_SIZE;
+    this.ppgtt.map(gma, gpa, pages);
+    for (let i = 0; i < pages; i++) this.ppgttMap.set(gma + i * PAGE_SIZE, gpa + i * PAGE_SIZE);
+    return { gma, gpa, bytes: pages * PAGE_SIZE };
+  }
+
+  /** Append `commands` to the engine's ring and submit. */
+  submit(engine: EngineName, commands: ArrayLike<number>): void {
+    const e = this.engine(engine);
+    e.emit(commands);
+    e.submit();
+  }
+
+  /**
+   * Put `batch` in a buffer (PPGTT-mapped by default, GGTT with `ggtt: true`), end it with
+   * MI_BATCH_BUFFER_END unless `noEnd`, and submit a ring segment that starts it.
+   */
+  submitBatch(engine: EngineName, batch: ArrayLike<number>, opts: { ggtt?: boolean; noEnd?: boolean } = {}): GuestBuffer {
+    const dwords = Array.from(batch);
+    if (!opts.noEnd) dwords.push(...miBatchBufferEnd());
+    const buf = opts.ggtt ? this.buffer(dwords.length * 4) : this.ppgttBuffer(dwords.length * 4);
+    this.driver.writeRam32(buf.gpa, dwords);
+    this.submit(engine, [...miBatchBufferStart(buf.gma, { ppgtt: !opts.ggtt }), ...miNoop()]);
+    return buf;
+  }
+
+  /** Guest-physical address behind a GGTT or PPGTT graphics address this guest mapped. */
+  gpaOf(gma: number): number {
+    const page = Math.floor(gma / PAGE_SIZE) * PAGE_SIZE;
+    const p = this.ppgttMap.get(page);
+    if (p !== undefined) return p + (gma - page);
+    return this.driver.gpaOfGma(gma);
+  }
+
+  /** Read a dword of this guest's memory at a graphics address it mapped. */
+  read32(gma: number): number {
+    return this.memory.read32(this.gpaOf(gma));
+  }
+
+  /** Write a dword of this guest's memory at a graphics address it mapped (a vCPU store). */
+  write32(gma: number, value: number): void {
+    this.driver.writeRam32(this.gpaOf(gma), [value]);
+  }
+
+  /** Finished workloads of this guest, oldest first. */
+  get workloads(): Workload[] {
+    return this.harness.mediator.history.filter((w) => w.vgpuId === this.vgpu.id);
+  }
+
+  /** The last finished workload of this guest. */
+  get lastWorkload(): Workload | undefined {
+    const ws = this.workloads;
+    return ws[ws.length - 1];
+  }
+}
+
+/** A device, a mediator and modelled guests. */
+export class Harness {
+  readonly device: Gen9Device;
+  readonly mediator: Mediator;
+  readonly guests: TestGuest[] = [];
+
+  constructor(opts: HarnessOptions = {}) {
+    this.device = new Gen9Device({ apertureSize: 1024 * MiB, hostMemorySize: 2048 * MiB, ...opts.device });
+    this.mediator = new Mediator(this.device, opts.mediator);
+  }
+
+  /** Create a vGPU and its modelled guest (detected and ballooned unless `skipDetect`). */
+  addGuest(opts: GuestOptions = {}): TestGuest {
+    const memory = new SparseGuestMemory(opts.ramBytes ?? 64 * MiB);
+    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name });
+    const g = new TestGuest(this, vgpu, memory, opts);
+    this.guests.push(g);
+    return g;
+  }
+
+  /** Simulated time now (ns). */
+  get now(): number {
+    return this.device.clock.now;
+  }
+
+  /** Advance simulated time by `ns`. */
+  run(ns: number): void {
+    this.mediator.run(ns);
+  }
+
+  /** Run until every workload finished and the device is idle (at most `maxNs`, default 10 s). */
+  runUntilIdle(maxNs?: number): boolean {
+    return this.mediator.runUntilIdle(maxNs);
+  }
+
+  /** Host-physical read (the device's memory). */
+  hostRead32(hpa: number): number {
+    return this.device.hostMemory.read32(hpa);
+  }
+
+  /** Engine info by name. */
+  engineInfo(name: EngineName): EngineInfo {
+    const e = GEN9_ENGINES.find((x) => x.name === name);
+    if (!e) throw new ConfigError('engine', `no engine ${name}`);
+    return e;
+  }
+}

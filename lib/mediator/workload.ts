@@ -1,0 +1,73 @@
+/**
+ * A workload: one execlist element a guest submitted, from its ELSP write to its completion
+ * (GVT-g `struct intel_vgpu_workload`).
+ */
+import type { EngineInfo } from '../device/engines.js';
+import type { GuestFaultCode } from '../errors.js';
+import type { ShadowPpgtt } from '../gtt/shadow-ppgtt.js';
+import type { HostGmAllocation } from './host-gm.js';
+import type { AuditViolation } from './parser.js';
+
+/** Where a workload is in its life. */
+export type WorkloadStatus = 'queued' | 'running' | 'completed' | 'failed';
+
+/** A failed workload's record: which rule or fault, where, and the header. */
+export interface WorkloadFailure {
+  /** Audit rule name, or a mediator check ('bad-descriptor', 'ring-context', 'gpu-hang', 'shadow-alloc'...). */
+  rule: string;
+  code: GuestFaultCode;
+  message: string;
+  /** Guest graphics address of the offending command or structure (-1 when none). */
+  gma: number;
+  /** Dword 0 of the offending command, hex ('' when none). */
+  header: string;
+  /** Command name ('' when none). */
+  command: string;
+}
+
+/** One guest submission element. */
+export interface Workload {
+  /** Sequence number across the mediator (submission order). */
+  readonly seq: number;
+  readonly vgpuId: number;
+  readonly engine: EngineInfo;
+  /** The guest's descriptor halves. */
+  readonly descLo: number;
+  readonly descHi: number;
+  /** Guest context id (descriptor bits 63:32). */
+  readonly contextId: number;
+  /** Guest GGTT address of the context image. */
+  readonly lrca: number;
+  /** Ring: guest GGTT base, size, and head/tail of this workload (bytes). */
+  ringBase: number;
+  ringSize: number;
+  head: number;
+  tail: number;
+  /** Addressing mode and PPGTT roots from the guest context. */
+  addressingMode: number;
+  pdps: number[];
+  /** Frame boundary marker set by the guest harness (for frames/s metrics). */
+  frameEnd: boolean;
+  status: WorkloadStatus;
+  failure: WorkloadFailure | null;
+  /** Simulated times (ns): submitted by the guest, dispatched to the device, completed. */
+  submittedAt: number;
+  dispatchedAt: number;
+  completedAt: number;
+  /** Commands audited, batches followed, addresses patched. */
+  commands: number;
+  batches: number;
+  patched: number;
+  userInterrupts: number;
+  /** Host context id given to the device. */
+  hostContextId: number;
+  /** Shadow resources (freed at completion). */
+  shadowAllocs: HostGmAllocation[];
+  shadowContext: HostGmAllocation | null;
+  ppgtt: ShadowPpgtt | null;
+}
+
+/** Convert an audit violation into a workload failure record. */
+export function failureOfViolation(v: AuditViolation): WorkloadFailure {
+  return { rule: v.rule, code: v.code, message: v.message, gma: v.gma, header: v.header, command: v.command };
+}
