@@ -23,4 +23,5 @@ export type { PartitionSvgOptions } from './svg.js';
 export {
   PpgttManager, ShadowPpgtt, ShadowPage, PPGTT_MODE_L3, PPGTT_MODE_L4, PPGTT_LEVEL_PT, PPGTT_LEVEL_PD, PPGTT_LEVEL_PDP, PPGTT_LEVEL_PML4,
 } from './shadow-ppgtt.js';
-export type { PpgttMode, ShadowPpgttCounters, PpgttManagerOptions } from './shadow-ppgtt.js';
+export type { PpgttMode as ShadowPpgttMode, ShadowPpgttCounters, PpgttManagerOptions } from './shadow-ppgtt.js';
+export { PpgttWalker } from './ppgtt-walk.js';

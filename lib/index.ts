@@ -1,0 +1,26 @@
+/**
+ * gvtkit: a model of GPU virtualization by mediated pass-through (Intel gVirt / GVT-g) on a
+ * modelled Gen9 GPU.
+ *
+ * The embedding facade (stable): `Gen9Device`, `Mediator`, `SparseGuestMemory`,
+ * `mediator.createVgpu({ type, memory })`, and on a `Vgpu`: `mmioRead`, `mmioWrite`,
+ * `pciConfigRead`, `pciConfigWrite`, `guestWrite`, `onInterrupt`, `destroy`; `mediator.run(ns)`
+ * and `mediator.runUntilIdle()`; `device.mmioRead` and `device.hostMemory` on the host side.
+ * Everything else is exported for tools, tests and experiments and may change.
+ */
+export * from './types.js';
+export * from './errors.js';
+export { SimClock, Rng } from './clock.js';
+export type { ClockEvent } from './clock.js';
+export * from './mmio/index.js';
+export * from './ept/index.js';
+export * from './gtt/index.js';
+export * from './device/index.js';
+export * from './mediator/index.js';
+export { GuestDriver, GTT_WINDOW_OFFSET } from './guest/driver.js';
+export type { GuestBus, VgpuInfo, GuestDriverOptions } from './guest/driver.js';
+export { GuestEngine } from './guest/engine.js';
+export type { GuestBuffer, GuestEngineOptions } from './guest/engine.js';
+export { GuestPpgtt } from './guest/ppgtt.js';
+export { Harness, TestGuest } from './harness/index.js';
+export type { HarnessOptions, GuestOptions } from './harness/index.js';
