@@ -54,7 +54,34 @@ export interface MediatorOptions {
   outOfSync?: boolean;
   /** Completed workloads kept in `history` (default 10000). */
   historyLimit?: number;
+  /** The mediation cost model (simulated time the mediator's CPU work adds to each workload). */
+  cost?: Partial<MediationCostModel>;
 }
+
+/**
+ * What mediation costs in simulated time, as data. The scan and copy of a workload happen on the
+ * host CPU before the device may start it, so they delay its dispatch (GVT-g's scan runs in the
+ * submission path); the figures are assumptions in the range the gVirt paper reports (a few
+ * percent of a GPU-bound workload), not measurements.
+ */
+export interface MediationCostModel {
+  /** Fixed cost of dispatching a workload (shadow context, submission), ns. */
+  dispatchNs: number;
+  /** Per command decoded and audited, ns. */
+  scanNsPerCommand: number;
+  /** Per KiB copied into shadows (ring segment, batches, context image), ns. */
+  copyNsPerKiB: number;
+  /** Host CPU cost of one trapped guest access (a VM exit and its emulation), ns: counted, not on the GPU timeline. */
+  trapNs: number;
+}
+
+/** Default mediation costs. */
+export const DEFAULT_MEDIATION_COST: MediationCostModel = Object.freeze({
+  dispatchNs: 1000,
+  scanNsPerCommand: 15,
+  copyNsPerKiB: 60,
+  trapNs: 1500,
+});
 
 /** What `createVgpu` takes. */
 export interface CreateVgpuOptions {
@@ -76,6 +103,10 @@ export interface MediatorStats {
   addressesPatched: number;
   /** Refusals by rule name (audit rules and mediator checks). */
   refusedByRule: Record<string, number>;
+  /** Workloads preempted on the device. */
+  preempted: number;
+  /** Simulated ns spent in mediation (scan, copy, dispatch), all vGPUs. */
+  mediationNs: number;
 }
 
 /**
@@ -98,7 +129,9 @@ export class Mediator {
   readonly outOfSync: boolean;
   readonly stats: MediatorStats = {
     submitted: 0, completed: 0, failed: 0, commandsAudited: 0, batchesShadowed: 0, addressesPatched: 0, refusedByRule: {},
+    preempted: 0, mediationNs: 0,
   };
+  readonly cost: MediationCostModel;
   /** Finished workloads, oldest first (bounded by `historyLimit`). */
   readonly history: Workload[] = [];
   /** The gate the dispatcher asks (FIFO until a scheduler installs itself). */
@@ -111,6 +144,10 @@ export class Mediator {
   private readonly inflight: (Workload | null)[] = GEN9_ENGINES.map(() => null);
   private readonly byHostContext = new Map<number, Workload>();
   private readonly doneListeners: ((w: Workload) => void)[] = [];
+  private readonly dispatchListeners: ((w: Workload) => void)[] = [];
+  private readonly preemptListeners: ((w: Workload) => void)[] = [];
+  /** Engines reserved by a workload being prepared (mediation delay before submission). */
+  private readonly preparing: (Workload | null)[] = GEN9_ENGINES.map(() => null);
   private readonly historyLimit: number;
   private seq = 0;
   private kickPending = false;
@@ -126,6 +163,10 @@ export class Mediator {
     this.failsafePolicy = fp;
     this.outOfSync = opts.outOfSync ?? false;
     this.historyLimit = opts.historyLimit ?? 10_000;
+    this.cost = Object.freeze({ ...DEFAULT_MEDIATION_COST, ...opts.cost });
+    for (const [k, v] of Object.entries(this.cost)) {
+      if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new ConfigError(`cost.${k}`, `must be a non-negative number, got ${String(v)}`);
+    }
     const host = opts.hostReservation ?? GEN9_HOST_RESERVATION;
     this.partition = new GmPartition({
       apertureSize: device.apertureSize,
@@ -194,11 +235,56 @@ export class Mediator {
     this.doneListeners.push(cb);
   }
 
+  /** Call `cb` when a workload is submitted to the device (after its mediation delay). */
+  onWorkloadDispatch(cb: (w: Workload) => void): void {
+    this.dispatchListeners.push(cb);
+  }
+
+  /** Call `cb` when the device preempted a workload (it is queued again, first in line). */
+  onWorkloadPreempt(cb: (w: Workload) => void): void {
+    this.preemptListeners.push(cb);
+  }
+
+  /**
+   * Ask the device to preempt the workload on engine `engineId` at its next MI_ARB_CHECK.
+   * Returns false when nothing preemptible runs there.
+   */
+  preempt(engineId: number): boolean {
+    if (!this.inflight[engineId]) return false;
+    return this.device.engines[engineId].requestPreemption();
+  }
+
+  /**
+   * End a workload that exceeded its time (the scheduler's watchdog): the engine is reset, the
+   * workload fails with rule `watchdog` (HANG), and its vGPU sees what a guest driver expects
+   * after a hang: the element completes, its other work on that engine is dropped, its engine
+   * state is reset, and a command-streamer error interrupt is raised.
+   */
+  hang(w: Workload, message: string): void {
+    const e = w.engine.id;
+    if (this.inflight[e] !== w) return;
+    this.byHostContext.delete(w.hostContextId);
+    this.inflight[e] = null;
+    this.device.engines[e].reset();
+    w.status = 'failed';
+    w.failure = { rule: 'watchdog', code: 'HANG', message, gma: -1, header: '', command: '' };
+    const v = this.vgpuMap.get(w.vgpuId);
+    if (v) {
+      this.finish(w, v);
+      if (v.state !== 'destroyed') {
+        v.resetEngine(e);
+        v.raise(w.engine, EngineIrq.CS_ERROR);
+      }
+    }
+    this.kick();
+  }
+
   /** Workloads queued or in flight. */
   get pendingWorkloads(): number {
     let n = 0;
     for (const q of this.queues) n += q.length;
     for (const w of this.inflight) if (w) n++;
+    for (const w of this.preparing) if (w) n++;
     return n;
   }
 
@@ -207,7 +293,15 @@ export class Mediator {
     let n = 0;
     for (const q of this.queues) for (const w of q) if (w.vgpuId === id) n++;
     for (const w of this.inflight) if (w && w.vgpuId === id) n++;
+    for (const w of this.preparing) if (w && w.vgpuId === id) n++;
     return n;
+  }
+
+  /** True when vGPU `id` has a workload on (or being prepared for) the device. */
+  onDevice(id: number): boolean {
+    for (const w of this.inflight) if (w && w.vgpuId === id) return true;
+    for (const w of this.preparing) if (w && w.vgpuId === id) return true;
+    return false;
   }
 
   /** The workload in flight on engine `engineId`, or null. */
@@ -267,7 +361,7 @@ export class Mediator {
   private dispatchAll(): void {
     const now = this.device.clock.now;
     for (let e = 0; e < this.queues.length; e++) {
-      if (this.inflight[e] !== null) continue;
+      if (this.inflight[e] !== null || this.preparing[e] !== null) continue;
       const q = this.queues[e];
       for (let i = 0; i < q.length; i++) {
         const w = q[i];
@@ -286,7 +380,12 @@ export class Mediator {
   private dispatch(w: Workload): void {
     const v = this.vgpuMap.get(w.vgpuId);
     if (!v) return;
-    w.dispatchedAt = this.device.clock.now;
+    if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
+    if (w.status === 'queued' && w.shadowContext !== null) {
+      // Resuming a preempted workload: its shadow context holds the saved state.
+      this.submitToDevice(w, 0);
+      return;
+    }
     if (w.status === 'failed') {
       this.finish(w, v);
       this.kick();
@@ -306,13 +405,42 @@ export class Mediator {
       this.kick();
       return;
     }
-    w.status = 'running';
-    this.inflight[w.engine.id] = w;
-    this.byHostContext.set(w.hostContextId, w);
-    const ctx = w.shadowContext!;
-    const lo = (ctx.gma | (w.addressingMode << Desc.ADDRESSING_MODE_SHIFT) | Desc.PRIVILEGE | Desc.VALID | Desc.FORCE_RESTORE) >>> 0;
-    this.device.engines[w.engine.id].submit(lo, w.hostContextId, 0, 0);
+    const c = this.cost;
+    let pages = w.engine.contextPages;
+    for (const a of w.shadowAllocs) pages += a.pages;
+    const delay = c.dispatchNs + w.commands * c.scanNsPerCommand + pages * 4 * c.copyNsPerKiB;
+    w.mediationNs += delay;
+    this.stats.mediationNs += delay;
+    this.submitToDevice(w, delay);
   }
+
+  /** Submit the shadow context after `delay` ns of mediation (the engine is reserved meanwhile). */
+  private submitToDevice(w: Workload, delay: number): void {
+    const e = w.engine.id;
+    this.preparing[e] = w;
+    const go = (): void => {
+      if (this.preparing[e] !== w) return; // dropped by a reset meanwhile
+      this.preparing[e] = null;
+      const v = this.vgpuMap.get(w.vgpuId);
+      if (!v || v.state === 'destroyed' || w.status === 'failed' || w.shadowContext === null) {
+        this.kick();
+        return;
+      }
+      w.status = 'running';
+      this.inflight[e] = w;
+      this.byHostContext.set(w.hostContextId, w);
+      this.runStart[e] = this.device.clock.now;
+      for (const cb of this.dispatchListeners) cb(w);
+      const ctx = w.shadowContext;
+      const lo = (ctx.gma | (w.addressingMode << Desc.ADDRESSING_MODE_SHIFT) | Desc.PRIVILEGE | Desc.VALID) >>> 0;
+      this.device.engines[e].submit(lo, w.hostContextId, 0, 0);
+    };
+    if (delay > 0) this.device.clock.schedule(delay, go);
+    else go();
+  }
+
+  /** When each engine's current run started (for busy time). */
+  private readonly runStart = new Float64Array(GEN9_ENGINES.length);
 
   /**
    * Shadow a workload: PPGTT, audit, shadow buffers, shadow context. Returns a failure record,
@@ -407,10 +535,26 @@ export class Mediator {
   // ------------------------------------------------------------------ completion
 
   private onDeviceEvent(e: DeviceEvent): void {
+    if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.PREEMPTED) !== 0 && e.contextId !== undefined &&
+      (e.status & CtxStatus.COMPLETE) === 0) {
+      const w = this.byHostContext.get(e.contextId);
+      if (!w || (e.status & CtxStatus.LITE_RESTORE) !== 0) return;
+      this.byHostContext.delete(w.hostContextId);
+      this.inflight[w.engine.id] = null;
+      w.status = 'queued';
+      w.preemptions++;
+      w.busyNs += this.device.clock.now - this.runStart[w.engine.id];
+      this.stats.preempted++;
+      this.queues[w.engine.id].unshift(w);
+      for (const cb of this.preemptListeners) cb(w);
+      this.kick();
+      return;
+    }
     if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.COMPLETE) !== 0 && e.contextId !== undefined) {
       const w = this.byHostContext.get(e.contextId);
       if (!w) return;
       const v = this.vgpuMap.get(w.vgpuId);
+      w.busyNs += this.device.clock.now - this.runStart[w.engine.id];
       w.status = 'completed';
       this.byHostContext.delete(w.hostContextId);
       this.inflight[w.engine.id] = null;
@@ -486,6 +630,17 @@ export class Mediator {
         w.completedAt = this.device.clock.now;
         this.stats.failed++;
         this.history.push(w);
+      }
+      const p = this.preparing[e];
+      if (p && p.vgpuId === v.id) {
+        this.preparing[e] = null;
+        p.status = 'failed';
+        p.failure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset', gma: -1, header: '', command: '' };
+        p.completedAt = this.device.clock.now;
+        this.releaseShadows(p);
+        this.stats.failed++;
+        this.history.push(p);
+        this.kick();
       }
       const f = this.inflight[e];
       if (f && f.vgpuId === v.id && v.state !== 'failsafe') {

@@ -240,6 +240,12 @@ export class AuditResult {
   readonly shadows: ShadowBuffer[];
 
   constructor() {
+    this.shadows = [];
+    this.clear();
+  }
+
+  /** Empty the result for a new scan (the parser's business). */
+  clear(): void {
     this.ok = true;
     this.violation = null;
     this.commands = 0;
@@ -250,7 +256,7 @@ export class AuditResult {
     this.flushNotifies = 0;
     this.addressesPatched = 0;
     this.relocations = 0;
-    this.shadows = [];
+    this.shadows.length = 0;
   }
 }
 
@@ -500,17 +506,7 @@ export class CommandParser {
    */
   scan(ring: RingSegment, env: AuditEnv): AuditResult {
     const r = this.result;
-    r.ok = true;
-    r.violation = null;
-    r.commands = 0;
-    r.batches = 0;
-    r.bytesCopied = 0;
-    r.userInterrupts = 0;
-    r.pipeControlNotifies = 0;
-    r.flushNotifies = 0;
-    r.addressesPatched = 0;
-    r.relocations = 0;
-    r.shadows.length = 0;
+    r.clear();
     this.env = env;
     this.engine = env.engine;
     this.contextPpgtt = env.contextPpgtt;

@@ -462,7 +462,8 @@ export class Vgpu {
         seq: this.nextSeq(), vgpuId: this.id, engine, descLo: lo, descHi: hi, contextId: d.contextId, lrca: d.lrca,
         ringBase: 0, ringSize: 0, head: 0, tail: 0, addressingMode: d.addressingMode, pdps: [0, 0, 0, 0], frameEnd: false,
         status: 'queued', failure: null, submittedAt: this.device.clock.now, dispatchedAt: -1, completedAt: -1,
-        commands: 0, batches: 0, patched: 0, userInterrupts: 0, hostContextId: 0, shadowAllocs: [], shadowContext: null, ppgtt: null,
+        commands: 0, batches: 0, patched: 0, userInterrupts: 0, hostContextId: 0, preemptions: 0, mediationNs: 0, busyNs: 0,
+        shadowAllocs: [], shadowContext: null, ppgtt: null,
       };
       const fail = this.readRingContext(w, engine, d.privilege, lo);
       if (fail) {

@@ -61,6 +61,12 @@ export interface Workload {
   userInterrupts: number;
   /** Host context id given to the device. */
   hostContextId: number;
+  /** Times the device preempted it (it then resumes from its saved shadow context). */
+  preemptions: number;
+  /** Simulated ns the mediator spent preparing it (scan, copy, shadow context), per the cost model. */
+  mediationNs: number;
+  /** Simulated ns the device ran it (dispatch to completion, minus mediation, over every run). */
+  busyNs: number;
   /** Shadow resources (freed at completion). */
   shadowAllocs: HostGmAllocation[];
   shadowContext: HostGmAllocation | null;
