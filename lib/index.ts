@@ -23,4 +23,5 @@ export { GuestEngine } from './guest/engine.js';
 export type { GuestBuffer, GuestEngineOptions } from './guest/engine.js';
 export { GuestPpgtt } from './guest/ppgtt.js';
 export { Harness, TestGuest } from './harness/index.js';
+export * from './scheduler/index.js';
 export type { HarnessOptions, GuestOptions } from './harness/index.js';

@@ -115,6 +115,8 @@ export interface MediatorStats {
  */
 export interface DispatchGate {
   mayDispatch(w: Workload, now: number): boolean;
+  /** A vGPU was destroyed. */
+  vgpuRemoved?(id: number): void;
 }
 
 const FIFO: DispatchGate = { mayDispatch: () => true };
@@ -302,6 +304,12 @@ export class Mediator {
     for (const w of this.inflight) if (w && w.vgpuId === id) return true;
     for (const w of this.preparing) if (w && w.vgpuId === id) return true;
     return false;
+  }
+
+  /** Device time a workload has used so far, its current run included (ns). */
+  busySoFar(w: Workload): number {
+    if (w.status === 'running' && this.inflight[w.engine.id] === w) return w.busyNs + (this.device.clock.now - this.runStart[w.engine.id]);
+    return w.busyNs;
   }
 
   /** The workload in flight on engine `engineId`, or null. */
@@ -663,6 +671,7 @@ export class Mediator {
     this.dropWork(v, -1);
     this.vgpuMap.delete(v.id);
     this.partition.release(v.id);
+    this.gate.vgpuRemoved?.(v.id);
     log('destroyed %s', v.name);
   }
 }
