@@ -781,8 +781,10 @@ export class CommandStreamer {
 
   private ensureRows(bytes: number): void {
     if (this.rowA.length < bytes) {
-      this.rowA = new Uint8Array(bytes);
-      this.rowB = new Uint8Array(bytes);
+      // Rounded up to a multiple of 4 so 16- and 32-bit views of the row exist.
+      const n = (bytes + 3) & ~3;
+      this.rowA = new Uint8Array(n);
+      this.rowB = new Uint8Array(n);
     }
   }
 
@@ -798,7 +800,8 @@ export class CommandStreamer {
       const off = hpa % PAGE_SIZE;
       if (this.mem.isBacked(frame)) {
         const page = this.mem.page8(frame);
-        for (let j = 0; j < k; j++) dst[done + j] = page[off + j];
+        if (k >= 64) dst.set(page.subarray(off, off + k), done);
+        else for (let j = 0; j < k; j++) dst[done + j] = page[off + j];
       } else {
         dst.fill(0, done, done + k);
       }
@@ -817,7 +820,8 @@ export class CommandStreamer {
       const k = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
       const page = this.mem.page8(Math.floor(hpa / PAGE_SIZE));
       const off = hpa % PAGE_SIZE;
-      for (let j = 0; j < k; j++) page[off + j] = src[done + j];
+      if (k >= 64) page.set(src.subarray(done, done + k), off);
+      else for (let j = 0; j < k; j++) page[off + j] = src[done + j];
       done += k;
     }
     return true;
@@ -878,7 +882,10 @@ export class CommandStreamer {
     const fast = rop === 0xf0 && keep === 0;
     const row = this.rowA;
     if (fast) {
-      for (let j = 0; j < rowBytes; j++) row[j] = cpp === 1 ? color & 0xff : (color >>> (8 * (j % cpp))) & 0xff;
+      // Fill the row through a view of the pixel size (little endian, as the GPU stores pixels).
+      if (cpp === 4) new Uint32Array(row.buffer, 0, rowBytes >>> 2).fill(color);
+      else if (cpp === 2) new Uint16Array(row.buffer, 0, rowBytes >>> 1).fill(color & 0xffff);
+      else row.fill(color & 0xff, 0, rowBytes);
     }
     const first = this.blitRow;
     const end = Math.min(rows, first + Math.max(1, Math.floor(BLIT_BYTES_PER_CALL / rowBytes)));

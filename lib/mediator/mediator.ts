@@ -31,6 +31,29 @@ import { failureOfViolation, type Workload, type WorkloadFailure } from './workl
 
 const log = createDebug('gvtkit:mediator');
 
+/**
+ * The virtualization design the mediator models (the seed systems' history, for experiments):
+ * - `mediated`: gVirt/GVT-g, this library's design: shadow GGTT/PPGTT, command audit, mediation
+ *   costs per the cost model;
+ * - `passthrough`: one guest owns the device (the native baseline): one vGPU at most, no
+ *   mediation cost; the model still runs the guest's commands from shadows internally, which
+ *   costs nothing in simulated time;
+ * - `sriov`: the device partitions itself (per-function GGTT bounds enforced by the device
+ *   model's auditor stand-in), no GGTT shadowing cost and no command-audit cost, only the
+ *   submission cost;
+ * - `emulated`: every command interpreted by the mediator in software (the pre-passthrough
+ *   design): an emulation cost per command and per KiB on top of the mediated costs.
+ */
+export type MediationMode = 'mediated' | 'passthrough' | 'sriov' | 'emulated';
+
+/** Cost presets of the modes (merged under `MediatorOptions.cost`). */
+export const MODE_COSTS: Readonly<Record<MediationMode, Partial<MediationCostModel>>> = Object.freeze({
+  mediated: {},
+  passthrough: { dispatchNs: 0, scanNsPerCommand: 0, copyNsPerKiB: 0, trapNs: 0, emulateNsPerCommand: 0 },
+  sriov: { dispatchNs: 300, scanNsPerCommand: 0, copyNsPerKiB: 0, trapNs: 0, emulateNsPerCommand: 0 },
+  emulated: { emulateNsPerCommand: 400 },
+});
+
 /** Which guest faults put a vGPU into failsafe. */
 export type FailsafePolicy = 'gvt-g' | 'always' | 'never';
 
@@ -56,6 +79,8 @@ export interface MediatorOptions {
   historyLimit?: number;
   /** The mediation cost model (simulated time the mediator's CPU work adds to each workload). */
   cost?: Partial<MediationCostModel>;
+  /** The design modelled (default `mediated`). */
+  mode?: MediationMode;
 }
 
 /**
@@ -73,6 +98,8 @@ export interface MediationCostModel {
   copyNsPerKiB: number;
   /** Host CPU cost of one trapped guest access (a VM exit and its emulation), ns: counted, not on the GPU timeline. */
   trapNs: number;
+  /** Software interpretation per command (the `emulated` design only), ns. */
+  emulateNsPerCommand: number;
 }
 
 /** Default mediation costs. */
@@ -81,6 +108,7 @@ export const DEFAULT_MEDIATION_COST: MediationCostModel = Object.freeze({
   scanNsPerCommand: 15,
   copyNsPerKiB: 60,
   trapNs: 1500,
+  emulateNsPerCommand: 0,
 });
 
 /** What `createVgpu` takes. */
@@ -134,6 +162,7 @@ export class Mediator {
     preempted: 0, mediationNs: 0,
   };
   readonly cost: MediationCostModel;
+  readonly mode: MediationMode;
   /** Finished workloads, oldest first (bounded by `historyLimit`). */
   readonly history: Workload[] = [];
   /** The gate the dispatcher asks (FIFO until a scheduler installs itself). */
@@ -165,7 +194,11 @@ export class Mediator {
     this.failsafePolicy = fp;
     this.outOfSync = opts.outOfSync ?? false;
     this.historyLimit = opts.historyLimit ?? 10_000;
-    this.cost = Object.freeze({ ...DEFAULT_MEDIATION_COST, ...opts.cost });
+    const mode = opts.mode ?? 'mediated';
+    if (!(mode in MODE_COSTS)) throw new ConfigError('mode', `unknown mode ${String(mode)} (mediated, passthrough, sriov, emulated)`);
+    this.mode = mode;
+    if (mode === 'passthrough' && opts.maxVgpus === undefined) opts = { ...opts, maxVgpus: 2 };
+    this.cost = Object.freeze({ ...DEFAULT_MEDIATION_COST, ...MODE_COSTS[mode], ...opts.cost });
     for (const [k, v] of Object.entries(this.cost)) {
       if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new ConfigError(`cost.${k}`, `must be a non-negative number, got ${String(v)}`);
     }
@@ -416,7 +449,7 @@ export class Mediator {
     const c = this.cost;
     let pages = w.engine.contextPages;
     for (const a of w.shadowAllocs) pages += a.pages;
-    const delay = c.dispatchNs + w.commands * c.scanNsPerCommand + pages * 4 * c.copyNsPerKiB;
+    const delay = c.dispatchNs + w.commands * (c.scanNsPerCommand + c.emulateNsPerCommand) + pages * 4 * c.copyNsPerKiB;
     w.mediationNs += delay;
     this.stats.mediationNs += delay;
     this.submitToDevice(w, delay);
