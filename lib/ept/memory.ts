@@ -99,13 +99,41 @@ export class SparsePages implements MemoryAccess {
     }
   }
 
+  /**
+   * Page buffers of discarded frames kept for reuse (zeroed when reused): shadow pages come and
+   * go with every workload, and recycling them spares the garbage collector.
+   */
+  private readonly recycled8: Uint8Array[] = [];
+  private readonly recycled32: Uint32Array[] = [];
+  /** At most this many buffers are kept for reuse. */
+  protected recycleLimit = 0;
+
   private materialize(frame: number): Uint8Array {
-    const buf = new ArrayBuffer(PAGE_SIZE);
-    const p8 = new Uint8Array(buf);
+    let p8: Uint8Array;
+    let p32: Uint32Array;
+    if (this.recycled8.length > 0) {
+      p8 = this.recycled8.pop()!;
+      p32 = this.recycled32.pop()!;
+      p32.fill(0);
+    } else {
+      const buf = new ArrayBuffer(PAGE_SIZE);
+      p8 = new Uint8Array(buf);
+      p32 = new Uint32Array(buf);
+    }
     this.pages8[frame] = p8;
-    this.pages32[frame] = new Uint32Array(buf);
+    this.pages32[frame] = p32;
     this.backedPages++;
     return p8;
+  }
+
+  /** Drop a frame's backing and keep its buffer for reuse (only for buffers this memory made). */
+  protected discardRecycling(frame: number): void {
+    const p8 = this.pages8[frame];
+    if (p8 !== undefined && this.recycled8.length < this.recycleLimit) {
+      this.recycled8.push(p8);
+      this.recycled32.push(this.pages32[frame]!);
+    }
+    this.discard(frame);
   }
 
   read8(addr: number): number {
@@ -211,6 +239,8 @@ export interface HostMemoryOptions {
   size?: number;
   /** Frames below this are never handed out by `allocFrame` (default 256 = the first MiB). */
   reservedFrames?: number;
+  /** Page buffers of freed frames kept for reuse (default 4096 = 16 MiB). */
+  recyclePages?: number;
 }
 
 /**
@@ -234,7 +264,12 @@ export class HostMemory extends SparsePages {
     this.nextFresh = opts.reservedFrames ?? 256;
     if (this.nextFresh >= this.frames) throw new RangeArgError('reservedFrames beyond host memory');
     this.allocated = new Uint8Array(this.frames);
+    this.adopted = new Uint8Array(this.frames);
+    this.recycleLimit = opts.recyclePages ?? 4096;
   }
+
+  /** 1 where the frame aliases an adopted (guest) page. */
+  private readonly adopted: Uint8Array;
 
   /** Allocate one zeroed host frame. Throws `NoResourceError` when none is left. */
   allocFrame(): number {
@@ -286,6 +321,7 @@ export class HostMemory extends SparsePages {
     const f = this.allocFrame();
     // A free frame may still hold stray bytes written through an unallocated address.
     this.discard(f);
+    this.adopted[f] = 1;
     this.pages8[f] = page8;
     this.pages32[f] = p32;
     this.backedPages++;
@@ -299,7 +335,13 @@ export class HostMemory extends SparsePages {
     }
     this.allocated[frame] = 0;
     this.allocatedFrames--;
-    this.discard(frame);
+    // An adopted page belongs to a guest: only the alias goes. Our own buffers are recycled.
+    if (this.adopted[frame] === 1) {
+      this.adopted[frame] = 0;
+      this.discard(frame);
+    } else {
+      this.discardRecycling(frame);
+    }
     this.freeList.push(frame);
   }
 
