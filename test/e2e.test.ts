@@ -178,3 +178,18 @@ t.test('destroy with work in flight returns every host frame', async (t) => {
   t.equal(h.device.hostMemory.allocatedFrames, base, 'no host frame leaked');
   t.equal(h.mediator.hostGm.pagesInUse, 0, 'no shadow page leaked');
 });
+
+t.test('lifecycle: an inactive vGPU’s workloads wait until it is activated', async (t) => {
+  const h = new Harness();
+  const g = h.addGuest();
+  const buf = g.ppgttBuffer(4096);
+  g.vgpu.deactivate();
+  g.submitBatch('rcs', miStoreDataImm(buf.gma, [0x42]));
+  h.run(1_000_000);
+  t.equal(g.read32(buf.gma), 0, 'nothing ran while inactive');
+  t.equal(h.mediator.pendingOf(g.vgpu.id), 1);
+  g.vgpu.activate();
+  t.ok(h.runUntilIdle());
+  t.equal(g.read32(buf.gma), 0x42);
+  t.same(g.vgpu.events.filter((e) => e.kind === 'activate' || e.kind === 'deactivate').map((e) => e.kind), ['deactivate', 'activate']);
+});

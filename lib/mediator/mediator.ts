@@ -119,6 +119,8 @@ export interface CreateVgpuOptions {
   memory: GuestMemory;
   /** Name for logs and reports (default `vgpu<N>`). */
   name?: string;
+  /** Start active, i.e. schedulable (default true); else call `vgpu.activate()` later. */
+  activate?: boolean;
 }
 
 /** Mediator-wide counters. */
@@ -239,6 +241,8 @@ export class Mediator {
         outOfSync: this.outOfSync,
       });
       v.resetHook = (x, engineId) => this.dropWork(x, engineId);
+      v.activationHook = () => this.kick();
+      if (opts.activate === false) v.active = false;
       v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
       this.vgpuMap.set(id, v);
       log('created %s (%s): low 0x%s+%d MiB, high 0x%s+%d MiB', v.name, opts.type,
@@ -406,6 +410,7 @@ export class Mediator {
       const q = this.queues[e];
       for (let i = 0; i < q.length; i++) {
         const w = q[i];
+        if (!this.vgpuMap.get(w.vgpuId)?.active) continue;
         if (!this.gate.mayDispatch(w, now)) continue;
         // Workloads of one vGPU on one engine run in order.
         let earlier = false;

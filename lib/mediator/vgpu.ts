@@ -128,6 +128,11 @@ export class Vgpu {
   readonly execlists: VirtualExeclist[];
   /** True once the guest read the PVINFO magic (it is GVT-aware). */
   pvinfoSeen = false;
+  /**
+   * Scheduling enabled (GVT-g `intel_gvt_activate_vgpu`): an inactive vGPU's workloads stay
+   * queued until `activate()`; its registers and memory stay reachable.
+   */
+  active = true;
   readonly counters: VgpuCounters = {
     mmioReads: 0, mmioWrites: 0, reservedAccesses: 0, badAccesses: 0, apertureOutside: 0,
     fenceRefused: 0, interruptsDelivered: 0, barMovesRefused: 0,
@@ -275,6 +280,26 @@ export class Vgpu {
   guestWrite32(gpa: number, value: number): void {
     this.ept.guestWrite32(gpa, value);
   }
+
+  /** Let the vGPU's workloads run (the default after creation). */
+  activate(): void {
+    this.checkAlive();
+    if (this.active) return;
+    this.active = true;
+    this.log('activate', '');
+    this.activationHook?.(this);
+  }
+
+  /** Stop scheduling the vGPU (its queued workloads wait); the emulator may still access it. */
+  deactivate(): void {
+    this.checkAlive();
+    if (!this.active) return;
+    this.active = false;
+    this.log('deactivate', '');
+  }
+
+  /** Set by the mediator: called when the vGPU is activated (it may have queued work). */
+  activationHook: ((v: Vgpu) => void) | null = null;
 
   /** Register the emulator's interrupt callback (called when the virtual line goes up). */
   onInterrupt(cb: (pending: number) => void): void {

@@ -164,7 +164,7 @@ export class VgpuScheduler implements DispatchGate {
     }
     let anyWork = false;
     for (const [id, s] of this.slots) {
-      s.entity.hasWork = this.mediator.pendingOf(id) > 0;
+      s.entity.hasWork = s.vgpu.active && s.vgpu.state === 'active' && this.mediator.pendingOf(id) > 0;
       if (s.entity.hasWork) {
         anyWork = true;
         s.stats.active = true;
