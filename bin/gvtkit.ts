@@ -21,6 +21,10 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Entry> 
     summary: 'decode raw Gen9 command buffers: decode FILE... [--engine rcs|bcs|vcs|vecs] [--json]',
     load: async () => (await import('../lib/cli/decode.js')).decodeCommand,
   },
+  sim: {
+    summary: 'run a scenario of vGPUs with workloads: sim SCENARIO.json [--mode M|all] [--json] [--out DIR]; sim --sweep FILE...',
+    load: async () => (await import('../lib/cli/sim.js')).simCommand as Entry,
+  },
   balloon: {
     summary: 'graphics-memory partition map and ballooning sweeps: balloon [--type T --count N]... [--sweep] [--svg FILE] [--json]',
     load: async () => (await import('../lib/cli/balloon.js')).balloonCommand as Entry,
@@ -32,6 +36,12 @@ function usage(): string {
   for (const [name, s] of Object.entries(SUBCOMMANDS)) lines.push(`  ${name.padEnd(9)} ${s.summary}`);
   return lines.join('\n');
 }
+
+// A closed pipe (`gvtkit decode ... | head`) ends the program quietly, as Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 
 async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);

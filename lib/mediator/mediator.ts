@@ -632,11 +632,15 @@ export class Mediator {
   private finish(w: Workload, v: Vgpu): void {
     w.completedAt = this.device.clock.now;
     if (w.status === 'completed' && w.shadowContext) {
-      // The guest's ring is consumed up to the workload's tail; its per-process status page
-      // (context page 0) receives what the device wrote there (store-data-index, seqnos).
-      v.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
+      // Its per-process status page (context page 0) receives what the device wrote there
+      // (store-data-index, seqnos).
       const hpa = v.ggtt.translate(w.lrca);
       if (hpa >= 0) this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE)).set(this.hostGm.page32(w.shadowContext, 0));
+    }
+    if (w.ringSize > 0 && (w.status === 'completed' || (w.failure && w.failure.rule !== 'ring-context' && w.failure.rule !== 'bad-descriptor'))) {
+      // The guest's ring is consumed up to the workload's tail: executed, or refused and
+      // dropped (a refused request is not run again at the next submission).
+      v.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
     }
     this.releaseShadows(w);
     if (w.status === 'completed') {
@@ -676,6 +680,7 @@ export class Mediator {
         w.completedAt = this.device.clock.now;
         this.stats.failed++;
         this.history.push(w);
+        for (const cb of this.doneListeners) cb(w);
       }
       const p = this.preparing[e];
       if (p && p.vgpuId === v.id) {
@@ -686,6 +691,7 @@ export class Mediator {
         this.releaseShadows(p);
         this.stats.failed++;
         this.history.push(p);
+        for (const cb of this.doneListeners) cb(p);
         this.kick();
       }
       const f = this.inflight[e];
@@ -700,6 +706,7 @@ export class Mediator {
         this.releaseShadows(f);
         this.stats.failed++;
         this.history.push(f);
+        for (const cb of this.doneListeners) cb(f);
         this.kick();
       }
     }
