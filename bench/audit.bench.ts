@@ -6,24 +6,11 @@
  * render batch would. Target ratio >= 0.5: auditing and shadowing keep at least half the speed of
  * decoding alone.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CommandDecoder, DecodeError, EngineClass, miBatchBufferStart } from '../lib/device/commands/index.js';
 import { GEN9_ENGINES, type EngineInfo } from '../lib/device/engines.js';
 import { defaultRegisterAllowed } from '../lib/mediator/audit-rules.js';
 import { CommandParser, type AuditEnv, type RingSegment } from '../lib/mediator/parser.js';
-import type { BenchCase } from './harness.js';
-
-function loadFixture(name: string): Uint32Array {
-  // Compiled to dist/bench/: the fixtures sit two levels up.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const bytes = readFileSync(join(here, '..', '..', 'fixtures', 'streams', name));
-  const dwords = new Uint32Array(bytes.length >>> 2);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let k = 0; k < dwords.length; k++) dwords[k] = view.getUint32(k * 4, true);
-  return dwords;
-}
+import { loadFixture, type BenchCase } from './harness.js';
 
 const RING_BASE = 0x0400_0000;
 const BATCH = 0x1_0000_0000;

@@ -3,21 +3,8 @@
  * a plain sequential read (sum) of every dword of the same buffer. The decoder touches only
  * headers, so a ratio >= 1 says the dispatch costs less than reading the commands' bodies would.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CommandDecoder, DecodeError, EngineClass } from '../lib/device/commands/index.js';
-import type { BenchCase } from './harness.js';
-
-function loadFixture(name: string): Uint32Array {
-  // Compiled to dist/bench/: the fixtures sit two levels up.
-  const here = dirname(fileURLToPath(import.meta.url));
-  const bytes = readFileSync(join(here, '..', '..', 'fixtures', 'streams', name));
-  const dwords = new Uint32Array(bytes.length >>> 2);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let k = 0; k < dwords.length; k++) dwords[k] = view.getUint32(k * 4, true);
-  return dwords;
-}
+import { loadFixture, type BenchCase } from './harness.js';
 
 export function cases(): BenchCase[] {
   const buf = loadFixture('3d-frame.bin');

@@ -3,6 +3,9 @@
  * baseline in the same run; the figure that matters is `ratio = ops / baseline`, the fraction of
  * raw speed kept, comparable across noisy machines.
  */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** One benchmark case. */
 export interface BenchCase {
@@ -32,4 +35,15 @@ export interface BenchResult {
   ops: number;
   baseline: number;
   ratio: number;
+}
+
+/** A command-stream fixture of fixtures/streams/ as little-endian dwords (from dist/bench/). */
+export function loadFixture(name: string): Uint32Array {
+  // Compiled to dist/bench/: the fixtures sit two levels up.
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bytes = readFileSync(join(here, '..', '..', 'fixtures', 'streams', name));
+  const dwords = new Uint32Array(bytes.length >>> 2);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let k = 0; k < dwords.length; k++) dwords[k] = view.getUint32(k * 4, true);
+  return dwords;
 }
