@@ -1,0 +1,19 @@
+/**
+ * The attack corpus, by surface. `ATTACKS` is what `test/attacks.test.ts` runs and what
+ * `fixtures/attacks/README.md` lists; `runAttack` runs one with the global checks.
+ */
+import { COMMAND_ATTACKS } from './commands.js';
+import { EXECLIST_ATTACKS, RESOURCE_ATTACKS } from './execlists-resources.js';
+import { GGTT_ATTACKS } from './ggtt.js';
+import { MMIO_ATTACKS } from './mmio.js';
+import { PCI_ATTACKS, PVINFO_ATTACKS } from './pci-pvinfo.js';
+import { PPGTT_ATTACKS } from './ppgtt.js';
+import type { Attack } from './types.js';
+
+export { ATTACK_SURFACES, CollectingAssert, runAttack } from './types.js';
+export type { Assert, Attack, AttackContext, AttackOutcome, AttackSurface } from './types.js';
+
+/** Every attack, in surface order. Names are unique. */
+export const ATTACKS: readonly Attack[] = Object.freeze([
+  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS,
+]);
