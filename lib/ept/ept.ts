@@ -130,6 +130,12 @@ export class Ept {
   /** EPT_READ | EPT_WRITE | EPT_TRAP per guest frame. */
   private declare readonly perms: Uint8Array;
   private readonly traps = new Map<number, WriteTrapHandler>();
+  /**
+   * The last handler `writePiece` looked up and its frame (-1: none): a guest rewriting a page
+   * table writes one page many times in a row. Reset whenever `traps` changes.
+   */
+  private trapGfn = -1;
+  private trapHandler: WriteTrapHandler | null = null;
   /** Reverse map host frame → guest frame, for ownership checks. */
   private readonly byMfn = new Map<number, number>();
   private declare readonly dirty: Bitfield;
@@ -314,12 +320,16 @@ export class Ept {
     this.checkAlive();
     this.checkFrame(gfn);
     this.traps.set(gfn, handler);
+    this.trapGfn = -1;
+    this.trapHandler = null;
     this.perms[gfn] |= EPT_TRAP;
   }
 
   /** Stop trapping writes to `gfn`. Returns false when it was not protected. */
   unprotect(gfn: Gfn): boolean {
     if (!(gfn >= 0 && gfn < this.frames) || !this.traps.delete(gfn)) return false;
+    this.trapGfn = -1;
+    this.trapHandler = null;
     this.perms[gfn] &= ~EPT_TRAP;
     return true;
   }
@@ -343,6 +353,15 @@ export class Ept {
   guestWrite(gpa: Gpa | number, bytes: Uint8Array): void {
     this.counters.guestWrites++;
     const len = bytes.length;
+    if (len !== 0 && gpa >= 0 && gpa + len <= this.guest.size) {
+      // Fast path: inside RAM and within one page (every aligned access of up to a page), so
+      // the piece is `bytes` itself (the loop below does the same, with more arithmetic).
+      const gfn = Math.floor(gpa / PAGE_SIZE);
+      if (gpa + len <= (gfn + 1) * PAGE_SIZE) {
+        this.writePiece(gfn, gpa, bytes);
+        return;
+      }
+    }
     let done = 0;
     while (done < len) {
       const a = gpa + done;
@@ -361,15 +380,19 @@ export class Ept {
   /** A vCPU 32-bit store at `gpa` (little-endian; unaligned stores are split like hardware would). */
   guestWrite32(gpa: Gpa | number, value: number): void {
     if ((gpa & 3) === 0 && gpa >= 0 && gpa + 4 <= this.guest.size) {
+      this.counters.guestWrites++;
       const gfn = Math.floor(gpa / PAGE_SIZE);
-      const p = this.perms[gfn];
-      if (p === EPT_RW) {
-        this.counters.guestWrites++;
-        this.guest.write32(gpa, value);
+      if (this.perms[gfn] === EPT_RW) {
+        // `write32` without its floating-point `%` (see `land`).
+        this.guest.page32(gfn)[(gpa & 0xfff) >>> 2] = value;
         this.counters.landed++;
         this.setDirty(gfn);
         return;
       }
+      // Trapped or denied: one piece, as `guestWrite` would find.
+      this.word32[0] = value;
+      this.writePiece(gfn, gpa, this.word8);
+      return;
     }
     this.word32[0] = value;
     this.guestWrite(gpa, this.word8);
@@ -379,7 +402,12 @@ export class Ept {
     const p = this.perms[gfn];
     if ((p & EPT_TRAP) !== 0) {
       this.counters.trapped++;
-      const h = this.traps.get(gfn)!;
+      let h = this.trapHandler;
+      if (gfn !== this.trapGfn || h === null) {
+        h = this.traps.get(gfn)!;
+        this.trapGfn = gfn;
+        this.trapHandler = h;
+      }
       if (h(a as Gpa, piece) === true) {
         this.counters.trapLanded++;
         this.land(gfn, a, piece);
@@ -394,8 +422,19 @@ export class Ept {
   }
 
   private land(gfn: number, a: number, piece: Uint8Array): void {
-    if (piece.length === 4 && (a & 3) === 0) this.guest.write32(a, piece[0] | (piece[1] << 8) | (piece[2] << 16) | (piece[3] << 24));
-    else this.guest.write(a, piece);
+    const len = piece.length;
+    if ((a & 3) === 0 && (len === 4 || len === 8)) {
+      // Aligned dword and qword stores (a PTE write) go straight into the page view, as `write32`
+      // would store them: `write` allocates a subarray per call, and `write32` takes the page
+      // offset with a floating-point `%` when addresses arrive as doubles (they may exceed 2^31).
+      // A piece never crosses a page, so both dwords lie in page `gfn`.
+      const page = this.guest.page32(gfn);
+      const w = (a & 0xfff) >>> 2;
+      page[w] = piece[0] | (piece[1] << 8) | (piece[2] << 16) | (piece[3] << 24);
+      if (len === 8) page[w + 1] = piece[4] | (piece[5] << 8) | (piece[6] << 16) | (piece[7] << 24);
+    } else {
+      this.guest.write(a, piece);
+    }
     this.counters.landed++;
     this.setDirty(gfn);
   }
@@ -449,6 +488,8 @@ export class Ept {
     this.destroyListeners = [];
     for (const g of [...this.byMfn.values()]) this.unmap(g as Gfn);
     this.traps.clear();
+    this.trapGfn = -1;
+    this.trapHandler = null;
     this.listeners = [];
     this.destroyed = true;
     log('%s: destroyed', this.name);

@@ -10,14 +10,18 @@ import { PAGE_SIZE } from '../types.js';
 import { PTE_PRESENT, pteFrame } from './pte.js';
 
 export class Ggtt {
+  // Fields are `declare`d and assigned in the constructor: emitted class fields would first be
+  // defined as undefined, which costs V8 its constant-field tracking (see ShadowGgtt).
   /** Number of entries (graphics memory size / 4 KiB). */
-  readonly entries: number;
+  declare readonly entries: number;
   /** Graphics memory size in bytes. */
-  readonly size: number;
+  declare readonly size: number;
   /** Entry storage: lo at 2i, hi at 2i + 1. */
-  readonly words: Uint32Array;
-  /** Entry writes since creation. */
-  writes = 0;
+  declare readonly words: Uint32Array;
+  /** Entry writes through `set` (and those of detached direct writers). */
+  private declare ownWrites: number;
+  /** Entry-write counts of direct writers (`addDirectWriter`). */
+  private declare readonly direct: (() => number)[];
 
   constructor(graphicsMemoryBytes: number) {
     if (graphicsMemoryBytes <= 0 || graphicsMemoryBytes % PAGE_SIZE !== 0) {
@@ -26,6 +30,33 @@ export class Ggtt {
     this.size = graphicsMemoryBytes;
     this.entries = graphicsMemoryBytes / PAGE_SIZE;
     this.words = new Uint32Array(this.entries * 2);
+    this.ownWrites = 0;
+    this.direct = [];
+  }
+
+  /** Entry writes since creation. */
+  get writes(): number {
+    let n = this.ownWrites;
+    for (let k = 0; k < this.direct.length; k++) n += this.direct[k]();
+    return n;
+  }
+  set writes(n: number) {
+    this.ownWrites += n - this.writes;
+  }
+
+  /**
+   * @internal For a hot path that stores into `words` itself: `count` says how many entries it
+   * wrote that way, and `writes` includes them. Saves the path a read-modify-write of this shared
+   * counter per entry. Returns the detach function (the count so far is kept).
+   */
+  addDirectWriter(count: () => number): () => void {
+    this.direct.push(count);
+    return () => {
+      const k = this.direct.indexOf(count);
+      if (k < 0) return;
+      this.direct.splice(k, 1);
+      this.ownWrites += count();
+    };
   }
 
   /** Low half of entry `i`. */
@@ -40,7 +71,7 @@ export class Ggtt {
   set(i: number, lo: number, hi: number): void {
     this.words[i * 2] = lo;
     this.words[i * 2 + 1] = hi;
-    this.writes++;
+    this.ownWrites++;
   }
 
   /**

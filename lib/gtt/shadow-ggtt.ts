@@ -95,6 +95,8 @@ export class ShadowGgtt {
   private declare readonly lowCount: number;
   private declare readonly highFirst: number;
   private declare readonly highCount: number;
+  /** Slot minus entry index in the high slice (`lowCount - highFirst`). */
+  private declare readonly highSlotDelta: number;
   /** Guest view: lo at 2s, hi at 2s + 1, s the slot (low slice first, then high). */
   private declare readonly guest: Uint32Array;
   /** HELD_* per slot. */
@@ -113,6 +115,10 @@ export class ShadowGgtt {
   private declare heldCount: number;
   // Counters as plain fields (the hot path bumps one of them); `counters` snapshots them.
   private declare nShadowed: number;
+  /** Entries `write64` shadowed straight into `words` (`ggtt.writes` counts them through `addDirectWriter`). */
+  private declare nShadowedDirect: number;
+  private declare readonly words: Uint32Array;
+  private declare readonly detachWriter: () => void;
   private declare nOutOfSlice: number;
   private declare nInvalidFrame: number;
   private declare nHalfWrites: number;
@@ -149,6 +155,8 @@ export class ShadowGgtt {
     this.windowEnd = GGTT_WINDOW_SIZE;
     this.heldCount = 0;
     this.nShadowed = 0;
+    this.nShadowedDirect = 0;
+    this.words = ggtt.words;
     this.nOutOfSlice = 0;
     this.nInvalidFrame = 0;
     this.nHalfWrites = 0;
@@ -167,6 +175,7 @@ export class ShadowGgtt {
     this.lowCount = (slices.lowSize / PAGE_SIZE) | 0;
     this.highFirst = (slices.highBase / PAGE_SIZE) | 0;
     this.highCount = (slices.highSize / PAGE_SIZE) | 0;
+    this.highSlotDelta = (this.lowCount - this.highFirst) | 0;
     const entries = this.lowCount + this.highCount;
     this.guest = new Uint32Array(entries * 2);
     this.held = new Uint8Array(entries);
@@ -175,6 +184,7 @@ export class ShadowGgtt {
     this.scratchParkedLo = (scratch << 12) >>> 0;
     this.scratchLo = (this.scratchParkedLo | PTE_PRESENT) >>> 0;
     this.scratchHi = scratch >>> 20;
+    this.detachWriter = ggtt.addDirectWriter(() => this.nShadowedDirect);
     this.unsubscribe = ept.onUnmap((_gfn, mfn) => this.invalidateFrame(mfn));
     this.unsubscribeDestroy = ept.onDestroy(() => this.eptDestroyed());
     this.reset();
@@ -183,8 +193,8 @@ export class ShadowGgtt {
   /** A snapshot of the counters. */
   get counters(): ShadowGgttCounters {
     return {
-      writes: this.nBadAccess + this.nOutOfSlice + this.nParked + this.nNotPresent + this.nInvalidFrame + this.nShadowed,
-      parked: this.nParked, notPresent: this.nNotPresent, shadowed: this.nShadowed, outOfSlice: this.nOutOfSlice,
+      writes: this.nBadAccess + this.nOutOfSlice + this.nParked + this.nNotPresent + this.nInvalidFrame + this.nShadowed + this.nShadowedDirect,
+      parked: this.nParked, notPresent: this.nNotPresent, shadowed: this.nShadowed + this.nShadowedDirect, outOfSlice: this.nOutOfSlice,
       invalidFrame: this.nInvalidFrame, halfWrites: this.nHalfWrites, badAccess: this.nBadAccess, badReads: this.nBadReads, reads: this.nReads,
       invalidated: this.nInvalidated,
     };
@@ -265,15 +275,15 @@ export class ShadowGgtt {
       return;
     }
     const index = offset >>> 3;
-    // `(x >>> 0) < n` is `0 <= x < n` in one unsigned compare.
+    // `(x >>> 0) < n` is `0 <= x < n` in one unsigned compare; the high slice's slot is recomputed
+    // rather than reusing the unsigned difference (which V8 would check back into int32).
     let s = index - this.lowFirst;
     if (!((s >>> 0) < this.lowCount)) {
-      const h = index - this.highFirst;
-      if (!((h >>> 0) < this.highCount)) {
+      if (!(((index - this.highFirst) >>> 0) < this.highCount)) {
         this.nOutOfSlice++;
         return;
       }
-      s = this.lowCount + h;
+      s = index + this.highSlotDelta;
     }
     const g = this.guest;
     g[2 * s] = lo;
@@ -288,10 +298,24 @@ export class ShadowGgtt {
       this.ggtt.set(index, this.scratchParkedLo, this.scratchHi);
       return;
     }
-    // The EPT's device table inline; on a miss `pin` maps on demand or says the frame is invalid.
+    // The EPT's device table inline; a miss goes to `shadowPinned` (`pin` maps on demand or says
+    // the frame is invalid). A hit stores the host entry straight into the GGTT's words: Ggtt
+    // counts these through `addDirectWriter`, so this path bumps one counter, not two.
     const gfn = (lo >>> 12) | ((hi & 0x7f) << 20);
-    let mfn = gfn < this.eptFrames ? this.eptTable[gfn] : -1;
-    if (mfn < 0) mfn = this.ept.pin(gfn);
+    const mfn = gfn < this.eptFrames ? this.eptTable[gfn] : -1;
+    if (mfn < 0) {
+      this.shadowPinned(index, lo, gfn);
+      return;
+    }
+    this.nShadowedDirect++;
+    const w = this.words;
+    w[2 * index] = (mfn << 12) | (lo & 0xfff);
+    w[2 * index + 1] = mfn >>> 20;
+  }
+
+  /** The rest of `write64` when the EPT's device table has no host frame for `gfn`. */
+  private shadowPinned(index: number, lo: number, gfn: number): void {
+    const mfn = this.ept.pin(gfn);
     if (mfn < 0) {
       this.nInvalidFrame++;
       this.ggtt.set(index, (this.scratchParkedLo | (lo & 0xfff)) >>> 0, this.scratchHi);
@@ -380,7 +404,9 @@ export class ShadowGgtt {
     if (this.destroyed) throw new StateError(`${this.name}: shadow GGTT destroyed`);
     this.guest.fill(0);
     this.held.fill(0);
-    this.heldCount = 0;
+    // Stored only when it changes: a field never reassigned after the constructor stays constant
+    // for V8, and `write64` then drops its held-halves test while no half was ever held.
+    if (this.heldCount !== 0) this.heldCount = 0;
     const n = this.lowCount + this.highCount;
     for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), this.scratchLo, this.scratchHi);
   }
@@ -392,6 +418,7 @@ export class ShadowGgtt {
     for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), 0, 0);
     this.unsubscribe();
     this.unsubscribeDestroy();
+    this.detachWriter();
     this.host.freeFrame(this.scratchMfn);
     // Every later guest access is dropped (reads 0).
     this.windowEnd = 0;

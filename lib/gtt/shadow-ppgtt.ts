@@ -194,35 +194,46 @@ export interface PpgttManagerOptions {
 
 /** @internal One shadowed guest table page (or a split 2 MiB PT); not part of the API. */
 export class ShadowPage {
+  // Fields are `declare`d and all set in the constructor: the uninitialised ones (gfn, level,
+  // mfn, ...) were emitted as class fields first defined as undefined, which leaves V8 only the
+  // generic (tagged) representation for them, checked on every use on the trap path.
   /** Guest frame of the table, -1 for a split 2 MiB PT. */
-  readonly gfn: number;
+  declare readonly gfn: number;
   /** Guest-physical address of the table (gfn × 4096), -1 for a split PT. */
-  readonly base: number;
-  readonly level: number;
+  declare readonly base: number;
+  declare readonly level: number;
   /** Level 1: the PDE says 64 KiB pages (entries every 16th slot). */
-  ips: boolean;
-  readonly mfn: number;
+  declare ips: boolean;
+  declare readonly mfn: number;
   /** The shadow table (host frame view). */
-  readonly shadow: Uint32Array;
+  declare readonly shadow: Uint32Array;
   /** The guest table (guest page view); empty for a split PT. */
-  readonly guest: Uint32Array;
+  declare readonly guest: Uint32Array;
   /** References: shadow entries and mm roots pointing here. */
-  refs = 0;
+  declare refs: number;
   /** Trapped writes since the last sync (GVT-g `write_cnt`). */
-  writes = 0;
+  declare writes: number;
   /** Level 2: direct 2 MiB entries held. */
-  huge = 0;
+  declare huge: number;
   /** PENDING_* per entry, allocated on first use. */
-  pending: Uint8Array | null = null;
-  pendingCount = 0;
+  declare pending: Uint8Array | null;
+  declare pendingCount: number;
+  /**
+   * Links of the manager's list of pages with pending entries (insertion-ordered like a Set, but
+   * linking and unlinking allocate nothing: a Set emptied and refilled by every parked half
+   * reallocated its table each time).
+   */
+  declare inPendingList: boolean;
+  declare pendingPrev: ShadowPage | null;
+  declare pendingNext: ShadowPage | null;
   /** Out-of-sync copy of the guest contents, when attached. */
-  copy: Uint32Array | null = null;
-  outOfSync = false;
-  freed = false;
+  declare copy: Uint32Array | null;
+  declare outOfSync: boolean;
+  declare freed: boolean;
   /** Split PT: the PD page and entry it belongs to. */
-  parent: ShadowPage | null = null;
-  parentIndex = -1;
-  readonly handler: WriteTrapHandler;
+  declare parent: ShadowPage | null;
+  declare parentIndex: number;
+  declare readonly handler: WriteTrapHandler;
 
   constructor(mgr: PpgttManager, gfn: number, level: number, ips: boolean, mfn: number, shadow: Uint32Array, guest: Uint32Array) {
     this.gfn = gfn;
@@ -232,6 +243,19 @@ export class ShadowPage {
     this.mfn = mfn;
     this.shadow = shadow;
     this.guest = guest;
+    this.refs = 0;
+    this.writes = 0;
+    this.huge = 0;
+    this.pending = null;
+    this.pendingCount = 0;
+    this.inPendingList = false;
+    this.pendingPrev = null;
+    this.pendingNext = null;
+    this.copy = null;
+    this.outOfSync = false;
+    this.freed = false;
+    this.parent = null;
+    this.parentIndex = -1;
     this.handler = gfn >= 0 ? (gpa, bytes) => mgr.onGuestWrite(this, gpa, bytes) : NO_TRAP;
   }
 }
@@ -340,7 +364,11 @@ export class PpgttManager {
   private readonly mmCache = new Map<string, ShadowPpgtt>();
   /** Live mms (cached ones and doomed ones still pinned). */
   private readonly liveMms = new Set<ShadowPpgtt>();
-  private pendingPages = new Set<ShadowPage>();
+  /** Pages with pending entries, oldest first (see `ShadowPage.inPendingList`). */
+  private pendingHead: ShadowPage | null = null;
+  private pendingTail: ShadowPage | null = null;
+  /** Reused by `sync` to walk the pending pages it takes over. */
+  private readonly syncPages: ShadowPage[] = [];
   private readonly oosPages = new Set<ShadowPage>();
   /** Pages with an attached copy, oldest attach first (the pool's use list). */
   private readonly attached = new Set<ShadowPage>();
@@ -556,7 +584,7 @@ export class PpgttManager {
   /** Entries waiting for their other half, a retry or a sync. */
   get pendingEntries(): number {
     let n = 0;
-    for (const p of this.pendingPages) n += p.pendingCount;
+    for (let p: ShadowPage | null = this.pendingHead; p !== null; p = p.pendingNext) n += p.pendingCount;
     return n;
   }
 
@@ -588,29 +616,47 @@ export class PpgttManager {
       for (const p of this.oosPages) this.syncOosPage(p, false);
       this.oosPages.clear();
     }
-    if (this.pendingPages.size !== 0) {
-      const pages = this.pendingPages;
-      this.pendingPages = new Set();
+    if (this.pendingHead !== null) {
+      // Take the whole list over: pages marked pending while it is walked start a new one.
+      const pages = this.syncPages;
+      for (let p: ShadowPage | null = this.pendingHead; p !== null; p = p.pendingNext) pages.push(p);
       for (const p of pages) {
-        const pend = p.pending;
-        if (p.freed || pend === null) continue;
-        p.pendingCount = 0;
-        const g = p.guest;
-        for (let i = 0; i < ENTRIES; i++) {
-          if (pend[i] === PENDING_NONE) continue;
-          pend[i] = PENDING_NONE;
-          if (p.freed) break;
-          const lo = g[2 * i] >>> 0;
-          const hi = g[2 * i + 1] >>> 0;
-          if (p.copy !== null) {
-            p.copy[2 * i] = lo;
-            p.copy[2 * i + 1] = hi;
-          }
-          if (!this.setEntry(p, i, lo, hi)) this.markPending(p, i, PENDING_SYNC);
-        }
+        p.inPendingList = false;
+        p.pendingPrev = null;
+        p.pendingNext = null;
+      }
+      this.pendingHead = null;
+      this.pendingTail = null;
+      try {
+        this.resyncPending(pages);
+      } finally {
+        pages.length = 0;
       }
     }
-    return this.pendingPages.size === 0;
+    return this.pendingHead === null;
+  }
+
+  /** Re-shadow the pending entries of `pages` (taken off the pending list by `sync`). */
+  private resyncPending(pages: readonly ShadowPage[]): void {
+    for (let k = 0; k < pages.length; k++) {
+      const p = pages[k];
+      const pend = p.pending;
+      if (p.freed || pend === null) continue;
+      p.pendingCount = 0;
+      const g = p.guest;
+      for (let i = 0; i < ENTRIES; i++) {
+        if (pend[i] === PENDING_NONE) continue;
+        pend[i] = PENDING_NONE;
+        if (p.freed) break;
+        const lo = g[2 * i] >>> 0;
+        const hi = g[2 * i + 1] >>> 0;
+        if (p.copy !== null) {
+          p.copy[2 * i] = lo;
+          p.copy[2 * i + 1] = hi;
+        }
+        if (!this.setEntry(p, i, lo, hi)) this.markPending(p, i, PENDING_SYNC);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- shadow pages
@@ -683,7 +729,7 @@ export class PpgttManager {
       this.ept.unprotect(page.gfn as Gfn);
     }
     this.byMfn.delete(page.mfn);
-    if (page.pendingCount !== 0) this.pendingPages.delete(page);
+    if (page.inPendingList) this.unlinkPending(page);
     if (page.outOfSync) this.oosPages.delete(page);
     if (page.copy !== null) this.detachCopy(page);
     this.host.freeFrame(page.mfn);
@@ -971,14 +1017,38 @@ export class PpgttManager {
     let p = page.pending;
     if (p === null) p = page.pending = new Uint8Array(ENTRIES);
     if (p[i] === PENDING_NONE) {
-      if (page.pendingCount++ === 0) this.pendingPages.add(page);
+      if (page.pendingCount++ === 0 && !page.inPendingList) this.linkPending(page);
     }
     p[i] = state;
   }
 
   private clearPending(page: ShadowPage, i: number): void {
     page.pending![i] = PENDING_NONE;
-    if (--page.pendingCount === 0) this.pendingPages.delete(page);
+    if (--page.pendingCount === 0 && page.inPendingList) this.unlinkPending(page);
+  }
+
+  /** Append `page` to the pending list. */
+  private linkPending(page: ShadowPage): void {
+    const tail = this.pendingTail;
+    page.inPendingList = true;
+    page.pendingPrev = tail;
+    page.pendingNext = null;
+    if (tail === null) this.pendingHead = page;
+    else tail.pendingNext = page;
+    this.pendingTail = page;
+  }
+
+  /** Remove `page` (in the list) from the pending list. */
+  private unlinkPending(page: ShadowPage): void {
+    const prev = page.pendingPrev;
+    const next = page.pendingNext;
+    if (prev === null) this.pendingHead = next;
+    else prev.pendingNext = next;
+    if (next === null) this.pendingTail = prev;
+    else next.pendingPrev = prev;
+    page.inPendingList = false;
+    page.pendingPrev = null;
+    page.pendingNext = null;
   }
 
   // ---------------------------------------------------------------- trapped guest writes
@@ -995,6 +1065,10 @@ export class PpgttManager {
       const lo = (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0;
       const hi = (bytes[4] | (bytes[5] << 8) | (bytes[6] << 16) | (bytes[7] << 24)) >>> 0;
       this.writeEntry(page, off >>> 3, lo, hi);
+    } else if (bytes.length === 4 && (off & 3) === 0) {
+      // An aligned half, as `writeBytes` would handle it.
+      const value = (bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24)) >>> 0;
+      this.halfWrite(page, off >>> 3, (off & 4) === 0 ? PENDING_LO : PENDING_HI, value);
     } else {
       this.writeBytes(page, off, bytes);
     }

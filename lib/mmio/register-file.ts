@@ -53,48 +53,71 @@ export interface RegisterHandlers {
   write?: RegWriteHandler;
 }
 
+/** `kind` bits per dword: what a whole-dword access must do besides touching storage. */
+const K_UNTRACKED = 1;
+const K_READER = 2;
+const K_WRITER = 4;
+/** Mode mask, write-1-to-clear or read-only bits: the write goes through `writeSemantics`. */
+const K_SEMANTICS = 8;
+
 export class RegisterFile {
+  // Constructor-assigned fields are `declare`d: emitted class fields are first defined as
+  // undefined and then reassigned, which costs V8 its constant-field tracking on the hot path.
   /** Register storage, one u32 per dword. */
-  readonly regs: Uint32Array;
+  declare readonly regs: Uint32Array;
   /** The compiled table (shared between register files of the same kind). */
-  readonly table: CompiledRegisters;
+  declare readonly table: CompiledRegisters;
   /**
    * Counters of the cold paths only: untracked reads, untracked writes, refused accesses. The hot
    * path counts nothing (a counter per access cost a third of dispatch throughput, measured);
    * callers that need totals count at their own level.
    */
-  private readonly counters = new Float64Array(3);
+  private declare readonly counters: Float64Array;
   /** High dword of the last 8-byte read (the full value may not fit a number exactly). */
-  lastReadHi = 0;
+  declare lastReadHi: number;
   /** Low dword of the last 8-byte read. */
-  lastReadLo = 0;
+  declare lastReadLo: number;
   /** A label for debug lines (e.g. `host` or `vgpu1`). */
-  readonly label: string;
+  declare readonly label: string;
 
-  private readonly rowOf: Int32Array;
-  private readonly flags: Uint8Array;
-  private readonly roMask: Uint32Array;
-  private readonly readers: (RegReadHandler | undefined)[];
-  private readonly writers: (RegWriteHandler | undefined)[];
-  /** Per-row "has a handler" bytes, so the common plain path tests one byte. */
-  private readonly hasReader: Uint8Array;
-  private readonly hasWriter: Uint8Array;
+  private declare readonly rowOf: Int32Array;
+  private declare readonly flags: Uint8Array;
+  private declare readonly roMask: Uint32Array;
+  private declare readonly readers: (RegReadHandler | undefined)[];
+  private declare readonly writers: (RegWriteHandler | undefined)[];
+  /**
+   * K_* bits per dword (this file's bindings included), so the common case of an access (a plain
+   * register without handler) costs one byte load before the storage access, with no row lookup.
+   */
+  private declare readonly kind: Uint8Array;
 
   constructor(table: CompiledRegisters, label = 'mmio') {
     this.table = table;
     this.label = label;
+    this.counters = new Float64Array(3);
+    this.lastReadHi = 0;
+    this.lastReadLo = 0;
     this.regs = new Uint32Array(MMIO_SPACE_DWORDS);
     this.rowOf = table.rowOf;
     this.flags = table.flags;
     this.roMask = table.roMask;
     this.readers = table.readers.slice();
     this.writers = table.writers.slice();
-    this.hasReader = new Uint8Array(this.readers.length);
-    this.hasWriter = new Uint8Array(this.writers.length);
-    for (let i = 0; i < this.readers.length; i++) {
-      this.hasReader[i] = this.readers[i] ? 1 : 0;
-      this.hasWriter[i] = this.writers[i] ? 1 : 0;
+    const kind = new Uint8Array(MMIO_SPACE_DWORDS);
+    const rowOf = table.rowOf;
+    for (let dw = 0; dw < MMIO_SPACE_DWORDS; dw++) {
+      const row = rowOf[dw];
+      if (row < 0) {
+        kind[dw] = K_UNTRACKED;
+        continue;
+      }
+      let k = 0;
+      if (this.readers[row]) k |= K_READER;
+      if (this.writers[row]) k |= K_WRITER;
+      if ((table.flags[dw] & (MODE_MASK | W1C)) !== 0 || table.roMask[dw] !== 0) k |= K_SEMANTICS;
+      kind[dw] = k;
     }
+    this.kind = kind;
     this.reset();
   }
 
@@ -130,13 +153,16 @@ export class RegisterFile {
     const offset = typeof offsetOrName === 'string' ? this.offsetOf(offsetOrName) : offsetOrName;
     const row = this.rowAt(offset);
     if (row < 0) throw new RangeArgError(`no register at 0x${offset.toString(16)} to bind`);
+    const r = this.table.rows[row];
+    const first = r.offset >>> 2;
+    const last = first + (r.width >>> 2);
     if (handlers.read) {
       this.readers[row] = handlers.read;
-      this.hasReader[row] = 1;
+      for (let dw = first; dw < last; dw++) this.kind[dw] |= K_READER;
     }
     if (handlers.write) {
       this.writers[row] = handlers.write;
-      this.hasWriter[row] = 1;
+      for (let dw = first; dw < last; dw++) this.kind[dw] |= K_WRITER;
     }
   }
 
@@ -167,10 +193,9 @@ export class RegisterFile {
    */
   read(offset: number, size: number): number {
     if (size === 4 && (offset & 3) === 0 && offset >= 0 && offset < MMIO_SPACE_BYTES) {
-      // The hot path, inlined: one row lookup, one storage load.
+      // The hot path, inlined: one kind byte, one storage load.
       const dw = offset >>> 2;
-      const row = this.rowOf[dw];
-      if (row >= 0 && this.hasReader[row] === 0) return this.regs[dw];
+      if ((this.kind[dw] & (K_UNTRACKED | K_READER)) === 0) return this.regs[dw];
       return this.readDword(offset);
     }
     return this.readWide(offset, size);
@@ -190,7 +215,11 @@ export class RegisterFile {
   /** Write `size` (1, 2, 4 or 8) bytes of `value` at `offset`. 8-byte values up to 2^53. */
   write(offset: number, size: number, value: number): void {
     if (size === 4 && (offset & 3) === 0 && offset >= 0 && offset < MMIO_SPACE_BYTES) {
-      this.writeDword(offset, value >>> 0, -1);
+      // The hot path, inlined: a plain register without handler is one kind byte and one store
+      // (the Uint32Array store truncates like `>>> 0`).
+      const dw = offset >>> 2;
+      if (this.kind[dw] === 0) this.regs[dw] = value;
+      else this.writeDword(offset, value >>> 0, -1);
       return;
     }
     this.writeWide(offset, size, value);
@@ -218,11 +247,10 @@ export class RegisterFile {
   /** One aligned dword read with handler dispatch. */
   readDword(offset: number): number {
     const dw = offset >>> 2;
-    const row = this.rowOf[dw];
-    if (row < 0) return this.untrackedRead(offset);
-    const stored = this.regs[dw];
-    if (this.hasReader[row] === 1) return this.readers[row]!(offset, stored) >>> 0;
-    return stored;
+    const k = this.kind[dw];
+    if ((k & (K_UNTRACKED | K_READER)) === 0) return this.regs[dw];
+    if ((k & K_UNTRACKED) !== 0) return this.untrackedRead(offset);
+    return this.readers[this.rowOf[dw]]!(offset, this.regs[dw]) >>> 0;
   }
 
   /**
@@ -231,24 +259,30 @@ export class RegisterFile {
    */
   writeDword(offset: number, value: number, enables: number): void {
     const dw = offset >>> 2;
-    const row = this.rowOf[dw];
-    if (row < 0) {
+    const k = this.kind[dw];
+    if (k === 0 && enables === -1) {
+      // Fast path: a plain register without handler written whole.
+      this.regs[dw] = value;
+      return;
+    }
+    if ((k & K_UNTRACKED) !== 0) {
       this.untrackedWrite(offset, value);
       return;
     }
-    const old = this.regs[dw];
-    const f = this.flags[dw];
-    if (f === 0 && enables === -1 && this.roMask[dw] === 0) {
-      // Fast path: a plain register written whole.
+    if (k === K_WRITER && enables === -1) {
+      // A plain register with a handler, written whole.
+      const old = this.regs[dw];
       this.regs[dw] = value;
-      if (this.hasWriter[row] === 1) this.writers[row]!(offset, value >>> 0, old, value >>> 0);
+      this.writers[this.rowOf[dw]]!(offset, value >>> 0, old, value >>> 0);
       return;
     }
-    this.writeSemantics(offset, dw, row, old, f, value, enables);
+    this.writeSemantics(offset, dw, k, value, enables);
   }
 
   /** The generic semantics of a write that is not a whole write of a plain register. */
-  private writeSemantics(offset: number, dw: number, row: number, old: number, f: number, value: number, enables: number): void {
+  private writeSemantics(offset: number, dw: number, k: number, value: number, enables: number): void {
+    const old = this.regs[dw];
+    const f = this.flags[dw];
     const ro = this.roMask[dw];
     const v = value & enables;
     let next: number;
@@ -263,7 +297,7 @@ export class RegisterFile {
     }
     next >>>= 0;
     this.regs[dw] = next;
-    if (this.hasWriter[row] === 1) this.writers[row]!(offset, v >>> 0, old, next);
+    if ((k & K_WRITER) !== 0) this.writers[this.rowOf[dw]]!(offset, v >>> 0, old, next);
   }
 
   /** Cold path: a read of an untracked dword. Kept out of line so the hot path stays small. */

@@ -73,8 +73,12 @@ export class CommandDecoder {
    * no dword or no way to know the length.
    */
   decode(buf: Uint32Array, index: number, end: number, engine: EngineClass): number {
-    if (end > buf.length) end = buf.length;
-    if (index >= end) {
+    // `end` is clipped to the buffer by choosing which bound each check compares against, not by
+    // reassigning it: the merged `min(end, buf.length)` became a floating-point value in V8,
+    // converted back on every call.
+    const n = buf.length;
+    const clip = end > n;
+    if (clip ? index >= n : index >= end) {
       this.id = -1;
       this.length = 0;
       this.error = 2; // DecodeError.TRUNCATED
@@ -97,7 +101,7 @@ export class CommandDecoder {
     // Branches, not a ?: chain, and literal codes: predicted, they keep the error off the critical
     // path (measured faster in V8).
     if (id < 0) this.error = 1; // DecodeError.UNKNOWN_COMMAND
-    else if (index + len > end) this.error = 2; // DecodeError.TRUNCATED
+    else if (clip ? index + len > n : index + len > end) this.error = 2; // DecodeError.TRUNCATED
     else this.error = 0; // DecodeError.OK
     return len;
   }
