@@ -155,6 +155,8 @@ const FETCH_STEP = 256;
 const BLIT_BYTES_PER_CALL = 1 << 20;
 /** Bytes per pixel per BR13 color depth (8 bpp, 565, 1555, 32 bpp). */
 const CPP = [1, 2, 2, 4];
+/** Size of the 48-bit PPGTT address space; graphics addresses lie in [0, 2^48). */
+const PPGTT_LIMIT = 2 ** 48;
 
 /** Counters of one command streamer. */
 export interface ExecStats {
@@ -364,7 +366,11 @@ export class CommandStreamer {
    */
   translate(gma: number, space: number): number {
     let hpa: number;
-    if (space === Space.GGTT) {
+    if (!(gma >= 0 && gma < PPGTT_LIMIT)) {
+      // Outside any graphics address space (a negative pitch walks below 0): a fault, and never
+      // a TLB hit (the empty TLB's tag is -1, the page of address -1).
+      hpa = -1;
+    } else if (space === Space.GGTT) {
       hpa = this.ggtt.translate(gma);
     } else {
       const page = Math.floor(gma / PAGE_SIZE);

@@ -18,7 +18,7 @@ import type { Gen9Device } from '../device/device.js';
 import type { DeviceEvent } from '../device/execlists.js';
 import { GEN9_ENGINES } from '../device/engines.js';
 import { CtxReg, CtxStatus, Desc, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
-import { Bits, EngineIrq, RING } from '../device/registers.js';
+import { Bits, EngineIrq, RING, fenceReg } from '../device/registers.js';
 import type { GuestMemory } from '../ept/memory.js';
 import { GmPartition } from '../gtt/partition.js';
 import { PPGTT_MODE_L3, PPGTT_MODE_L4 } from '../gtt/shadow-ppgtt.js';
@@ -479,10 +479,52 @@ export class Mediator {
       for (const cb of this.dispatchListeners) cb(w);
       const ctx = w.shadowContext;
       const lo = (ctx.gma | (w.addressingMode << Desc.ADDRESSING_MODE_SHIFT) | Desc.PRIVILEGE | Desc.VALID) >>> 0;
+      // The engine's mode is the host's: a guest command may have changed it (GFX_MODE and
+      // MI_MODE are command-accessible, as in GVT-g, which restores them at each switch).
+      this.assertHostEngineMode(e);
       this.device.engines[e].submit(lo, w.hostContextId, 0, 0);
     };
     if (delay > 0) this.device.clock.schedule(delay, go);
     else go();
+  }
+
+  /** Execlists on and STOP_RING off on engine `e`, as the host driver keeps them. */
+  private assertHostEngineMode(e: number): void {
+    const regs = this.device.regs;
+    const base = GEN9_ENGINES[e].mmioBase;
+    regs.write(base + RING.GFX_MODE, 4, ((Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE) >>> 0);
+    regs.write(base + RING.MI_MODE, 4, (Bits.STOP_RING << 16) >>> 0);
+  }
+
+  /**
+   * A device reset (function-level): the host restores its engine modes and the vGPUs' fences,
+   * and every workload on the device fails with rule `device-reset`; queued work goes on.
+   */
+  private onDeviceReset(): void {
+    for (let e = 0; e < GEN9_ENGINES.length; e++) this.assertHostEngineMode(e);
+    for (const v of this.vgpuMap.values()) {
+      for (let i = 0; i < v.slices.fences.length; i++) {
+        const lo = v.vregs.peek(fenceReg(i)), hi = v.vregs.peek(fenceReg(i) + 4);
+        this.device.regs.write(fenceReg(v.slices.fences[i]), 4, lo);
+        this.device.regs.write(fenceReg(v.slices.fences[i]) + 4, 4, hi);
+      }
+    }
+    for (let e = 0; e < GEN9_ENGINES.length; e++) {
+      const w = this.inflight[e];
+      if (!w) continue;
+      this.failInflight(w, { rule: 'device-reset', code: 'HANG', message: 'the device was reset while the workload ran', gma: -1, header: '', command: '' });
+    }
+    this.kick();
+  }
+
+  /** Fail the workload on the device with `failure` and finish it. */
+  private failInflight(w: Workload, failure: WorkloadFailure): void {
+    this.byHostContext.delete(w.hostContextId);
+    this.inflight[w.engine.id] = null;
+    w.status = 'failed';
+    w.failure = failure;
+    const v = this.vgpuMap.get(w.vgpuId);
+    if (v) this.finish(w, v);
   }
 
   /** When each engine's current run started (for busy time). */
@@ -498,7 +540,11 @@ export class Mediator {
       const mm = w.addressingMode === 3 ? v.ppgtt.get(w.pdps[0], PPGTT_MODE_L4) : v.ppgtt.get(w.pdps, PPGTT_MODE_L3);
       w.ppgtt = mm.acquire();
     }
-    v.ppgtt.sync();
+    if (!v.ppgtt.sync()) {
+      // Host memory ran out while re-shadowing pending entries: running now would lose stores.
+      this.releaseShadows(w);
+      return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow PPGTT could not be synced (host memory exhausted)', gma: -1, header: '', command: '' };
+    }
     const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt));
     w.commands = r.commands;
     w.batches = r.batches;
@@ -581,6 +627,18 @@ export class Mediator {
   // ------------------------------------------------------------------ completion
 
   private onDeviceEvent(e: DeviceEvent): void {
+    if (e.kind === 'reset') {
+      this.onDeviceReset();
+      return;
+    }
+    if (e.kind === 'submit-dropped' && e.contextId !== undefined) {
+      const w = this.byHostContext.get(e.contextId);
+      if (w && this.inflight[w.engine.id] === w) {
+        this.failInflight(w, { rule: 'device-refused', code: 'HANG', message: `the device dropped the submission: ${e.message ?? ''}`, gma: -1, header: '', command: '' });
+        this.kick();
+      }
+      return;
+    }
     if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.PREEMPTED) !== 0 && e.contextId !== undefined &&
       (e.status & CtxStatus.COMPLETE) === 0) {
       const w = this.byHostContext.get(e.contextId);

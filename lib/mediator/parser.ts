@@ -388,8 +388,10 @@ class Policy {
       for (let mode = 0; mode < 2; mode++) {
         const ppgtt = mode === 0;
         let inner = HANDLER_CODE[dec.handler];
-        // In a PPGTT context, commands whose every address is context-relative need no work.
-        if (inner === H.ADDRESSES && ppgtt && fields.every((f) => f.space === Space.CONTEXT || f.space === Space.PPGTT)) inner = H.PLAIN;
+        // In a PPGTT context, commands whose every address is context-relative need no work,
+        // except blits, whose extent bounds one command's GPU time whatever the address space.
+        const blit = fields.some((f) => f.extent === Extent.BLIT_DESTINATION || f.extent === Extent.BLIT_SOURCE);
+        if (inner === H.ADDRESSES && ppgtt && !blit && fields.every((f) => f.space === Space.CONTEXT || f.space === Space.PPGTT)) inner = H.PLAIN;
         let h = inner;
         if (dec.action === 'refused') h = H.REFUSE;
         else if (dec.action === 'noop') h = inner === H.USER_INTERRUPT ? H.USER_INTERRUPT : H.NOOP;
@@ -968,13 +970,31 @@ export class CommandParser {
         if (f.selDword >= len) return this.fail('malformed-command', `${COMMANDS[id].name} of ${len} dwords cannot hold its address-space bit`, s, i);
         ggtt = (((data[i + f.selDword] >>> f.selBit) & 1) === 1) === f.ggttWhenSet;
       }
-      if (!ggtt) continue;
+      if (!ggtt) {
+        // A PPGTT address reaches only the guest's own frames, but a blit's extent still bounds
+        // the GPU time one command may take and must stay inside the 48-bit space.
+        if ((f.extent === Extent.BLIT_DESTINATION || f.extent === Extent.BLIT_SOURCE) && !this.checkPpgttBlit(id, f, s, i)) return false;
+        continue;
+      }
       if (!s.privileged) return this.fail('privileged-command', `${COMMANDS[id].name} ${f.name} is a GGTT address in a non-privileged (PPGTT) batch`, s, i);
       const step = f.stride !== 0 ? f.stride : len;
       for (let dw = f.dword; dw + last < len; dw += step) {
         if (!this.patchAddress(id, f, s, i, dw, len)) return false;
       }
     }
+    return true;
+  }
+
+  /** The extent of a blit through the PPGTT: at most `maxSurfaceBytes`, inside [0, 2^48). */
+  private checkPpgttBlit(id: number, f: Field, s: ShadowBuffer, i: number): boolean {
+    const data = s.data;
+    if (!bltExtent(data, i, f.extent === Extent.BLIT_SOURCE, this.extent)) return true; // empty
+    const addr = readAddress(data, i + f.dword, f.lowBit, f.is64);
+    const lo = addr + this.extent[0];
+    const size = this.extent[1] - this.extent[0];
+    const max = this.limits.maxSurfaceBytes;
+    if (size > max) return this.fail('address-bounds', `${COMMANDS[id].name} ${f.name}: ${size} bytes exceed the ${max}-byte surface limit`, s, i);
+    if (!(lo >= 0 && lo + size <= 2 ** 48)) return this.fail('address-bounds', `${COMMANDS[id].name} ${f.name}: its rows leave the 48-bit PPGTT space`, s, i);
     return true;
   }
 

@@ -214,11 +214,6 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
   {
     name: 'cmd-blit-negative-address',
     surface: 'commands',
-    knownBug:
-      'lib/device/executor.ts CommandStreamer.translate(): the one-entry PPGTT TLB marks "empty" with tlbPage = -1, and a negative graphics ' +
-      'address (a blit row below address 0 with a negative pitch) has page -1: it hits the stale entry and reaches tlbBase - offset, the frame ' +
-      'before the last one the engine translated (here the victim\'s). The auditor accepts it because PPGTT blit extents are not checked. ' +
-      'Proposed: mark the TLB empty with NaN (or check 0 <= gma < 2^48 before the TLB), and bound blit extents in PPGTT contexts',
     expectation: 'a blit whose rows run below graphics address 0 (negative pitch) in a PPGTT context faults or lands in the attacker\'s scratch: it never reaches the frame the engine used last (the victim\'s)',
     run(ctx) {
       // The victim's blitter work leaves the engine's one-entry TLB on one of its pages.
@@ -239,12 +234,6 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
   {
     name: 'cmd-lri-engine-mode-registers',
     surface: 'commands',
-    knownBug:
-      'RING_MI_MODE and RING_MODE (GFX_MODE) are CMD_ACCESS (as in GVT-g), so a guest\'s MI_LOAD_REGISTER_IMM reaches the host engine: STOP_RING ' +
-      'halts it and clearing GFX_RUN_LIST_ENABLE turns execlists off; the mediator neither restores these host-owned bits nor notices the ' +
-      'dropped submissions, so every vGPU\'s work on that engine waits forever. Proposed: the auditor forces the host-owned bits in the shadow ' +
-      '(clears STOP_RING and the mask of GFX_RUN_LIST_ENABLE, as GVT-g restores ring mode registers at each switch), the mediator re-asserts ' +
-      'execlist mode and clears STOP_RING before each dispatch, and fails a workload whose submission the device dropped',
     expectation: 'a guest loading its engine\'s MI_MODE with STOP_RING, or GFX_MODE with execlists off, from a batch stops nothing but itself: the victim\'s work on the same engine completes',
     world: { failsafe: 'never' },
     run(ctx) {

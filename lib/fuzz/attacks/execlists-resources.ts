@@ -261,11 +261,6 @@ export const RESOURCE_ATTACKS: readonly Attack[] = [
   {
     name: 'res-giant-blit',
     surface: 'resources',
-    knownBug:
-      'lib/mediator/parser.ts: blit extents are bounded (maxSurfaceBytes) only for GGTT addresses; in a PPGTT context one XY_COLOR_BLT of ' +
-      '32768 x 16384 pixels (512 MiB of rows) is accepted and holds the blitter for ~130 ms of simulated time (a 65535 x 65535 one: 1 s, and ' +
-      '3 s of host CPU in the model); no watchdog bounds a workload\'s GPU time. Proposed: apply the extent bound whatever the address space, ' +
-      'and/or a per-workload watchdog in the mediator (fail it as gpu-hang after N ms)',
     expectation: 'one blit command cannot hold an engine beyond a bound: the victim\'s blitter work waits at most 50 ms of simulated time behind it',
     run(ctx) {
       const g = ctx.attacker;
