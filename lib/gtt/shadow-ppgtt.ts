@@ -178,6 +178,8 @@ export interface ShadowPpgttCounters {
   shadowPages: number;
   /** Gauge: live shadow mms. */
   mms: number;
+  /** Cached mms destroyed to stay within `maxMms`. */
+  mmsEvicted: number;
 }
 
 /** Options of `PpgttManager`. */
@@ -190,6 +192,19 @@ export interface PpgttManagerOptions {
   oosPoolSize?: number;
   /** Trapped writes since the last sync after which a PT goes out of sync. Default 2 (GVT-g). */
   oosThreshold?: number;
+  /**
+   * Shadow pages (tables and 2 MiB splits) this vGPU may hold. Default: one per eight guest RAM
+   * frames plus 512 (room for 64 address spaces each mapping all of RAM in 4 KiB pages). Beyond
+   * it, building more fails like host memory exhaustion: the workload fails with `shadow-alloc`
+   * and the guest cannot take host memory from the others (GVT-g has no such bound).
+   */
+  maxShadowPages?: number;
+  /**
+   * Cached address spaces (shadow mms) this vGPU may keep. Default 512. Beyond it the least
+   * recently used unpinned one is destroyed (rebuilt if named again); when all are pinned, `get`
+   * throws `NoResourceError`.
+   */
+  maxMms?: number;
 }
 
 /** @internal One shadowed guest table page (or a split 2 MiB PT); not part of the API. */
@@ -403,6 +418,11 @@ export class PpgttManager {
   private nOosStolen = 0;
   private nPagesAllocated = 0;
   private nPages = 0;
+  private nMmsEvicted = 0;
+  /** The per-vGPU bound on shadow pages (`PpgttManagerOptions.maxShadowPages`). */
+  readonly maxShadowPages: number;
+  /** The bound on cached shadow mms (`PpgttManagerOptions.maxMms`). */
+  readonly maxMms: number;
 
   /**
    * @param ept the VM's EPT: translates guest frames, write-protects guest table pages.
@@ -411,6 +431,10 @@ export class PpgttManager {
    * allocated.
    */
   constructor(ept: Ept, host: HostMemory, opts: PpgttManagerOptions = {}) {
+    this.maxShadowPages = opts.maxShadowPages ?? Math.floor(ept.guest.size / PAGE_SIZE / 8) + 512;
+    this.maxMms = opts.maxMms ?? 512;
+    if (!Number.isSafeInteger(this.maxShadowPages) || this.maxShadowPages < 1) throw new ConfigError('maxShadowPages', `${this.maxShadowPages} is not a positive integer`);
+    if (!Number.isSafeInteger(this.maxMms) || this.maxMms < 1) throw new ConfigError('maxMms', `${this.maxMms} is not a positive integer`);
     const pool = opts.oosPoolSize ?? 8192;
     const threshold = opts.oosThreshold ?? 2;
     if (!Number.isSafeInteger(pool) || pool < 0) throw new ConfigError('oosPoolSize', `${pool} is not a non-negative integer`);
@@ -467,8 +491,24 @@ export class PpgttManager {
   get(roots: number | readonly number[], mode: PpgttMode = PPGTT_MODE_L4): ShadowPpgtt {
     const { values, key } = this.normalize(roots, mode);
     const cached = this.mmCache.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      // Most recently used last (the eviction order).
+      this.mmCache.delete(key);
+      this.mmCache.set(key, cached);
+      return cached;
+    }
     if (this.ept.destroyed) throw new StateError(`${this.name}: EPT destroyed`);
+    if (this.mmCache.size >= this.maxMms) {
+      let victim: ShadowPpgtt | undefined;
+      for (const mm of this.mmCache.values()) if (mm.pins === 0) {
+        victim = mm;
+        break;
+      }
+      if (victim === undefined) throw new NoResourceError('shadow-mms', 1, `${this.name}: all ${this.maxMms} cached address spaces are in use`);
+      this.mmCache.delete(victim.key);
+      this.freeMm(victim);
+      this.nMmsEvicted++;
+    }
     const level = mode === PPGTT_MODE_L4 ? PPGTT_LEVEL_PML4 : PPGTT_LEVEL_PD;
     const before = this.nAllocFailures;
     const pages: (ShadowPage | null)[] = [];
@@ -577,7 +617,7 @@ export class PpgttManager {
       parked: this.nParked, allocFailures: this.nAllocFailures, invalidated: this.nInvalidated,
       oosEntered: this.nOosEntered, oosResynced: this.nOosResynced, oosStolen: this.nOosStolen,
       oosActive: this.oosPages.size, oosAttached: this.attached.size, shadowPagesAllocated: this.nPagesAllocated,
-      shadowPages: this.nPages, mms: this.liveMms.size,
+      shadowPages: this.nPages, mms: this.liveMms.size, mmsEvicted: this.nMmsEvicted,
     };
   }
 
@@ -687,6 +727,7 @@ export class PpgttManager {
     }
     let mfn: number;
     try {
+      if (this.nPages >= this.maxShadowPages) throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
       mfn = this.host.allocFrame();
     } catch (e) {
       if (!(e instanceof NoResourceError)) throw e;
@@ -946,6 +987,7 @@ export class PpgttManager {
     }
     let mfn: number;
     try {
+      if (this.nPages >= this.maxShadowPages) throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
       mfn = this.host.allocFrame();
     } catch (e) {
       if (!(e instanceof NoResourceError)) throw e;
