@@ -208,9 +208,6 @@ export const PPGTT_ATTACKS: readonly Attack[] = [
   {
     name: 'ppgtt-million-roots',
     surface: 'ppgtt',
-    knownBug:
-      'lib/gtt/shadow-ppgtt.ts PpgttManager.get(): the mm cache (mmCache / liveMms) has no bound: every distinct root a guest names through a g2v create ' +
-      'notification (or a context) stays cached until the guest destroys it; a million roots hold a million ShadowPpgtt objects in the host process',
     expectation: 'one million distinct PPGTT roots (g2v create notifications, 3-level, every root a different combination of the guest\'s pages) cost bounded host memory: shadow frames stay within the guest\'s RAM and the live shadow mms are bounded (or refused)',
     run(ctx) {
       const g = ctx.attacker, v = g.vgpu;
@@ -237,8 +234,6 @@ export const PPGTT_ATTACKS: readonly Attack[] = [
   {
     name: 'ppgtt-2m-split-amplification',
     surface: 'ppgtt',
-    knownBug:
-      'lib/gtt/shadow-ppgtt.ts huge2M(): every 2 MiB PDE whose 512 frames are not host-contiguous allocates a split shadow PT, with no per-vGPU bound: one guest page of PD costs up to 512 host frames, so a 16 MiB guest can hold gigabytes of host memory and starve every other vGPU',
     expectation: 'a guest filling page directories with 2 MiB entries over its own RAM (each needs a split shadow PT) holds host frames bounded by its RAM (beyond a bound the entries go to scratch, counted), so the other guests\' shadowing never fails',
     world: { hostMemoryMiB: 512 },
     run(ctx) {
@@ -269,9 +264,6 @@ export const PPGTT_ATTACKS: readonly Attack[] = [
   {
     name: 'res-starve-host-frames',
     surface: 'resources',
-    knownBug:
-      'the 2 MiB split amplification (lib/gtt/shadow-ppgtt.ts huge2M, no per-vGPU bound) lets one guest exhaust host memory; the victim\'s next shadowing ' +
-      'then fails (shadow-alloc) and, through Ept.pin, its new mappings silently point at scratch',
     expectation: 'one guest cannot starve the others of host frames: after it has shadowed everything it can, the victim still maps new memory and its workloads complete',
     world: { hostMemoryMiB: 128 },
     run(ctx) {
