@@ -419,6 +419,14 @@ export class PpgttManager {
   private nPagesAllocated = 0;
   private nPages = 0;
   private nMmsEvicted = 0;
+  /** A host frame for a shadow page, within the quota; throws `NoResourceError` beyond it. */
+  private allocShadowFrame(): number {
+    if (this.nPages >= this.maxShadowPages) {
+      throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
+    }
+    return this.host.allocFrame();
+  }
+
   /** The per-vGPU bound on shadow pages (`PpgttManagerOptions.maxShadowPages`). */
   readonly maxShadowPages: number;
   /** The bound on cached shadow mms (`PpgttManagerOptions.maxMms`). */
@@ -727,8 +735,7 @@ export class PpgttManager {
     }
     let mfn: number;
     try {
-      if (this.nPages >= this.maxShadowPages) throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
-      mfn = this.host.allocFrame();
+      mfn = this.allocShadowFrame();
     } catch (e) {
       if (!(e instanceof NoResourceError)) throw e;
       this.nAllocFailures++;
@@ -987,8 +994,7 @@ export class PpgttManager {
     }
     let mfn: number;
     try {
-      if (this.nPages >= this.maxShadowPages) throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
-      mfn = this.host.allocFrame();
+      mfn = this.allocShadowFrame();
     } catch (e) {
       if (!(e instanceof NoResourceError)) throw e;
       this.nAllocFailures++;
