@@ -39,7 +39,7 @@ t.test('maxShadowPages: beyond the quota the workload fails with shadow-alloc, t
   other.submitBatch('rcs', miStoreDataImm(buf.gma, [2]));
   t.ok(h.runUntilIdle());
   const w = g.workloads.find((x) => x.status === 'failed');
-  t.equal(w?.failure?.rule, 'shadow-alloc', w?.failure?.message);
+  t.equal(w?.failure?.rule, 'shadow-alloc', w?.failure?.message ?? 'no failed workload');
   t.ok(g.vgpu.ppgtt.counters.shadowPages <= quota);
   t.equal(other.read32(buf.gma), 2);
 });
