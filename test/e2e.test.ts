@@ -193,3 +193,14 @@ t.test('lifecycle: an inactive vGPU’s workloads wait until it is activated', a
   t.equal(g.read32(buf.gma), 0x42);
   t.same(g.vgpu.events.filter((e) => e.kind === 'activate' || e.kind === 'deactivate').map((e) => e.kind), ['deactivate', 'activate']);
 });
+
+t.test('harness helpers: byte reads across pages, comparison, hex dump', async (t) => {
+  const h = new Harness();
+  const g = h.addGuest({ ppgtt: false });
+  const buf = g.buffer(2 * 4096);
+  g.submit('rcs', [...miStoreDataImm(buf.gma + 4092, [0x44332211], { ggtt: true }), ...miStoreDataImm(buf.gma + 4096, [0x88776655], { ggtt: true })]);
+  t.ok(h.runUntilIdle());
+  t.ok(g.memoryEquals(buf.gma + 4092, Uint8Array.from([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88])), 'two stores on both sides of a page boundary');
+  t.notOk(g.memoryEquals(buf.gma + 4092, Uint8Array.from([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x89])));
+  t.match(g.hexdump(buf.gma + 4088, 16), /^[0-9a-f]{12} {2}00 00 00 00 11 22 33 44 55 66 77 88 00 00 00 00$/);
+});

@@ -25,6 +25,7 @@ import { Mediator, type MediatorOptions } from '../mediator/mediator.js';
 import type { Vgpu } from '../mediator/vgpu.js';
 import type { Workload } from '../mediator/workload.js';
 import { PAGE_SIZE } from '../types.js';
+import { bytesToHexString, unsafeCompareUint8Arrays } from 'typed-array-utils';
 
 const MiB = 1024 * 1024;
 
@@ -150,6 +151,35 @@ export class TestGuest {
   /** Write a dword of this guest's memory at a graphics address it mapped (a vCPU store). */
   write32(gma: number, value: number): void {
     this.driver.writeRam32(this.gpaOf(gma), [value]);
+  }
+
+  /** Bytes of this guest's memory at a graphics address it mapped (page by page through its mappings). */
+  readBytes(gma: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const a = gma + done;
+      const n = Math.min(length - done, PAGE_SIZE - (a % PAGE_SIZE));
+      out.set(this.memory.read(this.gpaOf(a), n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** True when this guest's memory at `gma` holds exactly `expected`. */
+  memoryEquals(gma: number, expected: Uint8Array): boolean {
+    return unsafeCompareUint8Arrays(this.readBytes(gma, expected.length), expected);
+  }
+
+  /** A hex dump of this guest's memory at `gma` (16 bytes a line, address first), for test messages. */
+  hexdump(gma: number, length: number): string {
+    const bytes = this.readBytes(gma, length);
+    const lines: string[] = [];
+    for (let o = 0; o < length; o += 16) {
+      const hexBytes = bytesToHexString(bytes.subarray(o, Math.min(o + 16, length))).replace(/(..)(?!$)/g, '$1 ');
+      lines.push(`${(gma + o).toString(16).padStart(12, '0')}  ${hexBytes}`);
+    }
+    return lines.join('\n');
   }
 
   /** Finished workloads of this guest, oldest first. */
