@@ -620,8 +620,11 @@ export class Vgpu {
         handler: { read: (o, s) => this.ggtt.read(o, s), write: (o, s, v) => this.ggtt.write(o, s, v) },
       },
       {
-        name: 'bar2.aperture', space: 'mem', kind: 'emulated', base: bar2, size: this.device.apertureSize,
-        handler: { read: (o, s) => this.apertureRead(o, s), write: (o, s, v) => this.apertureWrite(o, s, v) },
+        // Passed through, not emulated per access: the stub translates the offset through the
+        // host GGTT inside the vGPU's low slice and reaches host memory directly.
+        name: 'bar2.aperture', space: 'mem', kind: 'passthrough', base: bar2, size: this.device.apertureSize,
+        memory: this.device.hostMemory,
+        translate: (o) => (o >= this.slices.lowBase && o < this.lowEnd ? this.device.ggtt.translate(o) : -1),
       },
       {
         name: 'pci.config', space: 'pci', kind: 'emulated', base: 0, size: 256,
