@@ -83,3 +83,24 @@ t.test('watchdog reclaims a workload that runs too long; the other vGPU keeps it
   t.ok(ok.workloads.filter((w) => w.status === 'completed').length > 50, 'the other vGPU went on');
   t.equal(sched.statsOf(hog.vgpu.id)?.hangs, 1);
 });
+
+t.test('a context switch loads the incoming guest’s programmed registers into the device', async (t) => {
+  const h = new Harness();
+  const a = h.addGuest({ name: 'a', ppgtt: false });
+  const b = h.addGuest({ name: 'b', ppgtt: false });
+  const sched = new VgpuScheduler(h.mediator);
+  const mocs = 0xc800 + 4 * 5; // RCS MOCS control entry 5, a register switched per vGPU
+  a.vgpu.mmioWrite(mocs, 4, 0x11);
+  b.vgpu.mmioWrite(mocs, 4, 0x22);
+  busy(a, 64);
+  h.run(200_000);
+  t.equal(sched.current, a.vgpu.id);
+  t.equal(h.device.regs.peek(mocs), 0x11, 'a’s value on the device while a runs');
+  busy(b, 64);
+  let seen = -1;
+  h.mediator.onWorkloadDispatch((w) => {
+    if (w.vgpuId === b.vgpu.id && seen < 0) seen = h.device.regs.peek(mocs);
+  });
+  h.run(5 * MS);
+  t.equal(seen, 0x22, 'b’s value on the device when b’s workload starts');
+});

@@ -224,6 +224,9 @@ export class VgpuScheduler implements DispatchGate {
       return;
     }
     this.endOwnership();
+    // The incoming vGPU's image holds what its guest programmed: its virtual registers (GVT-g
+    // loads vreg values of the listed registers at every switch, `mmio_context.c`).
+    this.loadImageFromVregs(inSlot);
     const writes = this.switcher.switch(outSlot ? outSlot.image : null, inSlot.image);
     const cost = this.switcher.lastCostNs;
     const start = this.now;
@@ -240,6 +243,13 @@ export class VgpuScheduler implements DispatchGate {
       this.ownerSince = this.now;
       this.mediator.kick();
     });
+  }
+
+  private loadImageFromVregs(slot: Slot): void {
+    const offsets = this.switcher.layout.offsets;
+    const vregs = slot.vgpu.vregs;
+    const img = slot.image;
+    for (let i = 0; i < offsets.length; i++) img[i] = (vregs.peek(offsets[i]) & this.switcher.writableMask(i)) >>> 0;
   }
 
   private endOwnership(): void {
