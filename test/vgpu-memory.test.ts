@@ -218,3 +218,18 @@ t.test('PVINFO: read-only fields, failsafe on reserved writes, reset clears it',
   t.equal(v.state, 'active');
   t.equal(v.mmioRead(VGT_PVINFO_PAGE + PVINFO_VGT_ID, 4), v.id);
 });
+
+t.test('mmioWrite64 writes exact halves (GGTT entries with high bits, registers)', async (t) => {
+  const { device, mediator } = boot();
+  const v = mediator.createVgpu({ type: 'GVTg_V5_8', memory: new SparseGuestMemory(64 * MiB) });
+  const index = v.slices.lowBase / 4096;
+  v.mmioWrite64(GTT_WINDOW_OFFSET + index * 8, pteLo(0x300, PTE_PRESENT) | 0x7, 0xffff_ff01);
+  t.equal(v.mmioRead(GTT_WINDOW_OFFSET + index * 8 + 4, 4), 0xffff_ff01, 'the guest reads back its exact high half');
+  t.equal(v.mmioRead(GTT_WINDOW_OFFSET + index * 8, 4), (pteLo(0x300, PTE_PRESENT) | 0x7) >>> 0);
+  const host = device.mmioRead(GTT_WINDOW_OFFSET + index * 8, 4);
+  t.ok((host & PTE_PRESENT) !== 0 && pteFrame(host, 0) === v.ggtt.scratchMfn, 'address bit 32 set: a frame beyond guest RAM points at scratch');
+  v.mmioWrite64(fenceReg(0), 0x1000, 0xabcdef01);
+  t.equal(device.regs.read(fenceReg(v.slices.fences[0]) + 4, 4), 0xabcdef01, 'a 64-bit fence reaches its host fence exactly');
+  v.mmioWrite64(GTT_WINDOW_OFFSET + 4, 1, 1);
+  t.equal(v.counters.badAccesses, 1, 'misaligned: refused');
+});

@@ -233,6 +233,37 @@ export class Vgpu {
     this.counters.reservedAccesses++;
   }
 
+  /**
+   * Write a 64-bit value given as two u32 halves at BAR0 offset `offset` (8-byte aligned): exact
+   * for any value, where `mmioWrite(offset, 8, value)` is exact only below 2^53.
+   */
+  mmioWrite64(offset: number, lo: number, hi: number): void {
+    this.counters.mmioWrites++;
+    if (!(offset >= 0 && offset + 8 <= BAR0_BYTES) || (offset & 7) !== 0) {
+      this.counters.badAccesses++;
+      return;
+    }
+    if (offset >= BAR0_GTT_OFFSET) {
+      this.ggtt.write64(offset - BAR0_GTT_OFFSET, lo >>> 0, hi >>> 0);
+      return;
+    }
+    if (offset >= MMIO_SPACE_BYTES) {
+      this.counters.reservedAccesses++;
+      return;
+    }
+    if (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE) {
+      this.pvinfo.write(offset - VGT_PVINFO_PAGE, 4, lo >>> 0);
+      this.pvinfo.write(offset - VGT_PVINFO_PAGE + 4, 4, hi >>> 0);
+      return;
+    }
+    if (this.state === 'failsafe') {
+      this.vregs.poke(offset, lo >>> 0);
+      this.vregs.poke(offset + 4, hi >>> 0);
+      return;
+    }
+    this.vregs.write64(offset, lo, hi);
+  }
+
   /** Read the virtual PCI configuration space. */
   pciConfigRead(offset: number, size: number): number {
     return this.pci.read(offset, size);
