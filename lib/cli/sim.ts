@@ -177,7 +177,7 @@ export async function simCommand(argv: string[], io: SimIo): Promise<number> {
       const designs = designsOf(a.mode, scenarios[0]);
       const rows: SweepRow[] = [];
       scenarios.forEach((sc, si) => {
-        const runs = designs.map((d, di) => simulate(sc, {
+        const runs = designs.map((d) => simulate(sc, {
           mode: d.mode, mediator: d.mediator, durationMs: a.durationMs, cache, trace: false, noNative: !a.native,
           onNativeProgress: (name, done, total) => bar.update(done / total, `${sc.name} (${si + 1}/${scenarios.length}): ${name} alone (native)`),
           onProgress: (done, total) => bar.update(done / total, `${sc.name} (${si + 1}/${scenarios.length}): ${d.label}`),

@@ -429,7 +429,6 @@ function positiveInt(field: string, v: number | undefined, dflt: number): number
 const CONTINUE = 0;
 const STOP = 1;
 
-const PAGE_DWORDS = 1024;
 const MI_NOOP = 0;
 const BB_PPGTT_BIT = 1 << 8;
 const BB_SECOND_LEVEL_BIT = 1 << 22;
