@@ -588,6 +588,7 @@ export class Mediator {
         const hpa = v.ggtt.translate(w.lrca + p * PAGE_SIZE);
         if (hpa >= 0) pool.page32(ctx, p).set(this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE)));
       }
+      w.ppHwspAtDispatch = pool.page32(ctx, 0).slice();
       const reg = pool.page32(ctx, 1);
       const set = (index: number, value: number): void => {
         reg[index + 1] = value >>> 0;
@@ -689,12 +690,19 @@ export class Mediator {
   /** Finish a workload (completed or failed): guest context, CSB, interrupts, shadows, records. */
   private finish(w: Workload, v: Vgpu): void {
     w.completedAt = this.device.clock.now;
-    if (w.status === 'completed' && w.shadowContext) {
+    if (w.status === 'completed' && w.shadowContext && w.ppHwspAtDispatch) {
       // Its per-process status page (context page 0) receives what the device wrote there
-      // (store-data-index, seqnos).
+      // (store-data-index, seqnos): only the dwords that changed in the shadow, so that stores
+      // the guest's own commands made to that page through another mapping are kept.
       const hpa = v.ggtt.translate(w.lrca);
-      if (hpa >= 0) this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE)).set(this.hostGm.page32(w.shadowContext, 0));
+      if (hpa >= 0) {
+        const guest = this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE));
+        const shadow = this.hostGm.page32(w.shadowContext, 0);
+        const before = w.ppHwspAtDispatch;
+        for (let i = 0; i < shadow.length; i++) if (shadow[i] !== before[i]) guest[i] = shadow[i];
+      }
     }
+    w.ppHwspAtDispatch = null;
     if (w.ringSize > 0 && (w.status === 'completed' || (w.failure && w.failure.rule !== 'ring-context' && w.failure.rule !== 'bad-descriptor'))) {
       // The guest's ring is consumed up to the workload's tail: executed, or refused and
       // dropped (a refused request is not run again at the next submission).

@@ -519,7 +519,7 @@ export class Vgpu {
         ringBase: 0, ringSize: 0, head: 0, tail: 0, addressingMode: d.addressingMode, pdps: [0, 0, 0, 0], frameEnd: false,
         status: 'queued', failure: null, submittedAt: this.device.clock.now, dispatchedAt: -1, completedAt: -1,
         commands: 0, batches: 0, patched: 0, userInterrupts: 0, hostContextId: 0, preemptions: 0, mediationNs: 0, busyNs: 0,
-        shadowAllocs: [], shadowContext: null, ppgtt: null,
+        shadowAllocs: [], shadowContext: null, ppgtt: null, ppHwspAtDispatch: null,
       };
       const fail = this.readRingContext(w, engine, d.privilege, lo);
       if (fail) {

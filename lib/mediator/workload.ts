@@ -67,6 +67,8 @@ export interface Workload {
   mediationNs: number;
   /** Simulated ns the device ran it (dispatch to completion, minus mediation, over every run). */
   busyNs: number;
+  /** The shadow context's page 0 as copied from the guest at dispatch (to merge back only what the device wrote). */
+  ppHwspAtDispatch: Uint32Array | null;
   /** Shadow resources (freed at completion). */
   shadowAllocs: HostGmAllocation[];
   shadowContext: HostGmAllocation | null;

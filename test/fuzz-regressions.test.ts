@@ -1,0 +1,22 @@
+/**
+ * Violations found by long campaigns, replayed as regression tests (each case rebuilds its world
+ * from the seed and the segment start, as `npm run fuzz -- --replay I --segment S` does).
+ */
+import t from 'tap';
+import { replayCase } from '../lib/fuzz/campaign.js';
+
+const CASES = [
+  // A GPU store through a GGTT entry aliasing the guest's own context page 0 was overwritten by
+  // the mediator copying the shadow context's page 0 back at completion (gtt campaign, seed 31001).
+  { fuzzer: 'gtt' as const, seed: 31001, index: 252300, segment: 252000 },
+  { fuzzer: 'gtt' as const, seed: 31001, index: 710583, segment: 710500 },
+  { fuzzer: 'gtt' as const, seed: 31001, index: 896908, segment: 896500 },
+];
+
+for (const c of CASES) {
+  t.test(`${c.fuzzer} seed ${c.seed} case ${c.index}`, async (t) => {
+    const r = replayCase(c.fuzzer, c.seed, c.index, c.segment);
+    t.equal(r.violations, 0, JSON.stringify(r.failures[0] ?? ''));
+    t.equal(r.crashes, 0);
+  });
+}
