@@ -11,6 +11,11 @@ const CASES = [
   { fuzzer: 'gtt' as const, seed: 31001, index: 252300, segment: 252000 },
   { fuzzer: 'gtt' as const, seed: 31001, index: 710583, segment: 710500 },
   { fuzzer: 'gtt' as const, seed: 31001, index: 896908, segment: 896500 },
+  // An engine reset was taken for a device reset: every engine's in-flight workload failed and the
+  // engines kept running unowned contexts (commands campaign, seed 31002).
+  { fuzzer: 'commands' as const, seed: 31002, index: 2434, segment: 2400 },
+  { fuzzer: 'commands' as const, seed: 31002, index: 52906, segment: 52800 },
+  { fuzzer: 'commands' as const, seed: 31002, index: 60166, segment: 60000 },
 ];
 
 for (const c of CASES) {

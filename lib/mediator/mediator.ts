@@ -179,6 +179,8 @@ export class Mediator {
   private readonly doneListeners: ((w: Workload) => void)[] = [];
   private readonly dispatchListeners: ((w: Workload) => void)[] = [];
   private readonly preemptListeners: ((w: Workload) => void)[] = [];
+  /** 1 while the mediator's reset of a hung engine is pending. */
+  private readonly resetting = new Uint8Array(GEN9_ENGINES.length);
   /** Engines reserved by a workload being prepared (mediation delay before submission). */
   private readonly preparing: (Workload | null)[] = GEN9_ENGINES.map(() => null);
   private readonly historyLimit: number;
@@ -406,7 +408,7 @@ export class Mediator {
   private dispatchAll(): void {
     const now = this.device.clock.now;
     for (let e = 0; e < this.queues.length; e++) {
-      if (this.inflight[e] !== null || this.preparing[e] !== null) continue;
+      if (this.inflight[e] !== null || this.preparing[e] !== null || this.resetting[e] === 1) continue;
       const q = this.queues[e];
       for (let i = 0; i < q.length; i++) {
         const w = q[i];
@@ -629,7 +631,18 @@ export class Mediator {
 
   private onDeviceEvent(e: DeviceEvent): void {
     if (e.kind === 'reset') {
-      this.onDeviceReset();
+      if (e.engine === null) {
+        this.onDeviceReset();
+      } else {
+        // An engine reset the mediator did not start (its own resets clear `inflight` first):
+        // only that engine's workload is lost.
+        const id = this.device.engine(e.engine).id;
+        const w = this.inflight[id];
+        if (w) {
+          this.failInflight(w, { rule: 'device-reset', code: 'HANG', message: `engine ${e.engine} was reset while the workload ran`, gma: -1, header: '', command: '' });
+          this.kick();
+        }
+      }
       return;
     }
     if (e.kind === 'submit-dropped' && e.contextId !== undefined) {
@@ -677,9 +690,12 @@ export class Mediator {
         rule: 'gpu-hang', code: err?.code ?? 'HANG', message: err?.message ?? 'engine error',
         gma: err?.address ?? -1, header: err ? '0x' + (err.header >>> 0).toString(16) : '', command: '',
       };
-      // Engine reset on the host (outside the device's step), then the next workload.
+      // Engine reset on the host (outside the device's step), then the next workload; nothing
+      // is dispatched to the hung engine meanwhile.
+      this.resetting[engine.id] = 1;
       this.device.clock.schedule(0, () => {
         engine.reset();
+        this.resetting[engine.id] = 0;
         this.kick();
       });
       const v = this.vgpuMap.get(w.vgpuId);
