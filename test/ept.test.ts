@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Ept, EPT_READ, EPT_RW, EPT_WRITE } from '../lib/ept/ept.js';
+import { Ept, EPT_READ, EPT_RW, EPT_WRITE, PIN_INVALID, PIN_NO_MEMORY } from '../lib/ept/ept.js';
 import { HostMemory, SparseGuestMemory, type GuestMemory } from '../lib/ept/memory.js';
 import { ConfigError, RangeArgError, StateError } from '../lib/errors.js';
 import { gfn, gpa, PAGE_SIZE } from '../lib/types.js';
@@ -55,14 +55,18 @@ t.test('pin maps on demand and never throws', async (t) => {
   t.ok(m >= 0);
   t.equal(ept.pin(10), m, 'pinned once');
   t.equal(ept.counters.mapped, 1);
-  t.equal(ept.pin(1024), -1, 'outside RAM');
-  t.equal(ept.pin(-1), -1);
+  t.equal(ept.pin(1024), PIN_INVALID, 'outside RAM');
+  t.equal(ept.pin(-1), PIN_INVALID);
   ept.setPermissions(gfn(11), EPT_WRITE);
-  t.equal(ept.pin(11), -1, 'not readable');
+  t.equal(ept.pin(11), PIN_INVALID, 'not readable');
   host.failAllocations = 1;
-  t.equal(ept.pin(12), -1, 'host memory exhausted');
+  t.equal(ept.pin(12), PIN_NO_MEMORY, 'host memory exhausted: a result of its own, not an invalid frame');
   t.equal(ept.counters.pinFailures, 4);
+  t.equal(ept.counters.pinNoMemory, 1, 'only the exhaustion counts as no memory');
   t.ok(ept.pin(12) >= 0, 'recovers once memory is back');
+  t.equal(PIN_INVALID, -1, 'callers that only test < 0 still see both as failures');
+  t.ok(PIN_NO_MEMORY < 0, 'so is the exhaustion result');
+  t.not(PIN_NO_MEMORY as number, PIN_INVALID, 'and the two differ');
 });
 
 t.test('permissions', async (t) => {

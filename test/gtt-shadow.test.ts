@@ -382,3 +382,99 @@ t.test('BigInt oracle: host PTE = guest PTE with the frame replaced', async (t) 
   );
   t.pass('oracle agrees');
 });
+
+t.test('host memory exhausted while a present entry is pinned: pending (not invalid), retried by sync', async (t) => {
+  const { ggtt, host, vms, part } = device(1);
+  const { shadow, ept, slices } = vms[0];
+  const lowI = slices.lowBase / PAGE_SIZE;
+  const frameOf = (k: number) => pteFrame(ggtt.lo(lowI + k), ggtt.hi(lowI + k));
+  const lo = pteLo(9, PTE_PRESENT | 0x18);
+  host.failAllocations = 1;
+  shadow.write64(off(slices, 2), lo, 0);
+  t.equal(host.failAllocations, 0, 'the pin met the failure');
+  let c = shadow.counters;
+  t.equal(c.allocFailures, 1, 'counted as a host allocation failure');
+  t.equal(c.invalidFrame, 0, 'not as an invalid guest frame');
+  t.equal(c.pending, 1);
+  t.equal(shadow.pendingEntries, 1);
+  t.equal(shadow.heldHalves, 0, 'a pending entry is not a held half');
+  t.equal(frameOf(2), shadow.scratchMfn, 'host entry at scratch meanwhile');
+  t.equal(ggtt.lo(lowI + 2) & 0xfff, PTE_PRESENT | 0x18, 'with the guest flags');
+  t.equal(shadow.read(off(slices, 2), 4), lo, 'the guest reads back its value');
+  t.ok(shadow.pendingIn(slices.lowBase + 2 * PAGE_SIZE + 8, 4));
+  t.notOk(shadow.pendingIn(slices.lowBase + 3 * PAGE_SIZE, PAGE_SIZE));
+  // A frame outside guest RAM is the guest's: scratch for good.
+  shadow.write64(off(slices, 4), pteLo(GUEST_RAM / PAGE_SIZE + 1, PTE_PRESENT), 0);
+  t.equal(shadow.counters.invalidFrame, 1);
+  t.equal(shadow.pendingEntries, 1, 'the invalid one does not wait');
+  host.failAllocations = 1000;
+  t.equal(shadow.sync(), false, 'still short: sync returns false');
+  host.failAllocations = 0;
+  t.equal(shadow.pendingEntries, 1);
+  t.ok(shadow.sync(), 'memory back: sync shadows it');
+  t.equal(frameOf(2), ept.translateGfn(gfn(9)), 'host entry names the guest frame');
+  t.equal(ggtt.lo(lowI + 2) & 0xfff, PTE_PRESENT | 0x18);
+  t.equal(frameOf(4), shadow.scratchMfn, 'the invalid one stays at scratch');
+  c = shadow.counters;
+  t.equal(c.retried, 1);
+  t.equal(c.pending, 0);
+  t.equal(c.writes, c.badAccess + c.outOfSlice + c.parked + c.notPresent + c.invalidFrame + c.allocFailures + c.shadowed, 'every write has one outcome');
+  t.ok(shadow.sync(), 'nothing left: sync is true');
+  shadow.destroy();
+  ept.destroy();
+  part.release(vms[0].id);
+  t.equal(host.allocatedFrames, 0, 'nothing leaked');
+});
+
+t.test('a pending entry rewritten by the guest, made unreadable, reset or orphaned by the EPT', async (t) => {
+  const { ggtt, host, vms } = device(1);
+  const { shadow, ept, slices } = vms[0];
+  const lowI = slices.lowBase / PAGE_SIZE;
+  const frameOf = (k: number) => pteFrame(ggtt.lo(lowI + k), ggtt.hi(lowI + k));
+  const pendingAt = (k: number, frame: number) => {
+    host.failAllocations = 1;
+    shadow.write64(off(slices, k), pteLo(frame, PTE_PRESENT), 0);
+    host.failAllocations = 0;
+  };
+  // Rewritten whole: what waited is gone.
+  pendingAt(0, 10);
+  shadow.write64(off(slices, 0), pteLo(11, PTE_PRESENT), 0);
+  t.equal(shadow.pendingEntries, 0, 'a whole rewrite drops the retry');
+  t.equal(frameOf(0), ept.translateGfn(gfn(11)));
+  t.equal(ept.translateGfn(gfn(10)), -1, 'the old frame was never pinned');
+  // Rewritten by a half: the entry is held, not pending; its other half under exhaustion makes
+  // it pending again.
+  pendingAt(1, 12);
+  shadow.write(off(slices, 1) + 4, 4, 0);
+  t.equal(shadow.pendingEntries, 0, 'a half rewrite drops the retry');
+  t.equal(shadow.heldHalves, 1, 'and holds the half');
+  t.equal(ggtt.lo(lowI + 1) & PTE_PRESENT, 0, 'parked, not present');
+  host.failAllocations = 1;
+  shadow.write(off(slices, 1), 4, pteLo(13, PTE_PRESENT));
+  host.failAllocations = 0;
+  t.equal(shadow.heldHalves, 0);
+  t.equal(shadow.pendingEntries, 1, 'the completed entry waits for memory');
+  t.ok(shadow.sync());
+  t.equal(frameOf(1), ept.translateGfn(gfn(13)));
+  // Made unreadable by the host before the retry: scratch for good, counted as invalidated.
+  pendingAt(2, 14);
+  ept.setPermissions(gfn(14), EPT_WRITE);
+  const inv = shadow.counters.invalidated;
+  t.ok(shadow.sync(), 'nothing left waiting');
+  t.equal(shadow.counters.invalidated, inv + 1);
+  t.equal(frameOf(2), shadow.scratchMfn);
+  // Reset forgets it.
+  pendingAt(3, 15);
+  shadow.reset();
+  t.equal(shadow.pendingEntries, 0, 'reset drops the retry');
+  t.ok(shadow.sync());
+  t.equal(ept.translateGfn(gfn(15)), -1);
+  // The EPT goes: nothing to retry.
+  pendingAt(5, 16);
+  ept.destroy();
+  t.equal(shadow.pendingEntries, 0, 'an EPT destroy drops the retry');
+  t.ok(shadow.sync());
+  t.equal(frameOf(5), shadow.scratchMfn);
+  shadow.destroy();
+  t.equal(host.allocatedFrames, 0, 'nothing leaked');
+});

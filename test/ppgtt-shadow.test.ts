@@ -4,6 +4,7 @@ import { PpgttWalker } from '../lib/gtt/ppgtt-walk.js';
 import { PPGTT_MODE_L3, PPGTT_MODE_L4, PpgttManager } from '../lib/gtt/shadow-ppgtt.js';
 import { Ept } from '../lib/ept/ept.js';
 import { HostMemory, SparseGuestMemory } from '../lib/ept/memory.js';
+import { failAllocationAt } from '../lib/fuzz/faults.js';
 import { GiB, GuestPpgtt, MiB, framesInUse, isolationProblems, mismatches, range, rig } from './ppgtt-fixture.js';
 
 t.test('4-level: a sparse mapping is shadowed, leaves point at EPT frames with guest flags', (t) => {
@@ -260,5 +261,77 @@ t.test('frames above 4 GiB (high PTE half) on both sides, checked against a BigI
   });
   mgr.dispose();
   t.equal(host.allocatedFrames - ept.mappedFrames, 0);
+  t.end();
+});
+
+t.test('host memory exhausted while pinning leaf frames: pending, not invalid, retried by sync (4 KiB, 64 KiB, split 2 MiB)', (t) => {
+  const r = rig();
+  const g = new GuestPpgtt(r);
+  g.map4K(0x1000, 5);
+  g.map64K(4 * MiB, 64); // an IPS page table
+  const mm = g.get();
+  const c0 = r.mgr.counters;
+  // 4 KiB: a fresh guest frame in the shadowed PT; its pin is the one allocation.
+  r.host.failAllocations = 1;
+  g.map4K(0x2000, 6);
+  // 64 KiB: fresh frames 80..95 in the shadowed IPS PT; the pin of the first fails.
+  r.host.failAllocations = 1;
+  g.map64K(4 * MiB + 0x10000, 80);
+  t.equal(r.host.failAllocations, 0, 'both met their failure');
+  // 2 MiB at frames 512..1023, not host-contiguous, so split: allocation 1 is the split PT,
+  // allocation 2 the pin of frame 513.
+  r.ept.pin(512);
+  t.not(r.ept.translateGfn(512) % 512, 0, 'precondition: frame 512 is not 2 MiB-aligned on the host');
+  const f = failAllocationAt(r.host, 2);
+  g.map2M(6 * MiB, 512);
+  f.restore();
+  t.equal(f.failed, 1);
+  const c1 = r.mgr.counters;
+  t.equal(c1.allocFailures - c0.allocFailures, 3, 'three host allocation failures');
+  t.equal(c1.invalidFrames, c0.invalidFrames, 'none counted as an invalid guest frame');
+  t.equal(r.mgr.pendingEntries, 3, 'three entries wait: the PTE, the 64 KiB slot, the 2 MiB PDE');
+  t.equal(mm.translate(0x2000), -1, '4 KiB: at scratch meanwhile');
+  t.equal(mm.translate(4 * MiB + 0x10000), -1, '64 KiB: at scratch meanwhile');
+  t.equal(mm.translate(4 * MiB + 0x1f000), r.ept.translate(95 * 4096), '64 KiB: the frames that could be backed are shadowed');
+  t.equal(mm.translate(6 * MiB + 4096), -1, '2 MiB: the frame that could not be backed is at scratch');
+  t.equal(mm.translate(6 * MiB + 8192), r.ept.translate(514 * 4096), '2 MiB: the rest of the split is shadowed');
+  // Still short at the sync: it says so, and the entries keep waiting.
+  r.host.failAllocations = 1000;
+  t.equal(r.mgr.sync(), false, 'still short: sync returns false');
+  r.host.failAllocations = 0;
+  t.equal(r.mgr.pendingEntries, 3, 'still pending');
+  t.equal(r.mgr.counters.invalidFrames, c0.invalidFrames, 'still none invalid');
+  t.ok(r.mgr.sync(), 'memory back: sync shadows them all');
+  t.equal(r.mgr.pendingEntries, 0);
+  t.same(mismatches(r, mm, g.roots, [0x1000, 0x2000, ...range(4 * MiB, 0x20000), ...range(6 * MiB, 2 * MiB, 4096 * 17), 8 * MiB - 4096]), []);
+  t.same(isolationProblems(r, mm), []);
+  // A frame outside guest RAM is the guest's: scratch for good, counted, not pending.
+  g.map4K(0x3000, r.ept.frames + 1);
+  t.equal(r.mgr.counters.invalidFrames, c0.invalidFrames + 1, 'an invalid frame still counts as invalid');
+  t.equal(r.mgr.pendingEntries, 0, 'and is not retried');
+  t.equal(mm.translate(0x3000), -1);
+  r.mgr.dispose();
+  t.equal(framesInUse(r), 0, 'every shadow page came back (the split PT the retry replaced included)');
+  t.end();
+});
+
+t.test('host memory exhausted while a new mm pins its leaf frames: the build rolls back and throws', (t) => {
+  const r = rig();
+  const g = new GuestPpgtt(r);
+  g.map4K(0x1000, 5);
+  g.map4K(0x2000, 6);
+  const before = framesInUse(r);
+  // Allocations: PML4, PDP, PD, PT shadow pages, then the pins of frames 5 and 6.
+  const f = failAllocationAt(r.host, 6);
+  t.throws(() => g.get(), { code: 'E_NO_RESOURCE' }, 'NoResourceError to the mediator (shadow-alloc)');
+  f.restore();
+  t.equal(f.failed, 1);
+  t.equal(r.mgr.counters.allocFailures, 1);
+  t.equal(r.mgr.counters.invalidFrames, 0, 'not an invalid frame');
+  t.equal(r.ept.counters.pinNoMemory, 1, 'the failure was the pin of a leaf frame');
+  t.equal(framesInUse(r), before, 'nothing half-built stays behind');
+  t.equal(r.mgr.pendingEntries, 0);
+  const mm = g.get();
+  t.same(mismatches(r, mm, g.roots, [0x1000, 0x2000]), [], 'built whole once memory is back');
   t.end();
 });

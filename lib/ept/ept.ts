@@ -32,7 +32,7 @@
  */
 import Bitfield from 'bitfield';
 import createDebug from 'debug';
-import { ConfigError, RangeArgError, StateError } from '../errors.js';
+import { ConfigError, NoResourceError, RangeArgError, StateError } from '../errors.js';
 import { PAGE_SIZE, type Gfn, type Gpa, type Hpa, type Mfn } from '../types.js';
 import type { GuestMemory, HostMemory } from './memory.js';
 
@@ -46,6 +46,18 @@ export const EPT_WRITE = 2;
 export const EPT_RW = EPT_READ | EPT_WRITE;
 /** Internal: a write-protect handler is registered (checked before EPT_WRITE). */
 const EPT_TRAP = 4;
+
+/**
+ * What `Ept.pin` returns for a frame that will not map whatever the host does later: outside
+ * guest RAM, not readable, or the EPT destroyed. A shadow table points such an entry at scratch
+ * for good.
+ */
+export const PIN_INVALID = -1;
+/**
+ * What `Ept.pin` returns when the frame is a valid one but no host frame could be found to back
+ * it (host memory exhausted). Not the guest's doing: a caller keeps the entry for a retry.
+ */
+export const PIN_NO_MEMORY = -2;
 
 /** A `GuestMemory` whose pages can be viewed in place (what `Ept` needs to alias them). */
 export interface PagedGuestMemory extends GuestMemory {
@@ -92,6 +104,8 @@ export interface EptCounters {
   unmapped: number;
   /** On-demand mappings that failed (no permission, outside RAM, host memory exhausted). */
   pinFailures: number;
+  /** The part of `pinFailures` due to host memory exhaustion (`PIN_NO_MEMORY`). */
+  pinNoMemory: number;
   /** Device writes reported through `markDirty`. */
   deviceDirty: number;
 }
@@ -113,7 +127,7 @@ export class Ept {
   /** Counters. */
   readonly counters: EptCounters = {
     guestWrites: 0, landed: 0, trapped: 0, trapLanded: 0, denied: 0, outOfRam: 0,
-    mapped: 0, unmapped: 0, pinFailures: 0, deviceDirty: 0,
+    mapped: 0, unmapped: 0, pinFailures: 0, pinNoMemory: 0, deviceDirty: 0,
   };
   /** Guest frames currently backed by a host frame. */
   mappedFrames = 0;
@@ -187,8 +201,11 @@ export class Ept {
 
   /**
    * The device-side lookup with on-demand backing: the host frame of `gfn`, mapping it first if
-   * needed; -1 when `gfn` is outside guest RAM, not readable, or host memory is exhausted
-   * (counted in `pinFailures`). Never throws: `gfn` usually comes from a guest PTE.
+   * needed. Fails with a negative sentinel, never a throw (`gfn` usually comes from a guest PTE):
+   * `PIN_INVALID` (-1) when `gfn` is outside guest RAM or not readable, or the EPT is destroyed;
+   * `PIN_NO_MEMORY` (-2) when host memory is exhausted, which a later call may get past. Both
+   * count in `pinFailures`; the second also in `pinNoMemory`. A caller that only needs "usable
+   * or not" tests `< 0`.
    */
   pin(gfn: number): number {
     if (gfn >= 0 && gfn < this.frames) {
@@ -197,20 +214,26 @@ export class Ept {
       return this.pinSlow(gfn);
     }
     this.counters.pinFailures++;
-    return -1;
+    return PIN_INVALID;
   }
 
   private pinSlow(gfn: number): number {
     if ((this.perms[gfn] & EPT_READ) === 0 || this.destroyed) {
       this.counters.pinFailures++;
-      return -1;
+      return PIN_INVALID;
     }
     try {
       return this.back(gfn);
     } catch (e) {
       this.counters.pinFailures++;
       log('%s: cannot back gfn 0x%s: %s', this.name, gfn.toString(16), (e as Error).message);
-      return -1;
+      if (e instanceof NoResourceError) {
+        this.counters.pinNoMemory++;
+        return PIN_NO_MEMORY;
+      }
+      // Anything else is a host-side fault (a guest memory whose page views are wrong): the
+      // frame cannot be backed however long the caller waits.
+      return PIN_INVALID;
     }
   }
 

@@ -11,8 +11,13 @@
  *   (indexed by slice offset), so a vGPU costs 9 bytes per entry it owns, not 8 MiB.
  * - A present entry's guest frame is translated through the VM's `Ept` (pinning it on demand);
  *   the host entry gets the host frame with the guest's flag bits. A frame outside guest RAM (or
- *   not readable, or host memory exhausted) points the host entry at the vGPU's scratch page.
+ *   not readable) points the host entry at the vGPU's scratch page for good (`invalidFrame`).
  *   (GVT-g shares one scratch page among vGPUs; one per vGPU keeps the ownership invariant exact.)
+ * - A valid frame the host could not back because its memory ran out (`PIN_NO_MEMORY`) also
+ *   points the host entry at scratch, but it is the host's failure, not the guest's: counted in
+ *   `allocFailures`, the entry stays pending and `sync()` (called by the mediator before it
+ *   reads a context image and before each submission) pins it again. While an entry is pending
+ *   `sync()` returns false and the mediator fails the workload with `shadow-alloc`.
  * - An 8-byte entry written as two 4-byte halves is held until the other half arrives, in either
  *   order; meanwhile the host entry points at scratch, not present (GVT-g's partial-PTE list).
  *
@@ -24,7 +29,7 @@
  */
 import createDebug from 'debug';
 import { ConfigError, StateError } from '../errors.js';
-import type { Ept } from '../ept/ept.js';
+import { PIN_NO_MEMORY, type Ept } from '../ept/ept.js';
 import type { HostMemory } from '../ept/memory.js';
 import { PAGE_SIZE, TWO_POW_32, type Gma, type Hpa, type Mfn } from '../types.js';
 import type { Ggtt } from './ggtt.js';
@@ -40,7 +45,7 @@ const FRAME_LIMIT = 2 ** 27;
 
 /**
  * Counters of one `ShadowGgtt`. Every write access has exactly one outcome (badAccess,
- * outOfSlice, parked, notPresent, invalidFrame or shadowed); `writes` is their sum.
+ * outOfSlice, parked, notPresent, invalidFrame, allocFailures or shadowed); `writes` is their sum.
  */
 export interface ShadowGgttCounters {
   /** Write accesses to the GTT window (any size, any offset). */
@@ -53,8 +58,17 @@ export interface ShadowGgttCounters {
   shadowed: number;
   /** Writes whose entry lies outside the vGPU's slices (dropped). */
   outOfSlice: number;
-  /** Present entries whose guest frame did not translate (host entry → scratch). */
+  /** Present entries whose guest frame did not translate (host entry → scratch for good). */
   invalidFrame: number;
+  /**
+   * Present entries whose guest frame the host could not back, memory exhausted (host entry →
+   * scratch, pending a retry at `sync`).
+   */
+  allocFailures: number;
+  /** Pending entries a later `sync` shadowed. */
+  retried: number;
+  /** Gauge: entries pending a retry now. */
+  pending: number;
   /** 4-byte (half-entry) writes. */
   halfWrites: number;
   /** Unaligned, wrong-size or out-of-window writes (dropped). */
@@ -63,7 +77,10 @@ export interface ShadowGgttCounters {
   reads: number;
   /** Unaligned, wrong-size or out-of-window reads (answered 0). */
   badReads: number;
-  /** Host entries pointed back at scratch because their guest frame was unmapped. */
+  /**
+   * Host entries pointed back at scratch because their guest frame was unmapped (or, for a
+   * pending entry, became unusable before its retry).
+   */
   invalidated: number;
 }
 
@@ -76,6 +93,12 @@ export interface ShadowGgttOptions {
 const HELD_NONE = 0;
 const HELD_LO = 1;
 const HELD_HI = 2;
+/**
+ * Not a half: a whole present entry whose frame could not be backed (host memory exhausted),
+ * waiting for `sync`. Kept in `held` (and counted in `heldCount`) so that the write path's one
+ * held-slot test also catches a guest rewriting it.
+ */
+const HELD_RETRY = 3;
 
 export class ShadowGgtt {
   // Fields assigned once in the constructor are `declare`d: emitted class fields would first be
@@ -112,7 +135,12 @@ export class ShadowGgtt {
   private declare readonly eptFrames: number;
   /** End of the accepted window: GGTT_WINDOW_SIZE, 0 once destroyed (every access then dropped). */
   private declare windowEnd: number;
+  /** Slots whose `held` state is not HELD_NONE: halves waiting and entries pending a retry. */
   private declare heldCount: number;
+  /** Slots in HELD_RETRY (a part of `heldCount`), and the lowest and highest of them. */
+  private declare retryCount: number;
+  private declare retryFirst: number;
+  private declare retryLast: number;
   // Counters as plain fields (the hot path bumps one of them); `counters` snapshots them.
   private declare nShadowed: number;
   /** Entries `write64` shadowed straight into `words` (`ggtt.writes` counts them through `addDirectWriter`). */
@@ -128,6 +156,8 @@ export class ShadowGgtt {
   private declare nInvalidated: number;
   private declare nParked: number;
   private declare nNotPresent: number;
+  private declare nAllocFailures: number;
+  private declare nRetried: number;
 
   /**
    * @param ggtt the host GGTT.
@@ -154,6 +184,9 @@ export class ShadowGgtt {
     this.destroyed = false;
     this.windowEnd = GGTT_WINDOW_SIZE;
     this.heldCount = 0;
+    this.retryCount = 0;
+    this.retryFirst = 0;
+    this.retryLast = -1;
     this.nShadowed = 0;
     this.nShadowedDirect = 0;
     this.words = ggtt.words;
@@ -166,6 +199,8 @@ export class ShadowGgtt {
     this.nInvalidated = 0;
     this.nParked = 0;
     this.nNotPresent = 0;
+    this.nAllocFailures = 0;
+    this.nRetried = 0;
     this.slices = slices;
     this.ept = ept;
     this.host = host;
@@ -193,9 +228,11 @@ export class ShadowGgtt {
   /** A snapshot of the counters. */
   get counters(): ShadowGgttCounters {
     return {
-      writes: this.nBadAccess + this.nOutOfSlice + this.nParked + this.nNotPresent + this.nInvalidFrame + this.nShadowed + this.nShadowedDirect,
+      writes: this.nBadAccess + this.nOutOfSlice + this.nParked + this.nNotPresent + this.nInvalidFrame + this.nAllocFailures +
+        this.nShadowed + this.nShadowedDirect,
       parked: this.nParked, notPresent: this.nNotPresent, shadowed: this.nShadowed + this.nShadowedDirect, outOfSlice: this.nOutOfSlice,
-      invalidFrame: this.nInvalidFrame, halfWrites: this.nHalfWrites, badAccess: this.nBadAccess, badReads: this.nBadReads, reads: this.nReads,
+      invalidFrame: this.nInvalidFrame, allocFailures: this.nAllocFailures, retried: this.nRetried, pending: this.retryCount,
+      halfWrites: this.nHalfWrites, badAccess: this.nBadAccess, badReads: this.nBadReads, reads: this.nReads,
       invalidated: this.nInvalidated,
     };
   }
@@ -207,7 +244,12 @@ export class ShadowGgtt {
 
   /** Halves currently held waiting for their partner. */
   get heldHalves(): number {
-    return this.heldCount;
+    return this.heldCount - this.retryCount;
+  }
+
+  /** Entries waiting for host memory (see `sync`). */
+  get pendingEntries(): number {
+    return this.retryCount;
   }
 
   /** Slot of GGTT entry `index` (low slice first, then high), or -1 outside the slices. */
@@ -247,7 +289,13 @@ export class ShadowGgtt {
     const half = (offset >>> 2) & 1;
     this.guest[2 * s + half] = value;
     const mine = half === 0 ? HELD_LO : HELD_HI;
-    const h = this.held[s];
+    let h = this.held[s];
+    if (h === HELD_RETRY) {
+      // The guest rewrites an entry that waited for memory: what it had is gone, this half
+      // starts a new entry.
+      this.unhold(s);
+      h = HELD_NONE;
+    }
     if (h === HELD_NONE) {
       // First half: hold it, park the host entry on scratch until the other half arrives.
       this.held[s] = mine;
@@ -288,10 +336,7 @@ export class ShadowGgtt {
     const g = this.guest;
     g[2 * s] = lo;
     g[2 * s + 1] = hi;
-    if (this.heldCount !== 0 && this.held[s] !== 0) {
-      this.held[s] = 0;
-      this.heldCount--;
-    }
+    if (this.heldCount !== 0 && this.held[s] !== 0) this.unhold(s);
     // Literals on this path: 1 = PTE_PRESENT, 0xfff = PTE_FLAGS_MASK, 0 = HELD_NONE.
     if ((lo & 1) === 0) {
       this.nNotPresent++;
@@ -304,7 +349,7 @@ export class ShadowGgtt {
     const gfn = (lo >>> 12) | ((hi & 0x7f) << 20);
     const mfn = gfn < this.eptFrames ? this.eptTable[gfn] : -1;
     if (mfn < 0) {
-      this.shadowPinned(index, lo, gfn);
+      this.shadowPinned(s, index, lo, gfn);
       return;
     }
     this.nShadowedDirect++;
@@ -314,15 +359,38 @@ export class ShadowGgtt {
   }
 
   /** The rest of `write64` when the EPT's device table has no host frame for `gfn`. */
-  private shadowPinned(index: number, lo: number, gfn: number): void {
+  private shadowPinned(s: number, index: number, lo: number, gfn: number): void {
     const mfn = this.ept.pin(gfn);
     if (mfn < 0) {
-      this.nInvalidFrame++;
+      if (mfn === PIN_NO_MEMORY) this.holdForRetry(s);
+      else this.nInvalidFrame++;
       this.ggtt.set(index, (this.scratchParkedLo | (lo & 0xfff)) >>> 0, this.scratchHi);
       return;
     }
     this.nShadowed++;
     this.ggtt.set(index, (mfn << 12) | (lo & 0xfff), mfn >>> 20);
+  }
+
+  /** Slot `s` waits for host memory (its host entry goes to scratch): count it, remember it. */
+  private holdForRetry(s: number): void {
+    this.nAllocFailures++;
+    this.held[s] = HELD_RETRY;
+    this.heldCount++;
+    if (this.retryCount++ === 0) {
+      this.retryFirst = s;
+      this.retryLast = s;
+    } else {
+      if (s < this.retryFirst) this.retryFirst = s;
+      if (s > this.retryLast) this.retryLast = s;
+    }
+    log('%s: no host memory for GGTT entry 0x%s: pending', this.name, this.indexOfSlot(s).toString(16));
+  }
+
+  /** Clear the held state of slot `s` (a half waiting or a pending retry). */
+  private unhold(s: number): void {
+    if (this.held[s] === HELD_RETRY) this.retryCount--;
+    this.held[s] = HELD_NONE;
+    this.heldCount--;
   }
 
   /** Translate the guest entry of slot `s` into the host GGTT. */
@@ -337,12 +405,62 @@ export class ShadowGgtt {
     const gfn = (lo >>> 12) | ((this.guest[2 * s + 1] & 0x7f) << 20);
     const mfn = this.ept.pin(gfn);
     if (mfn < 0) {
-      this.nInvalidFrame++;
+      if (mfn === PIN_NO_MEMORY) this.holdForRetry(s);
+      else this.nInvalidFrame++;
       this.ggtt.set(index, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
       return;
     }
     this.nShadowed++;
     this.ggtt.set(index, ((mfn << 12) | (lo & PTE_FLAGS_MASK)) >>> 0, mfn >>> 20);
+  }
+
+  /**
+   * Retry the entries that waited for host memory (the mediator calls this before it reads a
+   * context image through the GGTT and before each submission). Returns true when no entry is
+   * left waiting. An entry whose frame became unusable meanwhile (the host made it unreadable,
+   * or the EPT is gone) stays at scratch for good (`invalidated`). Costs one compare when
+   * nothing waits.
+   */
+  sync(): boolean {
+    if (this.retryCount === 0) return true;
+    const held = this.held;
+    const g = this.guest;
+    const last = this.retryLast;
+    let first = -1;
+    let high = -1;
+    for (let s = this.retryFirst; s <= last; s++) {
+      if (held[s] !== HELD_RETRY) continue;
+      const lo = g[2 * s];
+      const mfn = this.ept.pin((lo >>> 12) | ((g[2 * s + 1] & 0x7f) << 20));
+      if (mfn === PIN_NO_MEMORY) {
+        if (first < 0) first = s;
+        high = s;
+        continue;
+      }
+      this.unhold(s);
+      if (mfn < 0) {
+        this.nInvalidated++;
+        continue;
+      }
+      this.nRetried++;
+      this.ggtt.set(this.indexOfSlot(s), ((mfn << 12) | (lo & PTE_FLAGS_MASK)) >>> 0, mfn >>> 20);
+    }
+    if (this.retryCount === 0) return true;
+    this.retryFirst = first;
+    this.retryLast = high;
+    log('%s: %d GGTT entries still wait for host memory', this.name, this.retryCount);
+    return false;
+  }
+
+  /** True when an entry covering graphics memory [gma, gma + bytes) waits for host memory. */
+  pendingIn(gma: number, bytes: number): boolean {
+    if (this.retryCount === 0 || !(bytes > 0)) return false;
+    const end = Math.ceil((gma + bytes) / PAGE_SIZE);
+    for (let i = Math.floor(gma / PAGE_SIZE); i < end; i++) {
+      const s = this.slotOf(i);
+      if (s >= 0 && this.held[s] === HELD_RETRY) return true;
+    }
+    return false;
   }
 
   /**
@@ -407,6 +525,7 @@ export class ShadowGgtt {
     // Stored only when it changes: a field never reassigned after the constructor stays constant
     // for V8, and `write64` then drops its held-halves test while no half was ever held.
     if (this.heldCount !== 0) this.heldCount = 0;
+    if (this.retryCount !== 0) this.retryCount = 0;
     const n = this.lowCount + this.highCount;
     for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), this.scratchLo, this.scratchHi);
   }
@@ -423,6 +542,7 @@ export class ShadowGgtt {
     // Every later guest access is dropped (reads 0).
     this.windowEnd = 0;
     this.heldCount = 0;
+    this.retryCount = 0;
     this.destroyed = true;
     log('%s: shadow GGTT destroyed', this.name);
   }
@@ -434,6 +554,8 @@ export class ShadowGgtt {
   private eptDestroyed(): void {
     this.unsubscribe();
     const n = this.lowCount + this.highCount;
+    // Nothing is left to retry: the EPT will not back any frame again.
+    if (this.retryCount !== 0) for (let s = 0; s < n; s++) if (this.held[s] === HELD_RETRY) this.unhold(s);
     const w = this.ggtt.words;
     for (let s = 0; s < n; s++) {
       const i = this.indexOfSlot(s);

@@ -30,7 +30,10 @@
  * present, names a frame outside guest RAM, a 1 GiB page, a table already shadowed at another
  * level (a loop), or a table that could not be allocated, becomes the scratch entry of its level:
  * the device then reads zeros (and its writes land in the vGPU's own scratch page) instead of
- * faulting or reaching a frame the guest does not own.
+ * faulting or reaching a frame the guest does not own. The first three are the guest's doing and
+ * stay at scratch (`invalidFrames`, `refusedHuge`, `loops`); the last, and a leaf whose guest
+ * frame the host could not back (`Ept.pin` → `PIN_NO_MEMORY`), are the host's: they count as
+ * `allocFailures` and stay pending until a `sync()` gets the memory.
  *
  * ## Huge pages (choices)
  *
@@ -73,10 +76,11 @@
  * Nothing throws on guest input. Levels strictly decrease along a walk and a guest page is
  * shadowed at one level only (the first use wins; another level is a loop, counted), so building
  * recurses at most four deep whatever the guest tables hold. A table frame outside guest RAM is
- * scratch, counted. Host frame exhaustion while building an mm (`get`) rolls the whole build back
- * and throws `NoResourceError` to the mediator (which fails the workload); during a trapped write
- * it leaves the entry at scratch and pending, retried by `sync()`, which returns false while any
- * entry is still waiting. When the EPT unmaps a guest frame, shadow entries naming its host frame
+ * scratch, counted. Host frame exhaustion (for a shadow page or to back a leaf's guest frame)
+ * while building an mm (`get`) rolls the whole build back and throws `NoResourceError` to the
+ * mediator (which fails the workload with `shadow-alloc`); during a trapped write, an
+ * out-of-sync diff or a `sync()` it leaves the entry at scratch and pending, retried by the next
+ * `sync()`, which returns false while any entry is still waiting. When the EPT unmaps a guest frame, shadow entries naming its host frame
  * go back to scratch (before the frame can be reused) and are re-shadowed by the next `sync()`.
  *
  * Hot paths (`populate` of a PT, trapped 8-byte writes) are typed-array loops over host and guest
@@ -84,7 +88,7 @@
  */
 import createDebug from 'debug';
 import { ConfigError, NoResourceError, RangeArgError, StateError } from '../errors.js';
-import type { Ept, WriteTrapHandler } from '../ept/ept.js';
+import { PIN_NO_MEMORY, type Ept, type WriteTrapHandler } from '../ept/ept.js';
 import type { HostMemory } from '../ept/memory.js';
 import { PAGE_SIZE, TWO_POW_32, type Gfn, type Gpa, type Hpa } from '../types.js';
 import { PpgttWalker } from './ppgtt-walk.js';
@@ -140,7 +144,10 @@ export interface ShadowPpgttCounters {
   shadowed: number;
   /** Shadow entries pointed at scratch (not present, invalid, refused, loop, parked, no memory). */
   scratchEntries: number;
-  /** Guest frames (pages or tables) outside guest RAM or not mappable: scratch. */
+  /**
+   * Guest frames (pages or tables) outside guest RAM or not readable, and PS in a PML4 entry:
+   * scratch for good (host memory exhaustion is counted in `allocFailures` instead).
+   */
   invalidFrames: number;
   /** 1 GiB pages refused. */
   refusedHuge: number;
@@ -158,7 +165,11 @@ export interface ShadowPpgttCounters {
   halfWrites: number;
   /** Partial writes that parked an entry at scratch. */
   parked: number;
-  /** Host frame allocation failures (contained; `get` rolls back and throws). */
+  /**
+   * Host frame allocation failures: a shadow page, or a host frame to back a guest frame a leaf
+   * names (`Ept.pin` said `PIN_NO_MEMORY`). The entry waits at scratch, pending, for `sync()`;
+   * during `get` the build rolls back and throws instead.
+   */
   allocFailures: number;
   /** Shadow entries sent back to scratch because the EPT unmapped their frame. */
   invalidated: number;
@@ -789,7 +800,9 @@ export class PpgttManager {
     const g = page.guest;
     const s = page.shadow;
     if (page.ips) {
-      for (let i = 0; i < ENTRIES; i += 16) this.leaf64K(s, i, g[2 * i], g[2 * i + 1]);
+      for (let i = 0; i < ENTRIES; i += 16) {
+        if (!this.leaf64K(s, i, g[2 * i], g[2 * i + 1])) this.markPending(page, i, PENDING_SYNC);
+      }
       return;
     }
     const ept = this.ept;
@@ -812,7 +825,13 @@ export class PpgttManager {
         s[k] = sLo;
         s[k + 1] = sHi;
         scratch++;
-        invalid++;
+        if (m === PIN_NO_MEMORY) {
+          // Host memory, not the guest: the entry waits for the next sync.
+          this.nAllocFailures++;
+          this.markPending(page, k >>> 1, PENDING_SYNC);
+        } else {
+          invalid++;
+        }
         continue;
       }
       s[k] = (m << 12) | (lo & 0xfff);
@@ -843,17 +862,14 @@ export class PpgttManager {
 
   /**
    * Shadow guest entry (`lo`, `hi`) at `i` of `page`: add the new shadow entry, then drop what
-   * the old one held. Returns false when a host allocation failed (entry left at scratch).
+   * the old one held. Returns false when a host allocation failed (entry left at scratch): a
+   * shadow page, or a host frame to back a guest frame the entry names.
    */
   private setEntry(page: ShadowPage, i: number, lo: number, hi: number): boolean {
     if (page.level === PPGTT_LEVEL_PT) {
-      if (page.ips) {
-        // Only every 16th entry of an IPS page table is used (see ppgtt-walk.ts).
-        if ((i & 15) === 0) this.leaf64K(page.shadow, i, lo, hi);
-      } else {
-        this.leaf4K(page.shadow, i, lo, hi);
-      }
-      return true;
+      // Only every 16th entry of an IPS page table is used (see ppgtt-walk.ts).
+      if (page.ips) return (i & 15) !== 0 || this.leaf64K(page.shadow, i, lo, hi);
+      return this.leaf4K(page.shadow, i, lo, hi);
     }
     const s = page.shadow;
     const oldLo = s[2 * i];
@@ -911,31 +927,43 @@ export class PpgttManager {
     if (child !== undefined) this.release(child);
   }
 
-  /** A 4 KiB leaf entry. */
-  private leaf4K(s: Uint32Array, i: number, lo: number, hi: number): void {
+  /**
+   * A 4 KiB leaf entry. Returns false when the host could not back the guest frame (the entry is
+   * left at scratch for the caller to mark pending), true otherwise, an invalid frame included.
+   */
+  private leaf4K(s: Uint32Array, i: number, lo: number, hi: number): boolean {
     const k = 2 * i;
     if ((lo & PTE_PRESENT) === 0) {
       s[k] = this.scratchLo[PPGTT_LEVEL_PT];
       s[k + 1] = this.scratchHi[PPGTT_LEVEL_PT];
       this.nScratch++;
-      return;
+      return true;
     }
     const m = this.ept.pin((lo >>> 12) | ((hi & 0x7f) << 20));
     if (m < 0) {
       s[k] = this.scratchLo[PPGTT_LEVEL_PT];
       s[k + 1] = this.scratchHi[PPGTT_LEVEL_PT];
       this.nScratch++;
+      if (m === PIN_NO_MEMORY) {
+        this.nAllocFailures++;
+        return false;
+      }
       this.nInvalid++;
-      return;
+      return true;
     }
     s[k] = (m << 12) | (lo & 0xfff);
     s[k + 1] = m >>> 20;
     this.referenced[m] = 1;
     this.nShadowed++;
+    return true;
   }
 
-  /** A 64 KiB entry at slot `i` (a multiple of 16), split into 16 shadow 4 KiB entries. */
-  private leaf64K(s: Uint32Array, i: number, lo: number, hi: number): void {
+  /**
+   * A 64 KiB entry at slot `i` (a multiple of 16), split into 16 shadow 4 KiB entries. Returns
+   * false when the host could not back one of the 16 frames (that one is at scratch; the caller
+   * marks slot `i` pending and a retry redoes all 16).
+   */
+  private leaf64K(s: Uint32Array, i: number, lo: number, hi: number): boolean {
     const sLo = this.scratchLo[PPGTT_LEVEL_PT];
     const sHi = this.scratchHi[PPGTT_LEVEL_PT];
     if ((lo & PTE_PRESENT) === 0) {
@@ -944,11 +972,12 @@ export class PpgttManager {
         s[k + 1] = sHi;
       }
       this.nScratch += 16;
-      return;
+      return true;
     }
     this.nSplit64K++;
     const base = ((lo >>> 12) | ((hi & 0x7f) << 20)) & ~15;
     const flags = lo & 0xfff;
+    let backed = true;
     for (let j = 0; j < 16; j++) {
       const k = 2 * (i + j);
       const m = this.ept.pin(base + j);
@@ -956,7 +985,12 @@ export class PpgttManager {
         s[k] = sLo;
         s[k + 1] = sHi;
         this.nScratch++;
-        this.nInvalid++;
+        if (m === PIN_NO_MEMORY) {
+          this.nAllocFailures++;
+          backed = false;
+        } else {
+          this.nInvalid++;
+        }
         continue;
       }
       s[k] = (m << 12) | flags;
@@ -964,6 +998,7 @@ export class PpgttManager {
       this.referenced[m] = 1;
       this.nShadowed++;
     }
+    return backed;
   }
 
   /** A 2 MiB PDE at `i` of PD `page`: direct when host-contiguous and aligned, else split. */
@@ -1016,13 +1051,21 @@ export class PpgttManager {
     const t = split.shadow;
     const sLo = this.scratchLo[PPGTT_LEVEL_PT];
     const sHi = this.scratchHi[PPGTT_LEVEL_PT];
+    // A frame the host could not back leaves its split entry at scratch and makes the whole PDE
+    // pending: the retry builds a new split PT (or a direct 2 MiB entry) and drops this one.
+    let backed = true;
     for (let j = 0; j < FRAMES_2M; j++) {
       const m = ept.pin(base + j);
       if (m < 0) {
         t[2 * j] = sLo;
         t[2 * j + 1] = sHi;
         this.nScratch++;
-        this.nInvalid++;
+        if (m === PIN_NO_MEMORY) {
+          this.nAllocFailures++;
+          backed = false;
+        } else {
+          this.nInvalid++;
+        }
         continue;
       }
       t[2 * j] = (m << 12) | flags;
@@ -1032,7 +1075,7 @@ export class PpgttManager {
     s[k] = (mfn << 12) | (lo & TABLE_FLAGS);
     s[k + 1] = mfn >>> 20;
     this.nShadowed++;
-    return true;
+    return backed;
   }
 
   /** Park entry `i` at scratch (dropping the old subtree) until it is whole again. */

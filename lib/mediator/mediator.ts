@@ -547,6 +547,12 @@ export class Mediator {
       this.releaseShadows(w);
       return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow PPGTT could not be synced (host memory exhausted)', gma: -1, header: '', command: '' };
     }
+    if (!v.ggtt.sync()) {
+      // The same for GGTT entries whose frames the host could not back: they still point at
+      // scratch, and the guest did nothing wrong.
+      this.releaseShadows(w);
+      return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow GGTT entries could not be backed (host memory exhausted)', gma: -1, header: '', command: '' };
+    }
     const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt));
     w.commands = r.commands;
     w.batches = r.batches;

@@ -540,6 +540,14 @@ export class Vgpu {
     if (!privileged) return bad('bad-descriptor', 'descriptor without the privilege bit (GVT-g requires it)');
     const pages = engine.contextPages;
     if (!this.ownsGma(w.lrca, pages * PAGE_SIZE)) return bad('bad-descriptor', `context image 0x${w.lrca.toString(16)} (+${pages} pages) outside the vGPU's graphics memory`);
+    // GGTT entries that waited for host memory are retried first: read through scratch, the image
+    // would look invalid and the guest would be blamed for the host's shortage.
+    if (!this.ggtt.sync() && this.ggtt.pendingIn(w.lrca, pages * PAGE_SIZE)) {
+      return {
+        rule: 'shadow-alloc', code: 'LIMIT', message: `context image 0x${w.lrca.toString(16)}: GGTT entries wait for host memory`,
+        gma: w.lrca, header: '', command: '',
+      };
+    }
     const val = (index: number): number => this.readGuestGma32(w.lrca + PAGE_SIZE + (index + 1) * 4);
     const start = val(CtxReg.RING_BUFFER_START), ctl = val(CtxReg.RING_BUFFER_CONTROL);
     let head = val(CtxReg.RING_HEAD), tail = val(CtxReg.RING_TAIL);
