@@ -79,11 +79,18 @@ t.test('--sweep: a table and where each design falls under 80% of native', async
   t.equal(r.code, 0, r.err);
   t.match(r.out, /^scaling sweep: 3 scenarios/);
   t.match(r.out, /\n1\s+1\/1/, 'rows sorted by vGPU count');
-  t.match(r.out, /8\s+7\/8/);
+  t.match(r.out, /8\s+7\/8 .*8\/8/, 'without gScale 7 of 8 are created, with it all 8');
   t.match(r.out, /mediated: falls under 80% of native at 8 vGPUs: only 7 of 8 vGPUs created/);
+  t.match(r.out, /host memory at 8 vGPUs \(peak in use of the device's\): mediated \d+ of 2048 MiB \(7 vGPUs\), mediated\+gscale \d+ of 2048 MiB \(8 vGPUs\)/);
+  t.match(r.out, /peak resident memory of this process: \d+ MiB/);
   t.ok(r.written.has('sw/sweep.svg') && r.written.has('sw/sweep.json'));
   const doc = JSON.parse(r.written.get('sw/sweep.json')!);
-  t.same(doc.fallsUnder, { mediated: 8 });
+  t.same(doc.designs, ['mediated', 'mediated+gscale']);
+  t.equal(doc.fallsUnder.mediated, 8);
+  const eight = doc.rows.find((x: { requested: number }) => x.requested === 8);
+  t.equal(eight.runs[1].totals.created, 8);
+  t.ok(eight.runs[1].totals.ggttLoads > 0, 'the gScale run loaded private GGTTs');
+  t.equal(eight.runs[0].totals.ggttLoads, 0);
 });
 
 t.test('errors: exit 2 with the bad field named', async (t) => {

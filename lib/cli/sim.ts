@@ -10,8 +10,8 @@
  * `partition.svg`, `trace.json` (Chrome/Perfetto) and `result.json` to the output directory
  * (default `./gvtkit-out/`). `--mode all` runs every design and adds a side-by-side comparison
  * (one subdirectory per design, `comparison.svg`, `comparison.json`). `--sweep` runs each file
- * (e.g. `fixtures/scenarios/scale-*.json`) under each design and prints where each falls under 80%
- * of native (`sweep.svg`, `sweep.json`). "% of native" compares each guest with itself alone in
+ * (e.g. `fixtures/scenarios/scale-*.json`) under each design, the mediated ones without and with
+ * gScale, and prints where each falls under 80% of native (`sweep.svg`, `sweep.json`). "% of native" compares each guest with itself alone in
  * passthrough mode over the same duration, measured first in the same invocation.
  *
  * The JSON is a pure function of the scenario and options (same seed, same bytes); the host time
@@ -19,6 +19,7 @@
  * than a second.
  */
 import { join, relative } from 'node:path';
+import { exposedGc, measureIdleVgpus, type IdleCost } from '../sim/memory.js';
 import { performance } from 'node:perf_hooks';
 import { GvtError } from '../errors.js';
 import type { MediationMode } from '../mediator/mediator.js';
@@ -36,7 +37,12 @@ export interface SimIo {
   writeFile: (path: string, data: string | Uint8Array) => void;
   progress?: ProgressStream;
   now?: () => number;
+  /** Peak resident memory of the process in bytes (default `process.resourceUsage().maxRSS`). */
+  peakRss?: () => number;
+  /** The idle-vGPU measurement printed after a sweep (default `measureIdleVgpus`). */
+  idleCost?: () => IdleCost;
 }
+
 
 const USAGE = [
   'usage: gvtkit sim SCENARIO.json [--mode passthrough|mediated|sriov|emulated|all] [--duration MS] [--seed N]',
@@ -119,6 +125,16 @@ function designsOf(mode: MediationMode | 'all' | null, sc: Scenario): Design[] {
   return [{ label: m, mode: m }];
 }
 
+/**
+ * The designs of a sweep: those of `designsOf`, each mediated or emulated one twice, without and
+ * with gScale (`<mode>+gscale`), whatever the scenario says.
+ */
+function sweepDesignsOf(mode: MediationMode | 'all' | null, sc: Scenario): Design[] {
+  return designsOf(mode, sc).flatMap((d): Design[] => d.mode === 'mediated' || d.mode === 'emulated'
+    ? [{ ...d, mediator: { gscale: false } }, { label: `${d.label}+gscale`, mode: d.mode, mediator: { gscale: true } }]
+    : [d]);
+}
+
 function loadScenario(io: SimIo, path: string, a: Args): Scenario {
   let text: string;
   try {
@@ -174,7 +190,7 @@ export async function simCommand(argv: string[], io: SimIo): Promise<number> {
     const cache = new NativeCache();
     if (a.sweep) {
       const scenarios = a.files.map((f) => loadScenario(io, f, a));
-      const designs = designsOf(a.mode, scenarios[0]);
+      const designs = sweepDesignsOf(a.mode, scenarios[0]);
       const rows: SweepRow[] = [];
       scenarios.forEach((sc, si) => {
         const runs = designs.map((d) => simulate(sc, {
@@ -250,5 +266,15 @@ export async function simCommand(argv: string[], io: SimIo): Promise<number> {
   note('');
   if (written.length) note(`wrote ${written.length} files to ${a.out}/: ${written.map((p) => relative(a.out, p)).join(', ')}`);
   note(`host time ${secs} s`);
+  if (a.sweep) {
+    // Host facts, apart from the (deterministic) figures: the process's peak resident memory and
+    // what an idle vGPU costs it.
+    const rss = io.peakRss ? io.peakRss() : process.resourceUsage().maxRSS * 1024;
+    note(`peak resident memory of this process: ${(rss / 2 ** 20).toFixed(0)} MiB`);
+    const idle = (io.idleCost ?? (() => measureIdleVgpus({ gc: exposedGc() })))();
+    const m = (b: number): string => (b / 2 ** 20).toFixed(2);
+    note(`an idle vGPU costs ${m(idle.vgpuBytes)} MiB of process memory, ${m(idle.bytesPerVgpu)} MiB with its guest's sparse ` +
+      `${idle.ramMiB} MiB RAM (${idle.vgpus} idle ${idle.type} in 1 GiB of host memory, gScale${idle.gcForced ? '' : '; no forced GC'})`);
+  }
   return 0;
 }

@@ -253,6 +253,8 @@ export class HostMemory extends SparsePages {
   private allocated: Uint8Array;
   /** Frames currently handed out. */
   allocatedFrames = 0;
+  /** Most frames handed out at once since creation. */
+  peakAllocatedFrames = 0;
   /**
    * Fault injection: the next `failAllocations` calls of `allocFrame` fail as if memory were
    * exhausted (tests of recovery paths).
@@ -283,7 +285,7 @@ export class HostMemory extends SparsePages {
     else if (this.nextFresh < this.frames) f = this.nextFresh++;
     else throw new NoResourceError('host-memory', 1, `host memory exhausted: all ${this.frames} frames allocated`);
     this.allocated[f] = 1;
-    this.allocatedFrames++;
+    if (++this.allocatedFrames > this.peakAllocatedFrames) this.peakAllocatedFrames = this.allocatedFrames;
     return f;
   }
 
@@ -300,6 +302,7 @@ export class HostMemory extends SparsePages {
     this.nextFresh += n;
     for (let i = 0; i < n; i++) this.allocated[f + i] = 1;
     this.allocatedFrames += n;
+    if (this.allocatedFrames > this.peakAllocatedFrames) this.peakAllocatedFrames = this.allocatedFrames;
     return f;
   }
 

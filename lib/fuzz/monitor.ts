@@ -379,18 +379,29 @@ class OwnerMap {
   private owner: Uint8Array = new Uint8Array(0);
   vgpus: Vgpu[] = [];
 
+  /** Residency of each of `vgpus` when `owner` was built (gScale: sharers take turns). */
+  private resident: boolean[] = [];
+
   of(m: Mediator): Uint8Array {
     const vgpus = m.vgpus.filter((v) => v.state !== 'destroyed');
-    // Same vGPU objects in the same order (a new vGPU may reuse an id with other slices).
-    const same = vgpus.length === this.vgpus.length && vgpus.every((v, k) => v === this.vgpus[k]);
+    // Same vGPU objects in the same order (a new vGPU may reuse an id with other slices), and the
+    // same residency (with gScale the owner of shared slices is the resident sharer).
+    const same = vgpus.length === this.vgpus.length && vgpus.every((v, k) => v === this.vgpus[k] && v.resident === this.resident[k]);
     if (!same || this.owner.length !== m.device.ggtt.entries) {
-      this.owner = new Uint8Array(m.device.ggtt.entries);
-      vgpus.forEach((v, k) => {
-        const s = v.slices;
+      // The array is reused (cleared) while the GGTT keeps its size: in a world where vGPUs come
+      // and go, a fresh 1 MiB array each time was a fifth of the memory the campaign churned.
+      if (this.owner.length === m.device.ggtt.entries) this.owner.fill(0);
+      else this.owner = new Uint8Array(m.device.ggtt.entries);
+      // Residents last: where sharers' slices overlap, the host GGTT holds the resident's entries
+      // (a sharer that is out keeps its own in its private table).
+      const order = vgpus.map((v, k) => k).sort((x, y) => Number(vgpus[x].resident) - Number(vgpus[y].resident));
+      for (const k of order) {
+        const s = vgpus[k].slices;
         this.owner.fill(k + 1, s.lowBase / PAGE_SIZE, (s.lowBase + s.lowSize) / PAGE_SIZE);
         this.owner.fill(k + 1, s.highBase / PAGE_SIZE, (s.highBase + s.highSize) / PAGE_SIZE);
-      });
+      }
       this.vgpus = vgpus;
+      this.resident = vgpus.map((v) => v.resident);
     }
     return this.owner;
   }

@@ -55,6 +55,14 @@ export interface GmPartitionOptions {
   maxVgpus?: number;
   /** Type table; default `GEN9_VGPU_TYPES`. */
   types?: readonly VgpuType[];
+  /**
+   * Share slices when graphics memory or fences run out (gScale's slot sharing, default false):
+   * a vGPU that does not fit joins the group of live vGPUs whose slices have its sizes and fence
+   * count and the fewest members. Members of a group hold identical slices and fences; only one
+   * of them may be resident in the host GGTT at a time (the mediator switches them, see
+   * `MediatorOptions.gscale`). Only the id limit then bounds the number of vGPUs.
+   */
+  share?: boolean;
 }
 
 /** Resources `NoResourceError.resource` names. */
@@ -77,6 +85,8 @@ export class GmPartition {
   readonly maxVgpus: number;
   readonly host: HostReservation;
   readonly types: readonly VgpuType[];
+  /** Slices may be shared (`GmPartitionOptions.share`). */
+  readonly share: boolean;
   /** Allocations and releases since creation. */
   allocations = 0;
   releases = 0;
@@ -93,6 +103,11 @@ export class GmPartition {
   private readonly slicesById: (GmSlices | undefined)[];
   private readonly typeById: (VgpuType | undefined)[];
   private usedIds = 0;
+  /** Per id: its sharing group (-1 when free). A group is the first member's allocation. */
+  private readonly groupById: Int32Array;
+  /** Members per group, indexed by group number (a group number is reused once it empties). */
+  private readonly groupMembers: number[] = [];
+  private readonly groupSlices: (GmSlices | undefined)[] = [];
 
   constructor(opts: GmPartitionOptions = {}) {
     const aperture = opts.apertureSize ?? 256 * MiB;
@@ -123,6 +138,8 @@ export class GmPartition {
     this.bounds = new Float64Array(maxVgpus * 4);
     this.slicesById = new Array(maxVgpus).fill(undefined);
     this.typeById = new Array(maxVgpus).fill(undefined);
+    this.groupById = new Int32Array(maxVgpus).fill(-1);
+    this.share = opts.share ?? false;
   }
 
   /** The type named `name`; throws `ConfigError` listing the known names. */
@@ -146,10 +163,13 @@ export class GmPartition {
     if (this.slicesById[vgpuId]) throw new StateError(`vGPU id ${vgpuId} already has graphics memory`);
     const t = this.type(typeName);
     const lowIdx = firstFit(this.low, t.lowGmSize);
-    if (lowIdx < 0) throw this.shortage(t, 'low-gm');
-    const highIdx = firstFit(this.high, t.highGmSize);
-    if (highIdx < 0) throw this.shortage(t, 'high-gm');
-    if (this.freeFences < t.fences) throw this.shortage(t, 'fence');
+    const highIdx = lowIdx < 0 ? -1 : firstFit(this.high, t.highGmSize);
+    const short: GmResource | null = lowIdx < 0 ? 'low-gm' : highIdx < 0 ? 'high-gm' : this.freeFences < t.fences ? 'fence' : null;
+    if (short !== null) {
+      const g = this.share ? this.groupToJoin(t) : -1;
+      if (g < 0) throw this.shortage(t, short);
+      return this.join(vgpuId, t, g);
+    }
     const lowBase = carve(this.low, lowIdx, t.lowGmSize);
     const highBase = carve(this.high, highIdx, t.highGmSize);
     const fences: number[] = [];
@@ -164,20 +184,65 @@ export class GmPartition {
     this.fenceHint = f;
     this.freeFences -= t.fences;
     const slices: GmSlices = Object.freeze({ lowBase, lowSize: t.lowGmSize, highBase, highSize: t.highGmSize, fences: Object.freeze(fences) });
+    let g = this.groupMembers.indexOf(0);
+    if (g < 0) g = this.groupMembers.push(0) - 1;
+    this.groupSlices[g] = slices;
+    return this.join(vgpuId, t, g);
+  }
+
+  /** Make `vgpuId` a member of group `g` (its slices). */
+  private join(vgpuId: number, t: VgpuType, g: number): GmSlices {
+    const slices = this.groupSlices[g] as GmSlices;
+    const shared = this.groupMembers[g] > 0;
+    this.groupMembers[g]++;
+    this.groupById[vgpuId] = g;
     this.slicesById[vgpuId] = slices;
     this.typeById[vgpuId] = t;
     const b = vgpuId * 4;
-    this.bounds[b] = lowBase;
-    this.bounds[b + 1] = lowBase + t.lowGmSize;
-    this.bounds[b + 2] = highBase;
-    this.bounds[b + 3] = highBase + t.highGmSize;
+    this.bounds[b] = slices.lowBase;
+    this.bounds[b + 1] = slices.lowBase + slices.lowSize;
+    this.bounds[b + 2] = slices.highBase;
+    this.bounds[b + 3] = slices.highBase + slices.highSize;
     this.usedIds++;
     this.allocations++;
     if (log.enabled) {
-      log('vgpu%d %s: low 0x%s+%s high 0x%s+%s fences %o', vgpuId, t.name, lowBase.toString(16), formatBytes(t.lowGmSize),
-        highBase.toString(16), formatBytes(t.highGmSize), fences);
+      log('vgpu%d %s: low 0x%s+%s high 0x%s+%s fences %o%s', vgpuId, t.name, slices.lowBase.toString(16), formatBytes(slices.lowSize),
+        slices.highBase.toString(16), formatBytes(slices.highSize), slices.fences, shared ? ` (shared, group ${g}: ${this.groupMembers[g]} members)` : '');
     }
     return slices;
+  }
+
+  /** The live group a vGPU of type `t` can join (same sizes and fence count, fewest members), or -1. */
+  private groupToJoin(t: VgpuType): number {
+    let best = -1;
+    for (let g = 0; g < this.groupMembers.length; g++) {
+      const n = this.groupMembers[g];
+      const s = this.groupSlices[g];
+      if (n === 0 || !s || s.lowSize !== t.lowGmSize || s.highSize !== t.highGmSize || s.fences.length !== t.fences) continue;
+      if (best < 0 || n < this.groupMembers[best]) best = g;
+    }
+    return best;
+  }
+
+  /** Sharing group of `vgpuId` (vGPUs of one group hold the same slices), or -1 when it holds nothing. */
+  groupOf(vgpuId: number): number {
+    return vgpuId >= 0 && vgpuId < this.maxVgpus ? this.groupById[vgpuId] : -1;
+  }
+
+  /** Live ids of `vgpuId`'s group, itself included, ascending ([] when it holds nothing). */
+  sharers(vgpuId: number): number[] {
+    const g = this.groupOf(vgpuId);
+    if (g < 0) return [];
+    const out: number[] = [];
+    for (let i = 1; i < this.maxVgpus; i++) if (this.groupById[i] === g) out.push(i);
+    return out;
+  }
+
+  /** Number of live groups (distinct slice sets). */
+  get groupCount(): number {
+    let n = 0;
+    for (const m of this.groupMembers) if (m > 0) n++;
+    return n;
   }
 
   /**
@@ -197,13 +262,19 @@ export class GmPartition {
   release(vgpuId: number): boolean {
     const s = Number.isInteger(vgpuId) && vgpuId >= 0 && vgpuId < this.maxVgpus ? this.slicesById[vgpuId] : undefined;
     if (!s) return false;
-    giveBack(this.low, s.lowBase, s.lowBase + s.lowSize);
-    giveBack(this.high, s.highBase, s.highBase + s.highSize);
-    for (const f of s.fences) {
-      this.fenceUsed[f] = 0;
-      if (f < this.fenceHint) this.fenceHint = f;
+    const g = this.groupById[vgpuId];
+    this.groupById[vgpuId] = -1;
+    // Shared slices go back when the group's last member leaves.
+    if (--this.groupMembers[g] === 0) {
+      this.groupSlices[g] = undefined;
+      giveBack(this.low, s.lowBase, s.lowBase + s.lowSize);
+      giveBack(this.high, s.highBase, s.highBase + s.highSize);
+      for (const f of s.fences) {
+        this.fenceUsed[f] = 0;
+        if (f < this.fenceHint) this.fenceHint = f;
+      }
+      this.freeFences += s.fences.length;
     }
-    this.freeFences += s.fences.length;
     this.slicesById[vgpuId] = undefined;
     this.typeById[vgpuId] = undefined;
     this.bounds.fill(0, vgpuId * 4, vgpuId * 4 + 4);
@@ -244,7 +315,10 @@ export class GmPartition {
     return (gmaddr >= bd[b] && gmaddr < bd[b + 1]) || (gmaddr >= bd[b + 2] && gmaddr < bd[b + 3]);
   }
 
-  /** Owner of `gmaddr`: a vGPU id, `OWNER_HOST`, or `OWNER_FREE` (also for addresses outside). */
+  /**
+   * Owner of `gmaddr`: a vGPU id (with sharing, the lowest id of the group holding it),
+   * `OWNER_HOST`, or `OWNER_FREE` (also for addresses outside).
+   */
   ownerOf(gmaddr: number): number {
     if (gmaddr < this.host.lowGmSize && gmaddr >= 0) return OWNER_HOST;
     if (gmaddr >= this.apertureSize && gmaddr < this.apertureSize + this.host.highGmSize) return OWNER_HOST;
@@ -285,7 +359,10 @@ export class GmPartition {
     for (const r of this.high) highFit += Math.floor((r.end - r.start) / t.highGmSize);
     const fenceFit = t.fences === 0 ? Infinity : Math.floor(this.freeFences / t.fences);
     const ids = this.maxVgpus - 1 - this.usedIds;
-    return Math.min(lowFit, highFit, fenceFit, ids);
+    const fresh = Math.min(lowFit, highFit, fenceFit, ids);
+    // With sharing, once one of its kind fits (or a group of its kind lives) only ids bound it.
+    if (this.share && (fresh > 0 || this.groupToJoin(t) >= 0)) return ids;
+    return fresh;
   }
 
   /** The error for a type that does not fit, naming what is short. */

@@ -24,6 +24,14 @@
  * Invariant: within the vGPU's slices the host GGTT only ever names frames the vGPU owns (its
  * EPT-mapped frames or its scratch page); outside them this class never writes.
  *
+ * Private table (gScale, `ShadowGgttOptions.privateTable`): the host entries are kept in a table
+ * of the vGPU's own (indexed by slot) and reach the host GGTT only while the vGPU is resident
+ * (`load`); vGPUs sharing slices take turns, the mediator loading the one it dispatches. A
+ * non-resident vGPU's writes update only its private table, and `translate` (the mediator's
+ * reads of guest graphics memory, and the aperture's ladder mapping) reads the private table, so
+ * neither depends on who is resident. The invariant then holds for the private table, and for the
+ * host GGTT while resident.
+ *
  * Hot path: `write64` over typed arrays, bit operations only (frames below 2^27 as a 39-bit PTE
  * address allows), no allocation.
  */
@@ -88,6 +96,8 @@ export interface ShadowGgttCounters {
 export interface ShadowGgttOptions {
   /** Name for logs (e.g. `vgpu1`). */
   name?: string;
+  /** Keep a private table of host entries, loaded into the host GGTT by `load` (gScale); default false. */
+  privateTable?: boolean;
 }
 
 const HELD_NONE = 0;
@@ -113,6 +123,10 @@ export class ShadowGgtt {
   declare readonly scratchMfn: Mfn;
   /** Set by `destroy`. */
   declare destroyed: boolean;
+  /** True while the host GGTT holds this vGPU's entries (always, without a private table). */
+  declare resident: boolean;
+  /** Private host entries (lo at 2s, hi at 2s + 1 for slot s), or null without a private table. */
+  private declare readonly priv: Uint32Array | null;
 
   private declare readonly lowFirst: number;
   private declare readonly lowCount: number;
@@ -214,6 +228,8 @@ export class ShadowGgtt {
     const entries = this.lowCount + this.highCount;
     this.guest = new Uint32Array(entries * 2);
     this.held = new Uint8Array(entries);
+    this.priv = opts.privateTable ? new Uint32Array(entries * 2) : null;
+    this.resident = !opts.privateTable;
     const scratch = host.allocFrame();
     this.scratchMfn = scratch as Mfn;
     this.scratchParkedLo = (scratch << 12) >>> 0;
@@ -301,7 +317,7 @@ export class ShadowGgtt {
       this.held[s] = mine;
       this.heldCount++;
       this.nParked++;
-      this.ggtt.set(this.indexOfSlot(s), this.scratchParkedLo, this.scratchHi);
+      this.put(this.indexOfSlot(s), s, this.scratchParkedLo, this.scratchHi);
     } else if (h === mine) {
       // Same half again: still held, the host entry stays parked.
       this.nParked++;
@@ -320,6 +336,10 @@ export class ShadowGgtt {
   write64(offset: number, lo: number, hi: number): void {
     if (!(offset >= 0 && offset < this.windowEnd) || (offset & 7) !== 0) {
       this.nBadAccess++;
+      return;
+    }
+    if (this.priv !== null) {
+      this.write64Private(offset >>> 3, lo, hi);
       return;
     }
     const index = offset >>> 3;
@@ -356,6 +376,68 @@ export class ShadowGgtt {
     const w = this.words;
     w[2 * index] = (mfn << 12) | (lo & 0xfff);
     w[2 * index + 1] = mfn >>> 20;
+  }
+
+  /** `write64` with a private table: the general path (slot lookup, `shadow`). */
+  private write64Private(index: number, lo: number, hi: number): void {
+    const s = this.slotOf(index);
+    if (s < 0) {
+      this.nOutOfSlice++;
+      return;
+    }
+    this.guest[2 * s] = lo;
+    this.guest[2 * s + 1] = hi;
+    if (this.held[s] !== HELD_NONE) this.unhold(s);
+    this.shadow(s);
+  }
+
+  /**
+   * Store host entry (`lo`, `hi`) of slot `s` (GGTT entry `index`): into the private table if
+   * any, and into the host GGTT while resident.
+   */
+  private put(index: number, s: number, lo: number, hi: number): void {
+    const p = this.priv;
+    if (p !== null) {
+      p[2 * s] = lo;
+      p[2 * s + 1] = hi;
+      if (!this.resident) return;
+    }
+    this.ggtt.set(index, lo, hi);
+  }
+
+  /** Host entry low half of slot `s` as this vGPU has it (private table, or the host GGTT). */
+  private hostLo(s: number): number {
+    return this.priv !== null ? this.priv[2 * s] : this.ggtt.words[2 * this.indexOfSlot(s)];
+  }
+
+  private hostHi(s: number): number {
+    return this.priv !== null ? this.priv[2 * s + 1] : this.ggtt.words[2 * this.indexOfSlot(s) + 1];
+  }
+
+  /**
+   * Make this vGPU resident: write every entry of its private table into the host GGTT (whatever
+   * another vGPU sharing the slices left there is overwritten). Returns the entries written
+   * (0 when already resident or without a private table).
+   */
+  load(): number {
+    const p = this.priv;
+    if (p === null || this.resident || this.destroyed) return 0;
+    const n = this.lowCount + this.highCount;
+    // Entry by entry through `set`, as every other host GGTT write (counted, observable).
+    const g = this.ggtt;
+    for (let s = 0; s < n; s++) g.set(this.indexOfSlot(s), p[2 * s], p[2 * s + 1]);
+    this.resident = true;
+    log('%s: loaded %d entries into the host GGTT', this.name, n);
+    return n;
+  }
+
+  /**
+   * No longer resident (another vGPU sharing the slices is about to load). The host GGTT keeps
+   * this vGPU's entries until then; they are only used by work the mediator dispatches, which
+   * loads its own vGPU first.
+   */
+  unload(): void {
+    if (this.priv !== null) this.resident = false;
   }
 
   /** The rest of `write64` when the EPT's device table has no host frame for `gfn`. */
@@ -399,7 +481,7 @@ export class ShadowGgtt {
     const index = this.indexOfSlot(s);
     if ((lo & PTE_PRESENT) === 0) {
       this.nNotPresent++;
-      this.ggtt.set(index, this.scratchParkedLo, this.scratchHi);
+      this.put(index, s, this.scratchParkedLo, this.scratchHi);
       return;
     }
     const gfn = (lo >>> 12) | ((this.guest[2 * s + 1] & 0x7f) << 20);
@@ -407,11 +489,11 @@ export class ShadowGgtt {
     if (mfn < 0) {
       if (mfn === PIN_NO_MEMORY) this.holdForRetry(s);
       else this.nInvalidFrame++;
-      this.ggtt.set(index, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
+      this.put(index, s, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
       return;
     }
     this.nShadowed++;
-    this.ggtt.set(index, ((mfn << 12) | (lo & PTE_FLAGS_MASK)) >>> 0, mfn >>> 20);
+    this.put(index, s, ((mfn << 12) | (lo & PTE_FLAGS_MASK)) >>> 0, mfn >>> 20);
   }
 
   /**
@@ -443,7 +525,7 @@ export class ShadowGgtt {
         continue;
       }
       this.nRetried++;
-      this.ggtt.set(this.indexOfSlot(s), ((mfn << 12) | (lo & PTE_FLAGS_MASK)) >>> 0, mfn >>> 20);
+      this.put(this.indexOfSlot(s), s, ((mfn << 12) | (lo & PTE_FLAGS_MASK)) >>> 0, mfn >>> 20);
     }
     if (this.retryCount === 0) return true;
     this.retryFirst = first;
@@ -504,7 +586,13 @@ export class ShadowGgtt {
   /** Host-physical address behind guest graphics address `gmaddr`, or -1 (outside, not present). */
   translate(gmaddr: Gma | number): Hpa | -1 {
     if (this.guestToHostGma(gmaddr) < 0) return -1;
-    return this.ggtt.translate(gmaddr) as Hpa | -1;
+    const p = this.priv;
+    if (p === null) return this.ggtt.translate(gmaddr) as Hpa | -1;
+    // Through the private table: the same answer whoever is resident (ladder mapping).
+    const s = this.slotOf(Math.floor(gmaddr / PAGE_SIZE));
+    const lo = p[2 * s];
+    if ((lo & PTE_PRESENT) === 0) return -1;
+    return (((lo >>> 12) | ((p[2 * s + 1] & 0x7f) << 20)) * PAGE_SIZE + (gmaddr % PAGE_SIZE)) as Hpa;
   }
 
   /** True when host frame `mfn` may appear in this vGPU's slices (its EPT frames or scratch). */
@@ -527,14 +615,16 @@ export class ShadowGgtt {
     if (this.heldCount !== 0) this.heldCount = 0;
     if (this.retryCount !== 0) this.retryCount = 0;
     const n = this.lowCount + this.highCount;
-    for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), this.scratchLo, this.scratchHi);
+    for (let s = 0; s < n; s++) this.put(this.indexOfSlot(s), s, this.scratchLo, this.scratchHi);
   }
 
   /** Clear the host entries of the slices and free the scratch page. Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     const n = this.lowCount + this.highCount;
-    for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), 0, 0);
+    // A non-resident vGPU's slices hold another vGPU's entries: not its to clear.
+    if (this.resident) for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), 0, 0);
+    this.resident = false;
     this.unsubscribe();
     this.unsubscribeDestroy();
     this.detachWriter();
@@ -556,12 +646,10 @@ export class ShadowGgtt {
     const n = this.lowCount + this.highCount;
     // Nothing is left to retry: the EPT will not back any frame again.
     if (this.retryCount !== 0) for (let s = 0; s < n; s++) if (this.held[s] === HELD_RETRY) this.unhold(s);
-    const w = this.ggtt.words;
     for (let s = 0; s < n; s++) {
-      const i = this.indexOfSlot(s);
-      const lo = w[2 * i];
-      if (((lo >>> 12) | ((w[2 * i + 1] & 0x7f) << 20)) !== this.scratchMfn) {
-        this.ggtt.set(i, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
+      const lo = this.hostLo(s);
+      if (((lo >>> 12) | ((this.hostHi(s) & 0x7f) << 20)) !== this.scratchMfn) {
+        this.put(this.indexOfSlot(s), s, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
         this.nInvalidated++;
       }
     }
@@ -574,12 +662,10 @@ export class ShadowGgtt {
    */
   private invalidateFrame(mfn: number): void {
     const n = this.lowCount + this.highCount;
-    const w = this.ggtt.words;
     for (let s = 0; s < n; s++) {
-      const i = this.indexOfSlot(s);
-      const lo = w[2 * i];
-      if (((lo >>> 12) | ((w[2 * i + 1] & 0x7f) << 20)) === mfn) {
-        this.ggtt.set(i, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
+      const lo = this.hostLo(s);
+      if (((lo >>> 12) | ((this.hostHi(s) & 0x7f) << 20)) === mfn) {
+        this.put(this.indexOfSlot(s), s, (this.scratchParkedLo | (lo & PTE_FLAGS_MASK)) >>> 0, this.scratchHi);
         this.nInvalidated++;
       }
     }

@@ -3,7 +3,7 @@
  * the command parser and auditor, and workload shadowing and dispatch.
  */
 export { Mediator } from './mediator.js';
-export { DEFAULT_MEDIATION_COST, MODE_COSTS } from './mediator.js';
+export { DEFAULT_MEDIATION_COST, MODE_COSTS, GSCALE_MAX_VGPU } from './mediator.js';
 export type { MediatorOptions, CreateVgpuOptions, MediatorStats, FailsafePolicy, DispatchGate, MediationMode, MediationCostModel } from './mediator.js';
 export { Vgpu, BAR0_GTT_OFFSET, BAR0_BYTES, DEFAULT_BAR0_GPA, DEFAULT_BAR2_GPA } from './vgpu.js';
 export type { VgpuState, VgpuEvent, VgpuCounters } from './vgpu.js';

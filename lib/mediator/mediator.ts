@@ -49,10 +49,13 @@ export type MediationMode = 'mediated' | 'passthrough' | 'sriov' | 'emulated';
 /** Cost presets of the modes (merged under `MediatorOptions.cost`). */
 export const MODE_COSTS: Readonly<Record<MediationMode, Partial<MediationCostModel>>> = Object.freeze({
   mediated: {},
-  passthrough: { dispatchNs: 0, scanNsPerCommand: 0, copyNsPerKiB: 0, trapNs: 0, emulateNsPerCommand: 0 },
-  sriov: { dispatchNs: 300, scanNsPerCommand: 0, copyNsPerKiB: 0, trapNs: 0, emulateNsPerCommand: 0 },
+  passthrough: { dispatchNs: 0, scanNsPerCommand: 0, copyNsPerKiB: 0, trapNs: 0, emulateNsPerCommand: 0, ggttLoadNsPerEntry: 0 },
+  sriov: { dispatchNs: 300, scanNsPerCommand: 0, copyNsPerKiB: 0, trapNs: 0, emulateNsPerCommand: 0, ggttLoadNsPerEntry: 0 },
   emulated: { emulateNsPerCommand: 400 },
 });
+
+/** The vGPU id limit (idle vGPU 0 included) under gScale when `maxVgpus` is not given: 63 guests. */
+export const GSCALE_MAX_VGPU = 64;
 
 /** Which guest faults put a vGPU into failsafe. */
 export type FailsafePolicy = 'gvt-g' | 'always' | 'never';
@@ -81,6 +84,16 @@ export interface MediatorOptions {
   cost?: Partial<MediationCostModel>;
   /** The design modelled (default `mediated`). */
   mode?: MediationMode;
+  /**
+   * gScale (USENIX ATC 2016) on top of the `mediated` or `emulated` design (default false): each
+   * vGPU keeps a private shadow GGTT; when graphics memory or fences run out, a new vGPU shares
+   * the slices and fences of live vGPUs of its type (`GmPartitionOptions.share`), and the mediator
+   * loads the private GGTT and fence values of the vGPU it dispatches (`Vgpu.switchIn`), waiting
+   * until no work of another sharer is on the device; guest aperture accesses go through the
+   * private GGTT (ladder mapping). The id limit becomes `GSCALE_MAX_VGPU` unless `maxVgpus` says
+   * otherwise. Each load costs `cost.ggttLoadNsPerEntry` per entry before the dispatch.
+   */
+  gscale?: boolean;
 }
 
 /**
@@ -100,6 +113,12 @@ export interface MediationCostModel {
   trapNs: number;
   /** Software interpretation per command (the `emulated` design only), ns. */
   emulateNsPerCommand: number;
+  /**
+   * gScale: writing one entry of a private shadow GGTT into the host GGTT at a switch-in, ns
+   * (an 8-byte write-combined store to the GTT; the whole slices are written: 114,688 entries,
+   * ~0.23 ms, for a GVTg_V5_8).
+   */
+  ggttLoadNsPerEntry: number;
 }
 
 /** Default mediation costs. */
@@ -109,6 +128,7 @@ export const DEFAULT_MEDIATION_COST: MediationCostModel = Object.freeze({
   copyNsPerKiB: 60,
   trapNs: 1500,
   emulateNsPerCommand: 0,
+  ggttLoadNsPerEntry: 2,
 });
 
 /** What `createVgpu` takes. */
@@ -135,8 +155,12 @@ export interface MediatorStats {
   refusedByRule: Record<string, number>;
   /** Workloads preempted on the device. */
   preempted: number;
-  /** Simulated ns spent in mediation (scan, copy, dispatch), all vGPUs. */
+  /** Simulated ns spent in mediation (scan, copy, dispatch, gScale loads), all vGPUs. */
   mediationNs: number;
+  /** gScale: private GGTT loads (switch-ins of a vGPU that was not resident). */
+  ggttLoads: number;
+  /** gScale: host GGTT entries written by those loads. */
+  ggttEntriesLoaded: number;
 }
 
 /**
@@ -161,10 +185,12 @@ export class Mediator {
   readonly outOfSync: boolean;
   readonly stats: MediatorStats = {
     submitted: 0, completed: 0, failed: 0, commandsAudited: 0, batchesShadowed: 0, addressesPatched: 0, refusedByRule: {},
-    preempted: 0, mediationNs: 0,
+    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0,
   };
   readonly cost: MediationCostModel;
   readonly mode: MediationMode;
+  /** gScale is on (`MediatorOptions.gscale`). */
+  readonly gscale: boolean;
   /** Finished workloads, oldest first (bounded by `historyLimit`). */
   readonly history: Workload[] = [];
   /** The gate the dispatcher asks (FIFO until a scheduler installs itself). */
@@ -201,6 +227,11 @@ export class Mediator {
     const mode = opts.mode ?? 'mediated';
     if (!(mode in MODE_COSTS)) throw new ConfigError('mode', `unknown mode ${String(mode)} (mediated, passthrough, sriov, emulated)`);
     this.mode = mode;
+    this.gscale = opts.gscale ?? false;
+    if (typeof this.gscale !== 'boolean') throw new ConfigError('gscale', `must be a boolean, got ${String(opts.gscale)}`);
+    if (this.gscale && (mode === 'passthrough' || mode === 'sriov')) {
+      throw new ConfigError('gscale', `gScale applies to the mediated and emulated designs, not ${mode}`);
+    }
     if (mode === 'passthrough' && opts.maxVgpus === undefined) opts = { ...opts, maxVgpus: 2 };
     this.cost = Object.freeze({ ...DEFAULT_MEDIATION_COST, ...MODE_COSTS[mode], ...opts.cost });
     for (const [k, v] of Object.entries(this.cost)) {
@@ -212,8 +243,9 @@ export class Mediator {
       totalSize: device.graphicsMemorySize,
       fences: 32,
       host,
-      maxVgpus: opts.maxVgpus ?? GVT_MAX_VGPU,
+      maxVgpus: opts.maxVgpus ?? (this.gscale ? GSCALE_MAX_VGPU : GVT_MAX_VGPU),
       types: this.types,
+      share: this.gscale,
     });
     this.parser = new CommandParser(opts.parser);
     // Shadows live in the host's reserved hidden range (no aperture needed).
@@ -241,6 +273,7 @@ export class Mediator {
         onWorkloads: (x, ws) => this.enqueue(x, ws),
         nextSeq: () => ++this.seq,
         outOfSync: this.outOfSync,
+        privateGgtt: this.gscale,
       });
       v.resetHook = (x, engineId) => this.dropWork(x, engineId);
       v.activationHook = () => this.kick();
@@ -412,8 +445,11 @@ export class Mediator {
       const q = this.queues[e];
       for (let i = 0; i < q.length; i++) {
         const w = q[i];
-        if (!this.vgpuMap.get(w.vgpuId)?.active) continue;
+        const v = this.vgpuMap.get(w.vgpuId);
+        if (!v?.active) continue;
         if (!this.gate.mayDispatch(w, now)) continue;
+        // gScale: its slices hold a sharer's entries while that sharer has work on the device.
+        if (!v.resident && this.sharerOnDevice(v)) continue;
         // Workloads of one vGPU on one engine run in order.
         let earlier = false;
         for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
@@ -425,18 +461,47 @@ export class Mediator {
     }
   }
 
+  /** gScale: true when work of another vGPU sharing `v`'s slices is on (or going to) the device. */
+  private sharerOnDevice(v: Vgpu): boolean {
+    const g = this.partition.groupOf(v.id);
+    for (let e = 0; e < this.inflight.length; e++) {
+      const w = this.inflight[e] ?? this.preparing[e];
+      if (w !== null && w.vgpuId !== v.id && this.partition.groupOf(w.vgpuId) === g) return true;
+    }
+    return false;
+  }
+
+  /**
+   * gScale: make `v` resident (switch the sharer that is out, load `v`'s private GGTT and
+   * fences). Returns the simulated cost in ns (0 when it already was).
+   */
+  private makeResident(v: Vgpu): number {
+    if (v.resident) return 0;
+    for (const id of this.partition.sharers(v.id)) if (id !== v.id) this.vgpuMap.get(id)?.switchOut();
+    const { entries } = v.switchIn();
+    this.stats.ggttLoads++;
+    this.stats.ggttEntriesLoaded += entries;
+    v.log('ggtt-load', `${entries} entries`);
+    return entries * this.cost.ggttLoadNsPerEntry;
+  }
+
   private dispatch(w: Workload): void {
     const v = this.vgpuMap.get(w.vgpuId);
     if (!v) return;
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
-    if (w.status === 'queued' && w.shadowContext !== null) {
-      // Resuming a preempted workload: its shadow context holds the saved state.
-      this.submitToDevice(w, 0);
-      return;
-    }
     if (w.status === 'failed') {
       this.finish(w, v);
       this.kick();
+      return;
+    }
+    const load = this.makeResident(v);
+    if (load > 0) {
+      w.mediationNs += load;
+      this.stats.mediationNs += load;
+    }
+    if (w.status === 'queued' && w.shadowContext !== null) {
+      // Resuming a preempted workload: its shadow context holds the saved state.
+      this.submitToDevice(w, load);
       return;
     }
     let failure: WorkloadFailure | null;
@@ -459,7 +524,7 @@ export class Mediator {
     const delay = c.dispatchNs + w.commands * (c.scanNsPerCommand + c.emulateNsPerCommand) + pages * 4 * c.copyNsPerKiB;
     w.mediationNs += delay;
     this.stats.mediationNs += delay;
-    this.submitToDevice(w, delay);
+    this.submitToDevice(w, delay + load);
   }
 
   /** Submit the shadow context after `delay` ns of mediation (the engine is reserved meanwhile). */
@@ -505,6 +570,8 @@ export class Mediator {
   private onDeviceReset(): void {
     for (let e = 0; e < GEN9_ENGINES.length; e++) this.assertHostEngineMode(e);
     for (const v of this.vgpuMap.values()) {
+      // gScale: a sharer that is out gets its fences back at its next switch-in.
+      if (!v.resident) continue;
       for (let i = 0; i < v.slices.fences.length; i++) {
         const lo = v.vregs.peek(fenceReg(i)), hi = v.vregs.peek(fenceReg(i) + 4);
         this.device.regs.write(fenceReg(v.slices.fences[i]), 4, lo);

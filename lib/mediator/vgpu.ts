@@ -101,6 +101,40 @@ export interface VgpuParts {
   nextSeq(): number;
   /** Shadow PPGTT options. */
   outOfSync?: boolean;
+  /**
+   * gScale: a private shadow GGTT, loaded into the host GGTT by `switchIn` (the vGPU may share
+   * its slices and fences with others); default false.
+   */
+  privateGgtt?: boolean;
+}
+
+/** A register image kept as its non-zero dwords: indices ascending, and their values. */
+interface RegImage {
+  readonly idx: Uint32Array;
+  readonly val: Uint32Array;
+}
+
+function sparseImage(regs: Uint32Array): RegImage {
+  let n = 0;
+  for (let i = 0; i < regs.length; i++) if (regs[i] !== 0) n++;
+  const idx = new Uint32Array(n), val = new Uint32Array(n);
+  for (let i = 0, k = 0; i < regs.length; i++) {
+    if (regs[i] !== 0) {
+      idx[k] = i;
+      val[k++] = regs[i];
+    }
+  }
+  return { idx, val };
+}
+
+/** Dwords [from, to) of `regs` back to `img`'s (plain stores: no register handler runs). */
+function restoreImage(regs: Uint32Array, img: RegImage, from: number, to: number): void {
+  regs.fill(0, from, to);
+  const { idx, val } = img;
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k];
+    if (i >= from && i < to) regs[i] = val[k];
+  }
 }
 
 /** A guest's virtual GPU. Create it with `mediator.createVgpu`. */
@@ -145,7 +179,8 @@ export class Vgpu {
   failsafeReason = '';
 
   private readonly interruptCallbacks: ((pending: number) => void)[] = [];
-  private readonly bootRegs: Uint32Array;
+  /** The registers at creation, as their non-zero dwords (a few KiB, where a copy is 2 MiB). */
+  private readonly bootRegs: RegImage;
   private readonly onDestroyCb: (v: Vgpu) => void;
   private readonly onWorkloadsCb: (v: Vgpu, w: Workload[]) => void;
   private readonly nextSeq: () => number;
@@ -167,7 +202,7 @@ export class Vgpu {
     }
     const dev = parts.device;
     this.ept = new Ept(parts.memory, dev.hostMemory, { name: parts.name });
-    this.ggtt = new ShadowGgtt(dev.ggtt, parts.slices, this.ept, dev.hostMemory, { name: parts.name });
+    this.ggtt = new ShadowGgtt(dev.ggtt, parts.slices, this.ept, dev.hostMemory, { name: parts.name, privateTable: parts.privateGgtt ?? false });
     this.ppgtt = new PpgttManager(this.ept, dev.hostMemory, { name: parts.name, outOfSync: parts.outOfSync ?? false });
     this.pvinfo = new PvinfoPage({
       onG2vNotify: (code) => this.onG2v(code),
@@ -182,7 +217,7 @@ export class Vgpu {
     this.execlists = GEN9_ENGINES.map((e) => new VirtualExeclist(this.execlistHost(), e));
     for (const x of this.execlists) x.reset();
     this.bindGvtAwareness();
-    this.bootRegs = this.vregs.snapshot();
+    this.bootRegs = sparseImage(this.vregs.regs);
     this.pci = new PciConfigSpace(dev.pci.identity);
     this.assignDefaultBars();
     this.stub = this.buildStub();
@@ -348,7 +383,7 @@ export class Vgpu {
    */
   reset(): void {
     this.checkAlive();
-    this.vregs.restore(this.bootRegs);
+    restoreImage(this.vregs.regs, this.bootRegs, 0, this.vregs.regs.length);
     this.irq.reset();
     this.resetHook?.(this, -1);
     for (const x of this.execlists) x.reset();
@@ -356,7 +391,7 @@ export class Vgpu {
     this.pvinfoSeen = false;
     this.ggtt.reset();
     this.pvinfo.init(this.id, this.slices);
-    for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
+    if (this.ggtt.resident) for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
     this.pci.reset();
     this.assignDefaultBars();
     this.syncBars();
@@ -377,7 +412,7 @@ export class Vgpu {
   /** Destroy the vGPU: host GGTT entries cleared, host frames, scratch and fences returned. */
   destroy(): void {
     if (this.state === 'destroyed') return;
-    for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
+    if (this.ggtt.resident) for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
     this.resetHook?.(this, -1);
     this.state = 'destroyed';
     this.ppgtt.dispose();
@@ -397,7 +432,7 @@ export class Vgpu {
     const e = GEN9_ENGINES[engineId];
     this.resetHook?.(this, engineId);
     const from = e.mmioBase >>> 2, to = (e.mmioBase + 0x800) >>> 2;
-    this.vregs.regs.set(this.bootRegs.subarray(from, to), from);
+    restoreImage(this.vregs.regs, this.bootRegs, from, to);
     this.execlists[engineId].reset();
     this.log('engine-reset', e.name);
   }
@@ -607,6 +642,35 @@ export class Vgpu {
     this.pvinfo.write(o, size, value);
   }
 
+  /** True while the host GGTT and fences hold this vGPU's (always, without a private GGTT). */
+  get resident(): boolean {
+    return this.ggtt.resident;
+  }
+
+  /**
+   * gScale switch-in: load the private shadow GGTT into the host GGTT and the guest's fence
+   * values into its host fences (shared with the vGPUs of its slices). Returns the GGTT entries
+   * and fence registers written (0 when already resident or without a private GGTT). The
+   * mediator calls it before dispatching this vGPU's work, once no work of a sharer is on the device.
+   */
+  switchIn(): { entries: number; fences: number } {
+    if (this.state === 'destroyed') return { entries: 0, fences: 0 };
+    const entries = this.ggtt.load();
+    if (entries === 0) return { entries: 0, fences: 0 };
+    const host = this.device.regs;
+    const f = this.slices.fences;
+    for (let i = 0; i < f.length; i++) {
+      host.write(fenceReg(f[i]), 4, this.vregs.peek(fenceReg(i)));
+      host.write(fenceReg(f[i]) + 4, 4, this.vregs.peek(fenceReg(i) + 4));
+    }
+    return { entries, fences: f.length };
+  }
+
+  /** gScale switch-out: another vGPU of the same slices is about to switch in. */
+  switchOut(): void {
+    this.ggtt.unload();
+  }
+
   private deliverInterrupt(pending: number): void {
     if (this.state === 'destroyed') return;
     this.counters.interruptsDelivered++;
@@ -628,7 +692,8 @@ export class Vgpu {
           this.counters.fenceRefused++;
           return;
         }
-        host.write(fenceReg(this.slices.fences[i]) + (offset - lo), 4, next);
+        // Not resident (gScale): the host fence is another vGPU's until `switchIn`.
+        if (this.ggtt.resident) host.write(fenceReg(this.slices.fences[i]) + (offset - lo), 4, next);
       };
       this.vregs.bind(lo, { write });
     }
@@ -660,10 +725,12 @@ export class Vgpu {
       },
       {
         // Passed through, not emulated per access: the stub translates the offset through the
-        // host GGTT inside the vGPU's low slice and reaches host memory directly.
+        // vGPU's GGTT entries inside its low slice and reaches host memory directly. With a
+        // private GGTT (gScale) this is the ladder mapping: the guest's aperture page goes straight
+        // to the frame its own entry names, whoever is resident in the host GGTT.
         name: 'bar2.aperture', space: 'mem', kind: 'passthrough', base: bar2, size: this.device.apertureSize,
         memory: this.device.hostMemory,
-        translate: (o) => (o >= this.slices.lowBase && o < this.lowEnd ? this.device.ggtt.translate(o) : -1),
+        translate: (o) => (o >= this.slices.lowBase && o < this.lowEnd ? this.ggtt.translate(o) : -1),
       },
       {
         name: 'pci.config', space: 'pci', kind: 'emulated', base: 0, size: 256,

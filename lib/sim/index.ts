@@ -18,3 +18,4 @@ export {
 export { formatRun, formatComparison, formatSweep, firstUnder, table, pct, ISOLATION, type Design, type SweepRow } from './report.js';
 export { renderShareSvg, renderLatencySvg, renderBarsSvg, renderSweepLinesSvg } from './svg.js';
 export { ProgressBar, type ProgressStream, type ProgressOptions } from './progress.js';
+export { measureIdleVgpus, exposedGc, type IdleCost, type IdleCostOptions } from './memory.js';

@@ -181,6 +181,13 @@ export function formatSweep(labels: readonly string[], rows: readonly SweepRow[]
       : `min ${pct(r.totals.minPctNative)} of native`;
     out.push(`${l}: falls under ${pct(threshold, 0)} of native at ${row.requested} vGPUs: ${why}`);
   });
+  const last = rows[rows.length - 1];
+  if (last) {
+    out.push(`host memory at ${last.requested} vGPUs (peak in use of the device's): ` + labels.map((l, di) => {
+      const tt = last.runs[di].totals;
+      return `${l} ${fixed(tt.hostMemoryPeakMiB, 0)} of ${tt.hostMemoryMiB} MiB (${tt.created} vGPUs)`;
+    }).join(', '));
+  }
   return out;
 }
 

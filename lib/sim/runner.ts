@@ -152,6 +152,12 @@ export interface SimResult {
     trapMs: number;
     hostCpuMs: number;
     hostCpuShare: number;
+    /** gScale: private GGTT loads at dispatch and the host GGTT entries they wrote (0 without gScale). */
+    ggttLoads: number;
+    ggttEntriesLoaded: number;
+    /** The device's host memory and the most of it in use at once (guest pages the guests touched, shadows, scratch), MiB. */
+    hostMemoryMiB: number;
+    hostMemoryPeakMiB: number;
     /** Mean and minimum % of native of the created vGPUs (null without baselines). */
     meanPctNative: number | null;
     minPctNative: number | null;
@@ -198,7 +204,9 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
     ...SIM_DEVICE_COST, ...sc.device.cost,
     commands: { ...SIM_DEVICE_COST.commands, ...sc.device.cost.commands },
   };
-  const mediatorOpts: MediatorOptions = { mode, failsafe: sc.mediator.failsafe, outOfSync: sc.mediator.outOfSync, ...opts.mediator };
+  // gScale is an option of the mediated designs: a run under passthrough or sriov drops it.
+  const gscale = sc.mediator.gscale && (mode === 'mediated' || mode === 'emulated');
+  const mediatorOpts: MediatorOptions = { mode, failsafe: sc.mediator.failsafe, outOfSync: sc.mediator.outOfSync, gscale, ...opts.mediator };
   if (sc.mediator.maxVgpus !== undefined && mode !== 'passthrough' && opts.mediator?.maxVgpus === undefined) mediatorOpts.maxVgpus = sc.mediator.maxVgpus;
   const h = new Harness({
     device: { apertureSize: sc.device.apertureMiB * MiB, hostMemorySize: sc.device.hostMemoryMiB * MiB, cost, traceLimit: 0 },
@@ -363,6 +371,10 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
       trapMs: round(sum((v) => v.trapMs)),
       hostCpuMs: round(sum((v) => v.hostCpuMs)),
       hostCpuShare: round(sum((v) => v.hostCpuMs) / durationMs),
+      ggttLoads: h.mediator.stats.ggttLoads,
+      ggttEntriesLoaded: h.mediator.stats.ggttEntriesLoaded,
+      hostMemoryMiB: sc.device.hostMemoryMiB,
+      hostMemoryPeakMiB: round((h.device.hostMemory.peakAllocatedFrames * 4096) / MiB, 2),
       meanPctNative: null,
       minPctNative: null,
     },

@@ -152,7 +152,8 @@ export interface Scenario {
   /** Sampling period of the share-over-time series. */
   sampleMs: number;
   device: { apertureMiB: number; hostMemoryMiB: number; cost: Partial<CostModel> };
-  mediator: { mode: MediationMode; failsafe: FailsafePolicy; maxVgpus?: number; outOfSync: boolean };
+  /** `gscale`: private shadow GGTTs and shared slices (`MediatorOptions.gscale`; mediated and emulated only). */
+  mediator: { mode: MediationMode; failsafe: FailsafePolicy; maxVgpus?: number; outOfSync: boolean; gscale: boolean };
   scheduler: { policy: PolicyName; options: PolicyOptions; watchdogMs: number; preempt: boolean };
   vgpus: VgpuSpec[];
 }
@@ -278,11 +279,12 @@ function deviceSection(ctx: Ctx, v: Json): Scenario['device'] {
 
 function mediatorSection(ctx: Ctx, v: Json): Scenario['mediator'] {
   const o = obj(ctx, 'mediator', v);
-  known(ctx, 'mediator', o, ['mode', 'failsafe', 'maxVgpus', 'outOfSync']);
+  known(ctx, 'mediator', o, ['mode', 'failsafe', 'maxVgpus', 'outOfSync', 'gscale']);
   const out: Scenario['mediator'] = {
     mode: oneOf(ctx, 'mediator.mode', o.mode, MODES, 'mediated', 'mode'),
     failsafe: oneOf(ctx, 'mediator.failsafe', o.failsafe, FAILSAFE_POLICIES, 'gvt-g', 'failsafe policy'),
     outOfSync: bool(ctx, 'mediator.outOfSync', o.outOfSync, false),
+    gscale: bool(ctx, 'mediator.gscale', o.gscale, false),
   };
   const maxVgpus = optNum(ctx, 'mediator.maxVgpus', o.maxVgpus, { integer: true, min: 2, max: 1024 });
   if (maxVgpus !== undefined) out.maxVgpus = maxVgpus;
