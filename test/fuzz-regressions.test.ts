@@ -16,6 +16,11 @@ const CASES = [
   { fuzzer: 'commands' as const, seed: 31002, index: 2434, segment: 2400 },
   { fuzzer: 'commands' as const, seed: 31002, index: 52906, segment: 52800 },
   { fuzzer: 'commands' as const, seed: 31002, index: 60166, segment: 60000 },
+  // A context submitted in 3-level mode with its PML4 as PDP0 left a cached 3-level mm holding the
+  // PML4 page as a page directory: the attacker's later 4-level batches were refused as unmapped
+  // (commands campaign, seed 31002; SECURITY.md finding 10).
+  { fuzzer: 'commands' as const, seed: 31002, index: 43669, segment: 43500 },
+  { fuzzer: 'commands' as const, seed: 31002, index: 65591, segment: 65400 },
 ];
 
 for (const c of CASES) {

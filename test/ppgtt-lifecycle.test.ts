@@ -1,6 +1,6 @@
 import t from 'tap';
 import { NoResourceError } from '../lib/errors.js';
-import { PTE_PRESENT, PTE_RW, pteFrame, pteLo } from '../lib/gtt/pte.js';
+import { PTE_PRESENT, PTE_RW, pteFrame, pteHi, pteLo } from '../lib/gtt/pte.js';
 import { PPGTT_MODE_L3, PPGTT_MODE_L4, PpgttManager } from '../lib/gtt/shadow-ppgtt.js';
 import { GiB, GuestPpgtt, MiB, framesInUse, isolationProblems, mismatches, range, rig, type Rig } from './ppgtt-fixture.js';
 
@@ -208,15 +208,86 @@ t.test('an EPT unmap sends shadow entries to scratch at once; sync re-shadows th
   t.end();
 });
 
+// Finding 10 (commands campaign, seed 31002): a context submitted once in 3-level mode with its
+// PML4 as PDP0 left a cached 3-level mm holding the PML4 page as a PD; every later 4-level use of
+// that PML4 was scratch (its batches refused as unmapped) for as long as that mm stayed cached.
+t.test('a table held at another level by a cached mm no workload uses: that mm is evicted', (t) => {
+  const r = rig();
+  const g = new GuestPpgtt(r);
+  g.map4K(0, 42);
+  g.map4K(0x1000, 43);
+  const root = g.pml4 * 4096;
+  const l3 = r.mgr.get([root, 0, 0, 0], PPGTT_MODE_L3);
+  t.equal(r.mgr.shadowedTables().get(g.pml4), 2, 'the PML4 page is shadowed as a PD');
+  const l4 = r.mgr.get(root, PPGTT_MODE_L4);
+  t.ok(l4.destroyed === false && l3.destroyed, 'the unpinned 3-level mm was evicted');
+  t.equal(r.mgr.counters.mmsEvicted, 1);
+  t.equal(r.mgr.counters.loops, 0, 'no loop left');
+  t.equal(l4.translate(0x1000), r.ept.translate(43 * 4096));
+  t.same(mismatches(r, l4, root, [0, 0x1000, 0x2000, GiB]), []);
+  t.same(isolationProblems(r, l4), []);
+  t.equal(r.mgr.get(root, PPGTT_MODE_L4), l4, 'cached');
+  // The other way round while the 4-level mm is in use: the 3-level one gets a scratch root ...
+  l4.acquire();
+  const l3b = r.mgr.get([root, 0, 0, 0], PPGTT_MODE_L3);
+  t.notOk(l4.destroyed, 'a pinned mm is never evicted');
+  t.equal(r.mgr.counters.loops, 1);
+  t.equal(l3b.translate(0), -1);
+  t.equal(l4.translate(0), r.ept.translate(42 * 4096));
+  // ... and is built again at its next use once the 4-level one is idle.
+  l4.release();
+  const l3c = r.mgr.get([root, 0, 0, 0], PPGTT_MODE_L3);
+  t.not(l3c, l3b);
+  t.ok(l3b.destroyed && l4.destroyed);
+  t.equal(r.mgr.counters.mmsEvicted, 2);
+  t.same(mismatches(r, l3c, [root, 0, 0, 0], [0, 0x1000, 2 * MiB]), []);
+  t.same(isolationProblems(r, l3c), []);
+  t.equal(r.mgr.counters.mms, 1);
+  r.mgr.destroyAll();
+  t.equal(framesInUse(r), r.baseline);
+  t.equal(r.ept.protectedFrames, 0);
+  t.end();
+});
+
+t.test('an mm whose own tables loop is not rebuilt into anything else', (t) => {
+  const r = rig();
+  const g = new GuestPpgtt(r);
+  g.map4K(0, 42);
+  // PML4 entry 1 names the PML4 itself (as a PDP): a loop within the mm.
+  g.writeEntry(g.pml4, 1, pteLo(g.pml4, PTE_PRESENT | PTE_RW), pteHi(g.pml4));
+  const other = new GuestPpgtt(r, PPGTT_MODE_L4, r.ept.frames - 4096);
+  other.map4K(0, 44);
+  const mmOther = other.get();
+  const mm = g.get();
+  t.equal(r.mgr.counters.loops, 1, 'counted once');
+  t.notOk(mmOther.destroyed, 'an unrelated cached mm is not evicted');
+  t.equal(r.mgr.counters.mmsEvicted, 0);
+  t.equal(mm.translate(0), r.ept.translate(42 * 4096));
+  t.equal(mm.translate(2 ** 39), -1);
+  t.same(isolationProblems(r, mm), []);
+  r.mgr.destroyAll();
+  t.equal(framesInUse(r), r.baseline);
+  t.end();
+});
+
 t.test('3-level mms are cached by their four roots', (t) => {
   const r = rig();
   const g = new GuestPpgtt(r, PPGTT_MODE_L3);
   g.map4K(0, 1);
   const mm = r.mgr.get(g.pdps, PPGTT_MODE_L3);
   t.equal(r.mgr.get([...g.pdps], PPGTT_MODE_L3), mm);
-  t.not(r.mgr.get([g.pdps[0], 0, 0, 0], PPGTT_MODE_L3), mm);
-  t.not(r.mgr.get(g.pdps[0], PPGTT_MODE_L4), mm, 'same frame, other mode: another mm');
+  const mm2 = r.mgr.get([g.pdps[0], 0, 0, 0], PPGTT_MODE_L3);
+  t.not(mm2, mm);
+  // Both in use by workloads: the PD cannot also be a PML4 (the first use wins).
+  mm.acquire();
+  mm2.acquire();
+  const l4 = r.mgr.get(g.pdps[0], PPGTT_MODE_L4);
+  t.not(l4, mm, 'same frame, other mode: another mm');
   t.equal(r.mgr.counters.loops, 1, 'the PD used as a PML4 is a loop');
+  t.equal(l4.translate(0), -1, 'its root is scratch');
+  t.equal(mm.translate(0), r.ept.translate(4096), 'the 3-level mm is untouched');
+  mm.release();
+  mm2.release();
   t.ok(r.mgr.destroy(g.pdps, PPGTT_MODE_L3));
   r.mgr.destroyAll();
   t.equal(framesInUse(r), r.baseline);

@@ -189,7 +189,10 @@ export interface ShadowPpgttCounters {
   shadowPages: number;
   /** Gauge: live shadow mms. */
   mms: number;
-  /** Cached mms destroyed to stay within `maxMms`. */
+  /**
+   * Cached mms destroyed to stay within `maxMms`, or because an address space being built needed
+   * one of their tables at another level (see `PpgttManager.get`).
+   */
   mmsEvicted: number;
 }
 
@@ -307,6 +310,11 @@ export class ShadowPpgtt {
   destroyed = false;
   /** Destroyed by the guest while pinned: freed at the last `release`. */
   doomed = false;
+  /**
+   * @internal Built while some of its tables were shadowed at another level by an mm in use (pinned):
+   * those entries are scratch. `get` builds it again when it is not pinned itself.
+   */
+  conflicted = false;
   /** @internal root shadow pages (null = scratch), one per root. */
   readonly rootPages: (ShadowPage | null)[];
   private readonly walker: PpgttWalker;
@@ -408,6 +416,16 @@ export class PpgttManager {
   private readonly unsubscribe: () => void;
   /** Set by `childTable` when a host frame allocation failed. */
   private failedAlloc = false;
+  /**
+   * While `get` builds: the pages it made. Null otherwise (a trapped write that meets a table
+   * shadowed at another level keeps scratch).
+   */
+  private made: Set<ShadowPage> | null = null;
+  /**
+   * Tables the build met already shadowed at another level by a page it did not make (another
+   * mm's), as pairs (guest frame, level wanted). A loop within the build itself is not listed.
+   */
+  private readonly conflicts: number[] = [];
   // Counters as plain numeric fields (hot paths bump them); `counters` snapshots them.
   private nTraps = 0;
   private nSyncs = 0;
@@ -506,15 +524,26 @@ export class PpgttManager {
    * 3-level call without four roots (the mediator validates descriptors first), `StateError`
    * after `dispose` or once the EPT is destroyed (dispose the manager before destroying the EPT:
    * each EPT unmap scans the shadow PTs that may name the frame).
+   *
+   * A guest page is shadowed at one level only. When the build meets a table already shadowed at
+   * another level by a cached mm no workload is using (its `pins` at 0), that mm is evicted, least
+   * recently used first, and the build is done again: what the cache keeps must not decide what a
+   * workload reaches (e.g. a context submitted once in 3-level mode with its PML4 as PDP0 made
+   * every later 4-level use of that PML4 scratch for as long as the 3-level mm stayed cached).
+   * Against a pinned mm the first use wins and the entry is scratch; such an mm is built again at
+   * its next `get` while unpinned. Within one mm's own tables (a loop) the first use wins.
    */
   get(roots: number | readonly number[], mode: PpgttMode = PPGTT_MODE_L4): ShadowPpgtt {
     const { values, key } = this.normalize(roots, mode);
     const cached = this.mmCache.get(key);
     if (cached !== undefined) {
-      // Most recently used last (the eviction order).
       this.mmCache.delete(key);
-      this.mmCache.set(key, cached);
-      return cached;
+      if (!cached.conflicted || cached.pins !== 0) {
+        // Most recently used last (the eviction order).
+        this.mmCache.set(key, cached);
+        return cached;
+      }
+      this.freeMm(cached);
     }
     if (this.ept.destroyed) throw new StateError(`${this.name}: EPT destroyed`);
     if (this.mmCache.size >= this.maxMms) {
@@ -529,9 +558,41 @@ export class PpgttManager {
       this.nMmsEvicted++;
     }
     const level = mode === PPGTT_MODE_L4 ? PPGTT_LEVEL_PML4 : PPGTT_LEVEL_PD;
+    const loops = this.nLoops;
+    let pages: (ShadowPage | null)[];
+    let conflicted: boolean;
+    const met = this.conflicts;
+    met.length = 0;
+    this.made = new Set();
+    try {
+      pages = this.buildRoots(values, level, key);
+      if (met.length !== 0 && this.hasUnpinnedMm()) {
+        // Undo the build, evict the cached mms that hold the tables at another level, build again.
+        for (const p of pages) if (p !== null) this.release(p);
+        this.nLoops = loops;
+        this.evictHolders(met);
+        met.length = 0;
+        this.made.clear();
+        pages = this.buildRoots(values, level, key);
+      }
+      conflicted = met.length !== 0;
+    } finally {
+      this.made = null;
+      met.length = 0;
+    }
+    const shadowRoots = pages.map((p) => ((p !== null ? p.mfn : this.scratchMfns[level]) * PAGE_SIZE) as Hpa);
+    const mm = new ShadowPpgtt(this, mode, key, values, pages, shadowRoots);
+    mm.conflicted = conflicted;
+    this.mmCache.set(key, mm);
+    this.liveMms.add(mm);
+    log('%s: shadow PPGTT %s built (%d shadow pages held)', this.name, key, this.nPages);
+    return mm;
+  }
+
+  /** The root pages of a new mm (null = scratch); rolled back and throws on host exhaustion. */
+  private buildRoots(values: readonly number[], level: number, key: string): (ShadowPage | null)[] {
     const before = this.nAllocFailures;
     const pages: (ShadowPage | null)[] = [];
-    const shadowRoots: Hpa[] = [];
     for (const v of values) {
       let page: ShadowPage | null = null;
       if (v !== 0) {
@@ -541,18 +602,39 @@ export class PpgttManager {
       }
       if (page === null) this.nScratch++;
       pages.push(page);
-      shadowRoots.push(((page !== null ? page.mfn : this.scratchMfns[level]) * PAGE_SIZE) as Hpa);
     }
     if (this.nAllocFailures !== before) {
       for (const p of pages) if (p !== null) this.release(p);
       log('%s: shadow PPGTT %s: host memory exhausted, build rolled back', this.name, key);
       throw new NoResourceError('host-memory', this.nAllocFailures - before, `${this.name}: no host frames left to shadow PPGTT ${key}`);
     }
-    const mm = new ShadowPpgtt(this, mode, key, values, pages, shadowRoots);
-    this.mmCache.set(key, mm);
-    this.liveMms.add(mm);
-    log('%s: shadow PPGTT %s built (%d shadow pages held)', this.name, key, this.nPages);
-    return mm;
+    return pages;
+  }
+
+  private hasUnpinnedMm(): boolean {
+    for (const mm of this.mmCache.values()) if (mm.pins === 0) return true;
+    return false;
+  }
+
+  /**
+   * Evict unpinned cached mms, least recently used first, until none of the tables in `met`
+   * (pairs: guest frame, level wanted) is shadowed at another level any more, or none is left.
+   */
+  private evictHolders(met: readonly number[]): void {
+    const held = (): boolean => {
+      for (let k = 0; k < met.length; k += 2) {
+        const p = this.byGfn.get(met[k]);
+        if (p !== undefined && p.level !== met[k + 1]) return true;
+      }
+      return false;
+    };
+    for (const mm of [...this.mmCache.values()]) {
+      if (!held()) return;
+      if (mm.pins !== 0) continue;
+      this.freeMm(mm);
+      this.nMmsEvicted++;
+      log('%s: shadow PPGTT %s evicted: a new address space uses its tables at another level', this.name, mm.key);
+    }
   }
 
   /** The cached mm of `roots` in `mode`, if any (same argument rules as `get`). */
@@ -733,6 +815,7 @@ export class PpgttManager {
     if (existing !== undefined) {
       if (existing.level !== level) {
         this.nLoops++;
+        if (this.made !== null && !this.made.has(existing)) this.conflicts.push(gfn, level);
         log('%s: guest page 0x%s used as level %d and %d: scratch', this.name, gfn.toString(16), existing.level, level);
         return null;
       }
@@ -761,6 +844,7 @@ export class PpgttManager {
       throw e;
     }
     page.refs = 1;
+    if (this.made !== null) this.made.add(page);
     this.byGfn.set(gfn, page);
     this.byMfn.set(mfn, page);
     this.nPages++;
