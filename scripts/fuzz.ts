@@ -4,6 +4,10 @@
  *   node dist/scripts/fuzz.js --cases 10000 --seed 7 --fuzzer commands
  *   node dist/scripts/fuzz.js --cases 2000 --seed 1 --fuzzer all
  *   node dist/scripts/fuzz.js --fuzzer gtt --seed 7 --replay 1234 --segment 1000   # one failing case
+ *   node dist/scripts/fuzz.js --fuzzer commands --seed 7 --cases 500000 --from 500000 --progress 60
+ *     # the second half of a 1,000,000-case campaign (cases 500,000..999,999 of seed 7: the same
+ *     # cases as in one run when --from is a multiple of the fuzzer's cases per world), with a
+ *     # progress line on stderr at most every 60 s
  *   node dist/scripts/fuzz.js --attacks [substring]                                # the attack corpus
  *   node dist/scripts/fuzz.js --readme > fixtures/attacks/README.md                # regenerate the corpus list
  *
@@ -20,6 +24,10 @@ interface Args {
   fuzzers: FuzzerName[];
   replay: number;
   segment: number;
+  /** First case index (a campaign in parts). */
+  from: number;
+  /** Seconds between progress lines on stderr (0: none). */
+  progress: number;
   perWorld: number | undefined;
   maxFailures: number;
   json: boolean;
@@ -28,12 +36,12 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: fuzz --cases N --seed S [--fuzzer ${FUZZER_NAMES.join('|')}|all] [--replay I --segment S] [--per-world N] [--max-failures N] [--json]\n       fuzz --attacks [name-substring]\n`);
+  process.stderr.write(`${msg}\nusage: fuzz --cases N --seed S [--fuzzer ${FUZZER_NAMES.join('|')}|all] [--from I] [--progress SECONDS] [--replay I --segment S] [--per-world N] [--max-failures N] [--json]\n       fuzz --attacks [name-substring]\n`);
   process.exit(2);
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { cases: 1000, seed: 1, fuzzers: [...FUZZER_NAMES], replay: -1, segment: -1, perWorld: undefined, maxFailures: 5, json: false, attacks: null };
+  const a: Args = { cases: 1000, seed: 1, fuzzers: [...FUZZER_NAMES], replay: -1, segment: -1, from: 0, progress: 0, perWorld: undefined, maxFailures: 5, json: false, attacks: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const next = (): string => {
@@ -55,6 +63,8 @@ function parse(argv: string[]): Args {
       else usage(`unknown fuzzer ${f}`);
     } else if (k === '--replay') a.replay = int();
     else if (k === '--segment') a.segment = int();
+    else if (k === '--from') a.from = int();
+    else if (k === '--progress') a.progress = int();
     else if (k === '--per-world') a.perWorld = int() || undefined;
     else if (k === '--max-failures') a.maxFailures = int();
     else if (k === '--json') a.json = true;
@@ -101,6 +111,20 @@ function attacks(filter: string): void {
   process.exitCode = failed ? 1 : 0;
 }
 
+/** A progress reporter: one stderr line at most every `a.progress` seconds (after a world ends). */
+function progressLine(fuzzer: FuzzerName, a: Args): (done: number, violations: number, crashes: number) => void {
+  const t0 = performance.now();
+  let last = t0;
+  return (done, violations, crashes) => {
+    const now = performance.now();
+    if (now - last < a.progress * 1000) return;
+    last = now;
+    const rate = done / ((now - t0) / 1000);
+    process.stderr.write(`${fuzzer} seed ${a.seed}: cases ${a.from}..${a.from + done - 1} done (${done} of ${a.cases}), ` +
+      `${violations} violations, ${crashes} crashes, ${rate.toFixed(0)} cases/s\n`);
+  };
+}
+
 function main(): void {
   const a = parse(process.argv.slice(2));
   if (a.attacks !== null) return attacks(a.attacks);
@@ -108,7 +132,10 @@ function main(): void {
   for (const fuzzer of a.fuzzers) {
     const r = a.replay >= 0
       ? runCampaign({ fuzzer, seed: a.seed, cases: 1, from: a.replay, segmentStart: a.segment >= 0 ? a.segment : a.replay, casesPerWorld: a.perWorld, maxFailures: 1, now: () => performance.now() })
-      : runCampaign({ fuzzer, seed: a.seed, cases: a.cases, casesPerWorld: a.perWorld, maxFailures: a.maxFailures, now: () => performance.now() });
+      : runCampaign({
+        fuzzer, seed: a.seed, cases: a.cases, from: a.from, casesPerWorld: a.perWorld, maxFailures: a.maxFailures, now: () => performance.now(),
+        onProgress: a.progress > 0 ? progressLine(fuzzer, a) : undefined,
+      });
     results.push(r);
     if (a.json) console.log(JSON.stringify(r));
     else report(r);
