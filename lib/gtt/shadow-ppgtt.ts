@@ -19,8 +19,9 @@
  *   split, below) and PS only survives on a 2 MiB page shadowed as such.
  * - One manager per EPT: the EPT holds one write-protect handler per guest frame. Guest tables
  *   are read through the guest memory's page views (they are never pinned; only leaf frames are).
- *   Besides its shadow pages a manager keeps one byte per host frame (which frames leaf entries
- *   may name, so an EPT unmap of an unreferenced frame costs nothing).
+ *   Besides its shadow pages a manager keeps one byte per guest frame (which frames leaf entries
+ *   may name, so an EPT unmap of an unreferenced frame costs nothing): sized by the guest's RAM,
+ *   not the host's, so a vGPU's cost does not grow with host memory.
  *
  * ## Scratch (GVT-g's per-level `scratch_pt`)
  *
@@ -412,6 +413,7 @@ export class PpgttManager {
   private readonly scratchLo: Int32Array;
   private readonly scratchHi: Int32Array;
   /** Host frames a leaf shadow entry may name (sticky until an unmap scan clears them). */
+  /** 1 per guest frame a leaf shadow entry may name. */
   private readonly referenced: Uint8Array;
   private readonly unsubscribe: () => void;
   /** Set by `childTable` when a host frame allocation failed. */
@@ -485,7 +487,7 @@ export class PpgttManager {
     this.oosPoolSize = pool;
     this.oosThreshold = threshold;
     this.guestFrames = ept.frames;
-    this.referenced = new Uint8Array(host.frames);
+    this.referenced = new Uint8Array(ept.frames);
     // Scratch page, then a table per level whose entries all point at the level below.
     const mfns: number[] = [];
     try {
@@ -510,7 +512,7 @@ export class PpgttManager {
         t[k + 1] = hi;
       }
     }
-    this.unsubscribe = ept.onUnmap((_gfn, mfn) => this.invalidateFrame(mfn));
+    this.unsubscribe = ept.onUnmap((gfn, mfn) => this.invalidateFrame(gfn, mfn));
   }
 
   // ---------------------------------------------------------------- mm lifecycle
@@ -904,7 +906,8 @@ export class PpgttManager {
         scratch++;
         continue;
       }
-      const m = ept.pin((lo >>> 12) | ((g[k + 1] & 0x7f) << 20));
+      const gfn = (lo >>> 12) | ((g[k + 1] & 0x7f) << 20);
+      const m = ept.pin(gfn);
       if (m < 0) {
         s[k] = sLo;
         s[k + 1] = sHi;
@@ -920,7 +923,7 @@ export class PpgttManager {
       }
       s[k] = (m << 12) | (lo & 0xfff);
       s[k + 1] = m >>> 20;
-      referenced[m] = 1;
+      referenced[gfn] = 1;
       shadowed++;
     }
     this.nShadowed += shadowed;
@@ -1023,7 +1026,8 @@ export class PpgttManager {
       this.nScratch++;
       return true;
     }
-    const m = this.ept.pin((lo >>> 12) | ((hi & 0x7f) << 20));
+    const gfn = (lo >>> 12) | ((hi & 0x7f) << 20);
+    const m = this.ept.pin(gfn);
     if (m < 0) {
       s[k] = this.scratchLo[PPGTT_LEVEL_PT];
       s[k + 1] = this.scratchHi[PPGTT_LEVEL_PT];
@@ -1037,7 +1041,7 @@ export class PpgttManager {
     }
     s[k] = (m << 12) | (lo & 0xfff);
     s[k + 1] = m >>> 20;
-    this.referenced[m] = 1;
+    this.referenced[gfn] = 1;
     this.nShadowed++;
     return true;
   }
@@ -1079,7 +1083,7 @@ export class PpgttManager {
       }
       s[k] = (m << 12) | flags;
       s[k + 1] = m >>> 20;
-      this.referenced[m] = 1;
+      this.referenced[base + j] = 1;
       this.nShadowed++;
     }
     return backed;
@@ -1105,7 +1109,7 @@ export class PpgttManager {
       // Bit 12 of a 2 MiB entry is its PAT bit, not address: keep it with the flags.
       s[k] = (m0 << 12) | (lo & 0x1fff);
       s[k + 1] = m0 >>> 20;
-      for (let j = 0; j < FRAMES_2M; j++) this.referenced[m0 + j] = 1;
+      this.referenced.fill(1, base, base + FRAMES_2M);
       page.huge++;
       this.nHuge2M++;
       this.nShadowed++;
@@ -1154,7 +1158,7 @@ export class PpgttManager {
       }
       t[2 * j] = (m << 12) | flags;
       t[2 * j + 1] = m >>> 20;
-      this.referenced[m] = 1;
+      this.referenced[base + j] = 1;
     }
     s[k] = (mfn << 12) | (lo & TABLE_FLAGS);
     s[k + 1] = mfn >>> 20;
@@ -1377,9 +1381,9 @@ export class PpgttManager {
    * The EPT unmapped a guest frame backed by host frame `mfn`: leaf shadow entries naming it go
    * to scratch now (before the frame can be reused), and are re-shadowed at the next `sync`.
    */
-  private invalidateFrame(mfn: number): void {
-    if (mfn >= this.referenced.length || this.referenced[mfn] === 0) return;
-    this.referenced[mfn] = 0;
+  private invalidateFrame(gfn: number, mfn: number): void {
+    if (!(gfn >= 0 && gfn < this.referenced.length) || this.referenced[gfn] === 0) return;
+    this.referenced[gfn] = 0;
     for (const page of this.byMfn.values()) {
       const s = page.shadow;
       if (page.level === PPGTT_LEVEL_PT) {
