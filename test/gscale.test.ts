@@ -163,6 +163,14 @@ t.test('ladder mapping: a guest that is out reads and writes its own memory thro
   t.equal(a.read32(ba.gma + 8), 0x1119, 'a\'s aperture write lands in a\'s memory');
   t.equal(b.read32(bb.gma + 8), 0, 'not in b\'s');
   t.equal(b.vgpu.stub.read('mem', b.vgpu.pci.barAddress(2) + bb.gma + 4, 4), 0x2223);
+  // The host-side facade (Vgpu.apertureRead/Write) is ladder-mapped too: it once went through the
+  // host GGTT, i.e. into the resident sharer's memory (found by the gtt fuzzer's gScale worlds).
+  a.vgpu.apertureWrite(ba.gma + 12, 4, 0xa11a);
+  t.equal(a.read32(ba.gma + 12), 0xa11a, 'a\'s apertureWrite lands in a\'s memory');
+  t.equal(b.read32(bb.gma + 12), 0, 'not in b\'s (resident)');
+  t.equal(a.vgpu.apertureRead(ba.gma, 4), 0x1111, 'a\'s apertureRead reads a\'s page');
+  t.equal(a.vgpu.apertureRead(ba.gma + 4094, 4), 0, 'a read crossing into the next page reads what each page holds');
+  t.equal(a.vgpu.apertureRead(ba.gma + 8, 8), 0xa11a * 2 ** 32 + 0x1119, 'an 8-byte read');
   t.end();
 });
 

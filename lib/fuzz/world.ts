@@ -42,6 +42,18 @@ export function mix32(a: number, b: number): number {
   return h >>> 0;
 }
 
+/**
+ * World options where the attacker shares the victim's graphics memory and fences under gScale:
+ * the aperture leaves room for one GVTg_V5_4 beside the host's 128 MiB, so the second vGPU joins
+ * the first's group. Fuzzers use it for some of their worlds.
+ */
+export const GSCALE_SHARED_WORLD: Readonly<WorldOptions> = Object.freeze({
+  device: { apertureSize: 256 * 1024 * 1024 },
+  mediator: { gscale: true },
+  attackerType: 'GVTg_V5_4',
+  victimType: 'GVTg_V5_4',
+});
+
 /** Options of `FuzzWorld`. */
 export interface WorldOptions {
   /** Seed of the world's own choices (victim values, canary patterns). Default 1. */

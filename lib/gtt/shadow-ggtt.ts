@@ -405,6 +405,20 @@ export class ShadowGgtt {
     this.ggtt.set(index, lo, hi);
   }
 
+  /** True with a private table (gScale). */
+  get hasPrivateTable(): boolean {
+    return this.priv !== null;
+  }
+
+  /**
+   * The host entry this vGPU has for GGTT entry `index` as [lo, hi]: its private table's, or the
+   * host GGTT's; [0, 0] outside its slices.
+   */
+  hostEntry(index: number): [number, number] {
+    const s = this.slotOf(index);
+    return s < 0 ? [0, 0] : [this.hostLo(s), this.hostHi(s)];
+  }
+
   /** Host entry low half of slot `s` as this vGPU has it (private table, or the host GGTT). */
   private hostLo(s: number): number {
     return this.priv !== null ? this.priv[2 * s] : this.ggtt.words[2 * this.indexOfSlot(s)];

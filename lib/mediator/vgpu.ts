@@ -311,22 +311,50 @@ export class Vgpu {
     else if (offset <= PciReg.COMMAND && offset + size > PciReg.COMMAND) this.syncBars();
   }
 
-  /** Read the aperture (BAR2) at `offset`: passed through inside the low slice only. */
+  /**
+   * Read the aperture (BAR2) at `offset`: passed through inside the low slice only. With a private
+   * GGTT (gScale) through the vGPU's own entries (ladder mapping), not the host GGTT, which may
+   * hold a sharer's.
+   */
   apertureRead(offset: number, size: number): number {
-    if (!this.inLowSlice(offset, size)) {
+    if (!(Number.isInteger(offset) && this.inLowSlice(offset, size))) {
       this.counters.apertureOutside++;
       return 0;
     }
+    if (this.ggtt.hasPrivateTable) return this.ladderRead(offset, size);
     return this.device.apertureRead(offset, size);
   }
 
-  /** Write the aperture (BAR2) at `offset`: passed through inside the low slice only. */
+  /** Write the aperture (BAR2) at `offset`: passed through inside the low slice only (see `apertureRead`). */
   apertureWrite(offset: number, size: number, value: number): void {
-    if (!this.inLowSlice(offset, size)) {
+    if (!(Number.isInteger(offset) && this.inLowSlice(offset, size))) {
       this.counters.apertureOutside++;
       return;
     }
-    this.device.apertureWrite(offset, size, value);
+    if (this.ggtt.hasPrivateTable) this.ladderWrite(offset, size, value);
+    else this.device.apertureWrite(offset, size, value);
+  }
+
+  /** Little-endian read of `size` bytes through the vGPU's own GGTT entries (a byte of a page that does not translate reads 0). */
+  private ladderRead(offset: number, size: number): number {
+    const m = this.device.hostMemory;
+    let v = 0;
+    for (let k = size - 1; k >= 0; k--) {
+      const hpa = this.ggtt.translate(offset + k);
+      v = v * 256 + (hpa < 0 ? 0 : m.read8(hpa));
+    }
+    return v;
+  }
+
+  /** Little-endian write of `size` bytes through the vGPU's own GGTT entries (bytes of a page that does not translate are dropped). */
+  private ladderWrite(offset: number, size: number, value: number): void {
+    const m = this.device.hostMemory;
+    let v = value;
+    for (let k = 0; k < size; k++) {
+      const hpa = this.ggtt.translate(offset + k);
+      if (hpa >= 0) m.write8(hpa, v % 256);
+      v = Math.floor(v / 256);
+    }
   }
 
   /**

@@ -84,8 +84,12 @@ export const GSCALE_ATTACKS: readonly Attack[] = [
       const gpa = mapOwnPage(ctx, vb.gma / PAGE_SIZE);
       v.stub.write('mem', bar2 + vb.gma + 8, 4, 0xa77ac4e5);
       ctx.data.reads = [v.stub.read('mem', bar2 + vb.gma, 4), v.stub.read('mem', bar2 + vb.gma + 4, 4), v.stub.read('mem', bar2 + vb.gma + 8, 4)];
+      // The host-side facade of the aperture (an emulator's direct accesses) is ladder-mapped too.
+      v.apertureWrite(vb.gma + 12, 4, 0xa77ac4e6);
+      ctx.data.facadeRead = v.apertureRead(vb.gma + 12, 4);
       ctx.data.own = g.driver.readRam32(gpa + 8);
-      ctx.data.victimWords = [ctx.victim.read32(vb.gma), ctx.victim.read32(vb.gma + 4), ctx.victim.read32(vb.gma + 8)];
+      ctx.data.own12 = g.driver.readRam32(gpa + 12);
+      ctx.data.victimWords = [ctx.victim.read32(vb.gma), ctx.victim.read32(vb.gma + 4), ctx.victim.read32(vb.gma + 8), ctx.victim.read32(vb.gma + 12)];
     },
     expect(ctx, t) {
       expectShared(ctx, t);
@@ -93,7 +97,9 @@ export const GSCALE_ATTACKS: readonly Attack[] = [
       t.equal(ctx.data.unmappedRead, 0, 'an entry the attacker never mapped reaches its own (zero) scratch page, not the victim\'s data');
       t.equal(JSON.stringify(ctx.data.reads), JSON.stringify([0, 0, 0xa77ac4e5]), 'the attacker reads its own page');
       t.equal(ctx.data.own, 0xa77ac4e5, 'its aperture write landed in its own RAM');
-      t.equal(JSON.stringify(ctx.data.victimWords), JSON.stringify([0x71c71c71, 0x71c70004, 0]), 'the victim\'s page holds the victim\'s values only');
+      t.equal(ctx.data.own12, 0xa77ac4e6, 'so did its write through Vgpu.apertureWrite');
+      t.equal(ctx.data.facadeRead, 0xa77ac4e6, 'and Vgpu.apertureRead reads its own page');
+      t.equal(JSON.stringify(ctx.data.victimWords), JSON.stringify([0x71c71c71, 0x71c70004, 0, 0]), 'the victim\'s page holds the victim\'s values only');
     },
   },
   {

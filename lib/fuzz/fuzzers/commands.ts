@@ -26,7 +26,7 @@ import { RegFlag } from '../../mmio/table.js';
 import { PAGE_SIZE } from '../../types.js';
 import { chance, hx, pick, u32, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
-import { engineMap, type FuzzWorld } from '../world.js';
+import { GSCALE_SHARED_WORLD, engineMap, type FuzzWorld } from '../world.js';
 
 /** Where the case's commands go. */
 export type Placement = 'ring' | 'ppgtt-batch' | 'ggtt-batch' | 'nested' | 'chain' | 'self-chain';
@@ -335,7 +335,8 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
   description: 'grammar-aware command streams from the encoders, mutated (bit flips, lengths, truncation, addresses), in rings and batches',
   casesPerWorld: 300,
   victimEvery: 2,
-  worldOptions: (seed, worldIndex) => ({ seed: seed ^ (worldIndex * 7919), failsafe: pick3(worldIndex) }),
+  // Every fourth world shares the victim's slices and fences under gScale.
+  worldOptions: (seed, worldIndex) => ({ seed: seed ^ (worldIndex * 7919), failsafe: pick3(worldIndex), ...(worldIndex % 4 === 3 ? GSCALE_SHARED_WORLD : {}) }),
   setup(world) {
     const g = world.attacker;
     for (const e of ['rcs', 'bcs', 'vcs', 'vecs'] as EngineName[]) g.engine(e);

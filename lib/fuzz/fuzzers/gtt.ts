@@ -16,7 +16,7 @@ import { PTE_PRESENT, pteHi, pteLo } from '../../gtt/pte.js';
 import { PAGE_SIZE, TWO_POW_32 } from '../../types.js';
 import { chance, hx, pick, u32, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
-import type { FuzzWorld } from '../world.js';
+import { GSCALE_SHARED_WORLD, type FuzzWorld } from '../world.js';
 
 const WINDOW = 8 * 1024 * 1024;
 const ZONE = 256;
@@ -128,7 +128,8 @@ export const gttFuzzer: Fuzzer<GttOp, GttState> = {
   description: 'GGTT entry writes through the BAR0 window (halves, both orders, bad sizes), reads, aperture accesses and GPU stores, against a model',
   casesPerWorld: 500,
   victimEvery: 4,
-  worldOptions: (seed, worldIndex) => ({ seed: seed + worldIndex, failsafe: worldIndex % 2 === 0 ? 'gvt-g' : 'never' }),
+  // Every fourth world shares the victim's slices and fences under gScale.
+  worldOptions: (seed, worldIndex) => ({ seed: seed + worldIndex, failsafe: worldIndex % 2 === 0 ? 'gvt-g' : 'never', ...(worldIndex % 4 === 3 ? GSCALE_SHARED_WORLD : {}) }),
   setup(world) {
     const g = world.attacker;
     g.engine('rcs');
@@ -252,9 +253,10 @@ export const gttFuzzer: Fuzzer<GttOp, GttState> = {
     // Host entries of the zone against the model.
     for (const [index, e] of st.model) {
       const want = expectedHost(world, e);
-      const words = world.h.device.ggtt.words;
-      if (words[2 * index] !== want.lo || words[2 * index + 1] !== want.hi) {
-        bad(`host GGTT entry ${hx(index)} is ${hx(words[2 * index + 1])}:${hx(words[2 * index])}, expected ${hx(want.hi)}:${hx(want.lo)} (guest ${hx(e.hi)}:${hx(e.lo)} held ${e.held})`);
+      // The attacker's host entry: in the host GGTT, or (gScale, not resident) its private table.
+      const [lo, hi] = v.ggtt.hostEntry(index);
+      if (lo !== want.lo || hi !== want.hi) {
+        bad(`host GGTT entry ${hx(index)} is ${hx(hi)}:${hx(lo)}, expected ${hx(want.hi)}:${hx(want.lo)} (guest ${hx(e.hi)}:${hx(e.lo)} held ${e.held})`);
       }
     }
     world.settle();
