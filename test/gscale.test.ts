@@ -66,6 +66,14 @@ function storeRound(guests: TestGuest[], tag: number): { buf: { gma: number }; g
   });
 }
 
+/** Eight guests on a device that holds seven: the first guest and the one sharing its slices. */
+function sharedPair(): { h: Harness; a: TestGuest; b: TestGuest } {
+  const h = new Harness({ mediator: { gscale: true } });
+  const guests = Array.from({ length: 8 }, (_, i) => h.addGuest({ name: `g${i}` }));
+  const [aId, bId] = h.mediator.partition.sharers(guests[0].vgpu.id);
+  return { h, a: guests.find((g) => g.vgpu.id === aId)!, b: guests.find((g) => g.vgpu.id === bId)! };
+}
+
 t.test('15 guests on a device that holds 7: each one\'s stores land in its own memory only', (t) => {
   const h = new Harness({ mediator: { gscale: true } });
   const guests = Array.from({ length: 15 }, (_, i) => h.addGuest({ name: `g${i}` }));
@@ -113,10 +121,7 @@ t.test('load cost: each switch-in costs ggttLoadNsPerEntry per entry of mediatio
 });
 
 t.test('host GGTT and fences hold the resident vGPU\'s; a sharer that is out keeps its own in its private table', (t) => {
-  const h = new Harness({ mediator: { gscale: true } });
-  const guests = Array.from({ length: 8 }, (_, i) => h.addGuest({ name: `g${i}` }));
-  const [aId, bId] = h.mediator.partition.sharers(guests[0].vgpu.id);
-  const a = guests.find((g) => g.vgpu.id === aId)!, b = guests.find((g) => g.vgpu.id === bId)!;
+  const { h, a, b } = sharedPair();
   const hostFence = a.vgpu.slices.fences[0];
   t.equal(hostFence, b.vgpu.slices.fences[0], 'the fences are shared too');
   // Fence values written while out reach the host fence at switch-in only.
@@ -144,10 +149,7 @@ t.test('host GGTT and fences hold the resident vGPU\'s; a sharer that is out kee
 });
 
 t.test('ladder mapping: a guest that is out reads and writes its own memory through the aperture', (t) => {
-  const h = new Harness({ mediator: { gscale: true } });
-  const guests = Array.from({ length: 8 }, (_, i) => h.addGuest({ name: `g${i}` }));
-  const [aId, bId] = h.mediator.partition.sharers(guests[0].vgpu.id);
-  const a = guests.find((g) => g.vgpu.id === aId)!, b = guests.find((g) => g.vgpu.id === bId)!;
+  const { h, a, b } = sharedPair();
   const ba = a.buffer(PAGE_SIZE, { mappable: true });
   const bb = b.buffer(PAGE_SIZE, { mappable: true });
   t.equal(ba.gma, bb.gma);
@@ -175,10 +177,7 @@ t.test('ladder mapping: a guest that is out reads and writes its own memory thro
 });
 
 t.test('destroying a sharer that is out leaves the resident\'s entries; reset of one leaves the other', (t) => {
-  const h = new Harness({ mediator: { gscale: true } });
-  const guests = Array.from({ length: 8 }, (_, i) => h.addGuest({ name: `g${i}` }));
-  const [aId, bId] = h.mediator.partition.sharers(guests[0].vgpu.id);
-  const a = guests.find((g) => g.vgpu.id === aId)!, b = guests.find((g) => g.vgpu.id === bId)!;
+  const { h, a, b } = sharedPair();
   const buf = b.buffer(PAGE_SIZE);
   b.submit('rcs', miStoreDataImm(buf.gma, [7], { ggtt: true }));
   t.ok(h.runUntilIdle());
