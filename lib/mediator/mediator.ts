@@ -464,16 +464,14 @@ export class Mediator {
   /** gScale: true when work of another vGPU sharing `v`'s slices is on (or going to) the device. */
   private sharerOnDevice(v: Vgpu): boolean {
     const g = this.partition.groupOf(v.id);
-    for (let e = 0; e < this.inflight.length; e++) {
-      const w = this.inflight[e] ?? this.preparing[e];
-      if (w !== null && w.vgpuId !== v.id && this.partition.groupOf(w.vgpuId) === g) return true;
-    }
+    const other = (w: Workload | null): boolean => w !== null && w.vgpuId !== v.id && this.partition.groupOf(w.vgpuId) === g;
+    for (let e = 0; e < this.inflight.length; e++) if (other(this.inflight[e]) || other(this.preparing[e])) return true;
     return false;
   }
 
   /**
-   * gScale: make `v` resident (switch the sharer that is out, load `v`'s private GGTT and
-   * fences). Returns the simulated cost in ns (0 when it already was).
+   * gScale: make `v` resident (switch out the sharer that is resident, load `v`'s private GGTT
+   * and fences). Returns the simulated cost in ns (0 when it already was).
    */
   private makeResident(v: Vgpu): number {
     if (v.resident) return 0;
