@@ -448,8 +448,9 @@ export class Mediator {
         const v = this.vgpuMap.get(w.vgpuId);
         if (!v?.active) continue;
         if (!this.gate.mayDispatch(w, now)) continue;
-        // gScale: its slices hold a sharer's entries while that sharer has work on the device.
-        if (!v.resident && this.sharerOnDevice(v)) continue;
+        // gScale: its slices hold a sharer's entries while that sharer has work on the device; and
+        // a resident vGPU lets an older workload of a sharer go first (else it could starve it).
+        if (this.gscale && (v.resident ? this.olderSharerQueued(v, w, now) : this.sharerOnDevice(v))) continue;
         // Workloads of one vGPU on one engine run in order.
         let earlier = false;
         for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
@@ -466,6 +467,21 @@ export class Mediator {
     const g = this.partition.groupOf(v.id);
     const other = (w: Workload | null): boolean => w !== null && w.vgpuId !== v.id && this.partition.groupOf(w.vgpuId) === g;
     for (let e = 0; e < this.inflight.length; e++) if (other(this.inflight[e]) || other(this.preparing[e])) return true;
+    return false;
+  }
+
+  /**
+   * gScale: true when another vGPU of `v`'s group has a workload queued before `w` (submitted
+   * earlier) that the scheduler would let run now.
+   */
+  private olderSharerQueued(v: Vgpu, w: Workload, now: number): boolean {
+    if (this.partition.sharers(v.id).length < 2) return false;
+    const g = this.partition.groupOf(v.id);
+    for (const q of this.queues) {
+      for (const x of q) {
+        if (x.seq < w.seq && x.vgpuId !== v.id && this.partition.groupOf(x.vgpuId) === g && this.vgpuMap.get(x.vgpuId)?.active && this.gate.mayDispatch(x, now)) return true;
+      }
+    }
     return false;
   }
 
