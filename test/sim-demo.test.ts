@@ -7,6 +7,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { parseScenario } from '../lib/sim/scenario.js';
 import { simulate } from '../lib/sim/runner.js';
+import { formatRun } from '../lib/sim/report.js';
 
 const demo = parseScenario(readFileSync('fixtures/scenarios/demo.json', 'utf8'), 'demo.json');
 
@@ -38,4 +39,14 @@ t.test('demo under GVT-g’s failsafe policy: the attacker is stopped at its fir
   t.ok(bad.failed >= 1 && bad.failed <= 3, `refused ${bad.failed} time(s) before failsafe`);
   const game = result.vgpus.find((v) => v.name === 'game')!;
   t.ok(game.frames > 30 && game.failed === 0, 'the game goes on');
+});
+
+t.test('the README shows the demo\'s table as `npm run demo` prints it', async (t) => {
+  const readme = readFileSync('README.md', 'utf8');
+  const { result } = simulate(demo);
+  const printed = formatRun(result);
+  const header = printed.findIndex((l) => l.startsWith('vGPU ') && l.includes('% native'));
+  t.ok(header >= 0, 'the table has its header');
+  const rows = printed.slice(header, header + 2 + demo.vgpus.length);
+  for (const line of rows) t.ok(readme.includes(line.trimEnd()), `README has: ${line.trimEnd()}`);
 });
