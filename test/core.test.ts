@@ -121,3 +121,17 @@ t.test('Ggtt translation', async (t) => {
   t.equal(g.translate(16 * 4096), -1, 'beyond graphics memory');
   t.equal(g.translate(-1), -1);
 });
+
+t.test('Ggtt.fill writes a range as that many sets would', async (t) => {
+  const a = new Ggtt(16 * 4096);
+  const b = new Ggtt(16 * 4096);
+  for (const [first, count, lo, hi] of [[0, 16, 3, 9], [2, 5, pteLo(0x42, PTE_PRESENT), 1], [9, 3, 0, 0], [12, 4, 7, 7], [1, 13, 8, 6], [0, 0, 1, 1]]) {
+    a.fill(first, count, lo, hi);
+    for (let i = first; i < first + count; i++) b.set(i, lo, hi);
+  }
+  t.same(a.words, b.words);
+  t.equal(a.writes, b.writes, 'counted as entry writes');
+  t.throws(() => a.fill(14, 3, 0, 0), /outside/);
+  t.throws(() => a.fill(-1, 1, 0, 0), /outside/);
+  t.throws(() => a.fill(0.5, 1, 0, 0), /outside/);
+});

@@ -7,7 +7,7 @@ import t from 'tap';
 import { FuzzWorld, INVARIANTS, checkGgttFull, checkShadowPpgtt, type Violation } from '../lib/fuzz/index.js';
 import { miStoreDataImm } from '../lib/device/commands/index.js';
 import { PTE_PRESENT, PTE_RW, pteHi, pteLo } from '../lib/gtt/pte.js';
-import { ppgttPages } from '../lib/fuzz/monitor.js';
+import { DeviceMonitor, ppgttPages } from '../lib/fuzz/monitor.js';
 import { PAGE_SIZE } from '../lib/types.js';
 
 function names(vs: readonly Violation[]): string[] {
@@ -108,6 +108,44 @@ t.test('stray GGTT entries, host registers, aperture, leaks and victim results a
   // A leak: a frame allocated and never returned.
   w.h.device.hostMemory.allocFrame();
   t.ok(names(w.teardown()).includes(INVARIANTS.LEAK), 'leak');
+});
+
+t.test('GGTT entries written in bulk are checked, and a block passed whole hides nothing', async (t) => {
+  const w = new FuzzWorld({ seed: 6 });
+  const g = w.attacker;
+  const ggtt = w.h.device.ggtt;
+  const m = w.h.mediator;
+  const f = victimFrame(w);
+  // A run of 4096 entries (one block of the write log) inside the attacker's high slice.
+  const s = g.vgpu.slices;
+  const first = Math.ceil(s.highBase / PAGE_SIZE / 4096) * 4096;
+  t.ok(first + 4096 <= (s.highBase + s.highSize) / PAGE_SIZE, 'a whole block in the slice');
+  t.same(w.check(), [], 'clean');
+  // Every entry of the block names a victim frame, written with `fill`.
+  ggtt.fill(first, 4096, pteLo(f, PTE_PRESENT), pteHi(f));
+  t.ok(names(w.check()).includes(INVARIANTS.GGTT_FOREIGN_FRAME), 'a block of foreign frames');
+  // A reset points the slices at the attacker's scratch page: nothing to report.
+  w.revive(g);
+  t.same(w.check(), [], 'after a reset');
+  // One foreign entry among scratch entries, and the victim's scratch page in the attacker's block.
+  ggtt.set(first + 100, pteLo(f, PTE_PRESENT), pteHi(f));
+  t.ok(names(w.check()).includes(INVARIANTS.GGTT_FOREIGN_FRAME), 'one entry in a block of scratch');
+  t.ok(names(checkGgttFull(m)).includes(INVARIANTS.GGTT_FOREIGN_FRAME), 'the full scan too');
+  const vs = w.victim!.g.vgpu.ggtt.scratchMfn;
+  ggtt.fill(first, 4096, pteLo(vs, PTE_PRESENT), pteHi(vs));
+  t.ok(names(w.check()).includes(INVARIANTS.GGTT_FOREIGN_FRAME), "the victim's scratch page");
+  t.ok(names(checkGgttFull(m)).includes(INVARIANTS.GGTT_FOREIGN_FRAME), 'the full scan too');
+  w.revive(g);
+  t.same(w.check(), []);
+  t.same(checkGgttFull(m), []);
+  // A second monitor on the same device: both see every write, `set` and `fill`.
+  const m2 = new DeviceMonitor(w.h);
+  ggtt.fill(first, 4096, 0, 0);
+  ggtt.set(5, pteLo(300, PTE_PRESENT), 0);
+  const want = [5, ...Array.from({ length: 4096 }, (_, k) => first + k)];
+  t.same(m2.takeGgttWrites(), want);
+  t.same(w.monitor.takeGgttWrites(), want);
+  ggtt.set(5, 0, 0);
 });
 
 t.test('the device running with no workload in flight is caught', async (t) => {

@@ -135,6 +135,37 @@ t.test('handlers add side effects after generic semantics', async (t) => {
   t.equal(rf.offsetOf('FENCE[3]'), 0x2018);
 });
 
+t.test('register files of one table share their dispatch bits, not their handlers', async (t) => {
+  const table = compileRegisters(defs);
+  const a = new RegisterFile(table, 'a');
+  const b = new RegisterFile(table, 'b');
+  const seen: number[] = [];
+  a.bind('PLAIN', { read: (_off, stored) => stored ^ 1, write: (_off, v) => seen.push(v) });
+  a.bind('MODE', { write: (_off, v) => seen.push(v) });
+  // `b` has no handler there: plain storage and its own semantics, as before `a` bound them.
+  b.write(0x1000, 4, 0x55);
+  t.equal(b.read(0x1000, 4), 0x55);
+  a.bind('BYTES[0]', { write: (_off, v) => seen.push(v) });
+  b.write(0x1021, 1, 0xaa);
+  t.equal(b.read(0x1020, 4), 0xaa00, 'a byte write with enables');
+  b.write(0x1004, 4, 0x00040004);
+  t.equal(b.read(0x1004, 4), 0x7, 'mode mask');
+  t.same(seen, [], 'no handler of a ran for b');
+  a.write(0x1000, 4, 0x10);
+  t.equal(a.read(0x1000, 4), 0x11);
+  t.same(seen, [0x10]);
+  // A file made after the binds: reset values, plain storage.
+  const c = new RegisterFile(table, 'c');
+  t.equal(c.read(0x1000, 4), 0x12345678);
+  t.equal(c.read(0x1040, 8), 2 * 2 ** 32 + 1);
+  c.write(0x1000, 4, 3);
+  t.equal(c.read(0x1000, 4), 3);
+  t.same(seen, [0x10]);
+  // A handler set on the table itself after files were made reaches the files made later.
+  table.readers[0] = (_off, stored) => stored + 1;
+  t.equal(new RegisterFile(table, 'd').read(0x1000, 4), 0x12345679);
+});
+
 t.test('table self-check fails loudly', async (t) => {
   t.throws(() => compileRegisters([{ offset: 0x10, name: 'A' }, { offset: 0x10, name: 'B' }]), TableError);
   t.throws(() => compileRegisters([{ offset: 0x10, name: 'A', width: 8 }, { offset: 0x14, name: 'B' }]), TableError);

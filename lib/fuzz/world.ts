@@ -110,6 +110,8 @@ export class Victim {
   completed = 0;
   readonly failures: string[] = [];
   private readonly expected = { ppgtt: new Uint32Array(SLOTS), ggtt: new Uint32Array(SLOTS), bcs: new Uint32Array(SLOTS) };
+  /** The canary pages' contents (`canaryWord(i)` for every dword). */
+  private readonly canaryWords = new Uint32Array((CANARY_PAGES * PAGE_SIZE) / 4);
   private round = 0;
 
   constructor(g: TestGuest, seed: number) {
@@ -120,8 +122,17 @@ export class Victim {
     this.bcsBuf = g.ppgttBuffer(PAGE_SIZE);
     this.canary = g.buffer(CANARY_PAGES * PAGE_SIZE);
     const words: number[] = [];
-    for (let i = 0; i < (CANARY_PAGES * PAGE_SIZE) / 4; i++) words.push(this.canaryWord(i));
+    for (let i = 0; i < (CANARY_PAGES * PAGE_SIZE) / 4; i++) {
+      this.canaryWords[i] = this.canaryWord(i);
+      words.push(this.canaryWord(i));
+    }
     g.driver.writeRam32(this.canary.gpa, words);
+  }
+
+  /** `n` dwords of the guest's RAM from `gpa`, as `memory.read32` reads them one by one. */
+  private readWords(gpa: number, n: number): Uint32Array {
+    const bytes = this.g.memory.read(gpa, 4 * n);
+    return new Uint32Array(bytes.buffer, bytes.byteOffset, n);
   }
 
   private canaryWord(i: number): number {
@@ -170,10 +181,11 @@ export class Victim {
     if (g.vgpu.state !== 'active') out.push({ invariant: INVARIANTS.VICTIM_STATE, message: `${name} is ${g.vgpu.state}: ${g.vgpu.failsafeReason}` });
     for (const f of this.failures.splice(0)) out.push({ invariant: INVARIANTS.VICTIM_RESULT, message: `${name}: ${f}` });
     if (pending > 0) out.push({ invariant: INVARIANTS.LIVENESS, message: `${name} still has ${pending} workloads queued or running` });
-    const mem = g.memory;
+    // Every dword of the result buffers and canary pages, read in one copy per buffer.
     const cmp = (what: string, buf: GuestBuffer, exp: Uint32Array): void => {
+      const words = this.readWords(buf.gpa, SLOTS);
       for (let i = 0; i < SLOTS; i++) {
-        const got = mem.read32(buf.gpa + 4 * i);
+        const got = words[i];
         if (got !== exp[i]) {
           const inv = exp[i] === 0 ? INVARIANTS.VICTIM_MEMORY : INVARIANTS.VICTIM_RESULT;
           out.push({ invariant: inv, message: `${name} ${what} slot ${i}: 0x${got.toString(16)}, expected 0x${exp[i].toString(16)}` });
@@ -184,9 +196,10 @@ export class Victim {
     cmp('PPGTT result', this.ppgttBuf, this.expected.ppgtt);
     cmp('GGTT result', this.ggttBuf, this.expected.ggtt);
     cmp('BCS result', this.bcsBuf, this.expected.bcs);
-    for (let i = 0; i < (CANARY_PAGES * PAGE_SIZE) / 4; i++) {
-      const got = mem.read32(this.canary.gpa + 4 * i);
-      if (got !== this.canaryWord(i)) {
+    const canary = this.readWords(this.canary.gpa, this.canaryWords.length);
+    for (let i = 0; i < canary.length; i++) {
+      const got = canary[i];
+      if (got !== this.canaryWords[i]) {
         out.push({ invariant: INVARIANTS.VICTIM_MEMORY, message: `${name} canary dword ${i} is 0x${got.toString(16)}` });
         break;
       }
@@ -235,7 +248,7 @@ export class FuzzWorld {
     this.victim = victim;
     for (let i = 0; i < (opts.attackers ?? 1); i++) this.attackers.push(this.newAttacker());
     // Everything above is set-up: start the checks from a clean slate.
-    this.monitor.takeGgttWrites();
+    this.monitor.clearGgttWrites();
   }
 
   /** The first attacker. */

@@ -75,6 +75,27 @@ export class Ggtt {
   }
 
   /**
+   * Write entries [`first`, `first + count`) with the same halves, as `count` calls of `set` would
+   * (and counted so in `writes`), in one pass: for a vGPU's slices pointed at its scratch page or
+   * cleared. Throws `RangeArgError` for a range outside the table.
+   */
+  fill(first: number, count: number, lo: number, hi: number): void {
+    if (!(Number.isSafeInteger(first) && Number.isSafeInteger(count) && first >= 0 && count >= 0 && first + count <= this.entries)) {
+      throw new RangeArgError(`GGTT entries [${first}, ${first} + ${count}) outside the table of ${this.entries}`);
+    }
+    const w = this.words;
+    const start = 2 * first, end = 2 * (first + count);
+    if (lo === hi) w.fill(lo, start, end);
+    else if (count > 0) {
+      // One entry, then the filled part copied after itself until the range is full.
+      w[start] = lo;
+      w[start + 1] = hi;
+      for (let done = 2; done < end - start; done *= 2) w.copyWithin(start + done, start, Math.min(start + done, end - done));
+    }
+    this.ownWrites += count;
+  }
+
+  /**
    * Host-physical address for graphics address `gmaddr`, or -1 when the entry is not present or
    * the address is outside graphics memory.
    */

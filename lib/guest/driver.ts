@@ -301,9 +301,15 @@ export class GuestDriver {
 
   /** Store dwords to guest RAM through the vCPU path. */
   writeRam32(gpa: number, dwords: ArrayLike<number>): void {
+    // Little-endian bytes, stored one by one (a DataView per call cost more than the stores).
     const b = new Uint8Array(dwords.length * 4);
-    const v = new DataView(b.buffer);
-    for (let i = 0; i < dwords.length; i++) v.setUint32(i * 4, dwords[i] >>> 0, true);
+    for (let i = 0; i < dwords.length; i++) {
+      const v = dwords[i] >>> 0;
+      b[4 * i] = v;
+      b[4 * i + 1] = v >>> 8;
+      b[4 * i + 2] = v >>> 16;
+      b[4 * i + 3] = v >>> 24;
+    }
     this.bus.guestWrite(gpa, b);
   }
 

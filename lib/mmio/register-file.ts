@@ -60,6 +60,79 @@ const K_WRITER = 4;
 /** Mode mask, write-1-to-clear or read-only bits: the write goes through `writeSemantics`. */
 const K_SEMANTICS = 8;
 
+/**
+ * What the register files of one compiled table share: the K_* bits per dword, those of the
+ * table's handlers plus those of every row any file of the table bound (`bind` sets them here). A
+ * file finding K_READER or K_WRITER on a row it has no handler for treats the register as plain
+ * storage, so one array of 512 Ki bytes serves every file, where a copy per file (per vGPU) cost
+ * 512 KiB and a pass over the whole register space.
+ */
+interface TableShared {
+  readonly kind: Uint8Array;
+  /** The table's handlers the bits were last brought up to date with. */
+  readers: readonly (RegReadHandler | undefined)[];
+  writers: readonly (RegWriteHandler | undefined)[];
+  /** Dwords of the table's non-zero reset values, ascending (a few dozen of 512 Ki). */
+  readonly resetNonZero: Uint32Array;
+}
+
+const sharedOf = new WeakMap<CompiledRegisters, TableShared>();
+
+function sameHandlers<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Set `bit` on every dword of row `row` of `table` in `kind`. */
+function markRow(table: CompiledRegisters, kind: Uint8Array, row: number, bit: number): void {
+  const r = table.rows[row];
+  const first = r.offset >>> 2;
+  const last = first + (r.width >>> 2);
+  for (let dw = first; dw < last; dw++) kind[dw] |= bit;
+}
+
+/**
+ * The shared part of `table`'s register files, computed once per table (its dense arrays, the
+ * reset values among them, are built once and never changed); a handler set on the table's rows
+ * since is added to the bits.
+ */
+function tableShared(table: CompiledRegisters): TableShared {
+  const cached = sharedOf.get(table);
+  if (cached) {
+    if (!sameHandlers(cached.readers, table.readers) || !sameHandlers(cached.writers, table.writers)) {
+      for (let row = 0; row < table.rows.length; row++) {
+        if (table.readers[row]) markRow(table, cached.kind, row, K_READER);
+        if (table.writers[row]) markRow(table, cached.kind, row, K_WRITER);
+      }
+      cached.readers = table.readers.slice();
+      cached.writers = table.writers.slice();
+    }
+    return cached;
+  }
+  const readers = table.readers.slice();
+  const writers = table.writers.slice();
+  const kind = new Uint8Array(MMIO_SPACE_DWORDS);
+  const rowOf = table.rowOf;
+  for (let dw = 0; dw < MMIO_SPACE_DWORDS; dw++) {
+    const row = rowOf[dw];
+    if (row < 0) {
+      kind[dw] = K_UNTRACKED;
+      continue;
+    }
+    let k = 0;
+    if (readers[row]) k |= K_READER;
+    if (writers[row]) k |= K_WRITER;
+    if ((table.flags[dw] & (MODE_MASK | W1C)) !== 0 || table.roMask[dw] !== 0) k |= K_SEMANTICS;
+    kind[dw] = k;
+  }
+  const nonZero: number[] = [];
+  for (let dw = 0; dw < table.reset.length; dw++) if (table.reset[dw] !== 0) nonZero.push(dw);
+  const shared: TableShared = { kind, readers, writers, resetNonZero: Uint32Array.from(nonZero) };
+  sharedOf.set(table, shared);
+  return shared;
+}
+
 export class RegisterFile {
   // Constructor-assigned fields are `declare`d: emitted class fields are first defined as
   // undefined and then reassigned, which costs V8 its constant-field tracking on the hot path.
@@ -86,8 +159,10 @@ export class RegisterFile {
   private declare readonly readers: (RegReadHandler | undefined)[];
   private declare readonly writers: (RegWriteHandler | undefined)[];
   /**
-   * K_* bits per dword (this file's bindings included), so the common case of an access (a plain
-   * register without handler) costs one byte load before the storage access, with no row lookup.
+   * K_* bits per dword, so the common case of an access (a plain register without handler) costs
+   * one byte load before the storage access, with no row lookup. Shared by the files of the table
+   * (see `TableShared`): K_READER / K_WRITER say a handler may be bound, `readers` / `writers`
+   * whether this file has one.
    */
   private declare readonly kind: Uint8Array;
 
@@ -97,28 +172,22 @@ export class RegisterFile {
     this.counters = new Float64Array(3);
     this.lastReadHi = 0;
     this.lastReadLo = 0;
+    const shared = tableShared(table);
     this.regs = new Uint32Array(MMIO_SPACE_DWORDS);
+    // The reset values (what `reset()` copies) into zeroed storage: only the non-zero ones are
+    // stored, so the pages of the 2 MiB that hold none stay untouched until written.
+    if (table.reset.length <= MMIO_SPACE_DWORDS) {
+      const nz = shared.resetNonZero, reset = table.reset, regs = this.regs;
+      for (let k = 0; k < nz.length; k++) regs[nz[k]] = reset[nz[k]];
+    } else {
+      this.reset();
+    }
     this.rowOf = table.rowOf;
     this.flags = table.flags;
     this.roMask = table.roMask;
     this.readers = table.readers.slice();
     this.writers = table.writers.slice();
-    const kind = new Uint8Array(MMIO_SPACE_DWORDS);
-    const rowOf = table.rowOf;
-    for (let dw = 0; dw < MMIO_SPACE_DWORDS; dw++) {
-      const row = rowOf[dw];
-      if (row < 0) {
-        kind[dw] = K_UNTRACKED;
-        continue;
-      }
-      let k = 0;
-      if (this.readers[row]) k |= K_READER;
-      if (this.writers[row]) k |= K_WRITER;
-      if ((table.flags[dw] & (MODE_MASK | W1C)) !== 0 || table.roMask[dw] !== 0) k |= K_SEMANTICS;
-      kind[dw] = k;
-    }
-    this.kind = kind;
-    this.reset();
+    this.kind = shared.kind;
   }
 
   /** A copy of the counters. */
@@ -147,7 +216,9 @@ export class RegisterFile {
 
   /**
    * Bind handlers to the register at `offset` (or named `name`) for this register file only.
-   * Every dword of the register shares the handlers.
+   * Every dword of the register shares the handlers. (The row's K_READER / K_WRITER bits are set
+   * in the bits the table's files share: the other files, without a handler there, go on treating
+   * it as plain storage.)
    */
   bind(offsetOrName: number | string, handlers: RegisterHandlers): void {
     const offset = typeof offsetOrName === 'string' ? this.offsetOf(offsetOrName) : offsetOrName;
@@ -250,7 +321,8 @@ export class RegisterFile {
     const k = this.kind[dw];
     if ((k & (K_UNTRACKED | K_READER)) === 0) return this.regs[dw];
     if ((k & K_UNTRACKED) !== 0) return this.untrackedRead(offset);
-    return this.readers[this.rowOf[dw]]!(offset, this.regs[dw]) >>> 0;
+    const h = this.readers[this.rowOf[dw]];
+    return h ? h(offset, this.regs[dw]) >>> 0 : this.regs[dw];
   }
 
   /**
@@ -273,7 +345,8 @@ export class RegisterFile {
       // A plain register with a handler, written whole.
       const old = this.regs[dw];
       this.regs[dw] = value;
-      this.writers[this.rowOf[dw]]!(offset, value >>> 0, old, value >>> 0);
+      const h = this.writers[this.rowOf[dw]];
+      if (h) h(offset, value >>> 0, old, value >>> 0);
       return;
     }
     this.writeSemantics(offset, dw, k, value, enables);
@@ -297,7 +370,10 @@ export class RegisterFile {
     }
     next >>>= 0;
     this.regs[dw] = next;
-    if ((k & K_WRITER) !== 0) this.writers[this.rowOf[dw]]!(offset, v >>> 0, old, next);
+    if ((k & K_WRITER) !== 0) {
+      const h = this.writers[this.rowOf[dw]];
+      if (h) h(offset, v >>> 0, old, next);
+    }
   }
 
   /** Cold path: a read of an untracked dword. Kept out of line so the hot path stays small. */
