@@ -628,6 +628,12 @@ export class ShadowGgtt {
     // for V8, and `write64` then drops its held-halves test while no half was ever held.
     if (this.heldCount !== 0) this.heldCount = 0;
     if (this.retryCount !== 0) this.retryCount = 0;
+    if (this.priv === null) {
+      // Every host entry of the slices, as `put` would store them one by one.
+      this.ggtt.fill(this.lowFirst, this.lowCount, this.scratchLo, this.scratchHi);
+      this.ggtt.fill(this.highFirst, this.highCount, this.scratchLo, this.scratchHi);
+      return;
+    }
     const n = this.lowCount + this.highCount;
     for (let s = 0; s < n; s++) this.put(this.indexOfSlot(s), s, this.scratchLo, this.scratchHi);
   }
@@ -635,9 +641,11 @@ export class ShadowGgtt {
   /** Clear the host entries of the slices and free the scratch page. Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
-    const n = this.lowCount + this.highCount;
     // A non-resident vGPU's slices hold another vGPU's entries: not its to clear.
-    if (this.resident) for (let s = 0; s < n; s++) this.ggtt.set(this.indexOfSlot(s), 0, 0);
+    if (this.resident) {
+      this.ggtt.fill(this.lowFirst, this.lowCount, 0, 0);
+      this.ggtt.fill(this.highFirst, this.highCount, 0, 0);
+    }
     this.resident = false;
     this.unsubscribe();
     this.unsubscribeDestroy();

@@ -114,22 +114,40 @@ interface RegImage {
   readonly val: Uint32Array;
 }
 
+/** Dwords per page of the register space (pages holding only zeros are skipped whole). */
+const PAGE_DWORDS = PAGE_SIZE / 4;
+const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
+
+/** True when dwords [from, to) of `regs` (at most a page) are all zero. */
+function zeroRange(bytes: Buffer, from: number, to: number): boolean {
+  return bytes.compare(ZERO_PAGE, 0, 4 * (to - from), 4 * from, 4 * to) === 0;
+}
+
 function sparseImage(regs: Uint32Array): RegImage {
-  let n = 0;
-  for (let i = 0; i < regs.length; i++) if (regs[i] !== 0) n++;
-  const idx = new Uint32Array(n), val = new Uint32Array(n);
-  for (let i = 0, k = 0; i < regs.length; i++) {
-    if (regs[i] !== 0) {
-      idx[k] = i;
-      val[k++] = regs[i];
+  const bytes = Buffer.from(regs.buffer, regs.byteOffset, regs.byteLength);
+  const idx: number[] = [], val: number[] = [];
+  for (let p = 0; p < regs.length; p += PAGE_DWORDS) {
+    const end = Math.min(regs.length, p + PAGE_DWORDS);
+    if (zeroRange(bytes, p, end)) continue;
+    for (let i = p; i < end; i++) {
+      if (regs[i] !== 0) {
+        idx.push(i);
+        val.push(regs[i]);
+      }
     }
   }
-  return { idx, val };
+  return { idx: Uint32Array.from(idx), val: Uint32Array.from(val) };
 }
 
 /** Dwords [from, to) of `regs` back to `img`'s (plain stores: no register handler runs). */
 function restoreImage(regs: Uint32Array, img: RegImage, from: number, to: number): void {
-  regs.fill(0, from, to);
+  // Zeroed page by page, pages already zero left alone (untouched storage stays untouched).
+  const bytes = Buffer.from(regs.buffer, regs.byteOffset, regs.byteLength);
+  for (let p = from; p < to; ) {
+    const end = Math.min(to, (Math.floor(p / PAGE_DWORDS) + 1) * PAGE_DWORDS);
+    if (!zeroRange(bytes, p, end)) regs.fill(0, p, end);
+    p = end;
+  }
   const { idx, val } = img;
   for (let k = 0; k < idx.length; k++) {
     const i = idx[k];
