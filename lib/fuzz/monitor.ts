@@ -655,9 +655,11 @@ export function checkShadowPpgtt(v: Vgpu, out: Violation[] = [], limit = 16): Vi
       if (p.level === 1) {
         if (f !== scratch[0] && !ept.ownsMfn(f)) bad(`shadow PT 0x${p.mfn.toString(16)} entry ${k >>> 1} names frame 0x${f.toString(16)}`);
       } else if (p.level === 2 && (lo & PDE_PS) !== 0) {
+        // A 2 MiB page starts at bit 21, as the walker reads it: bit 12 is its PAT bit, not address.
+        const base = f & ~511;
         let own = true;
-        for (let j = 0; j < 512 && own; j++) own = ept.ownsMfn(f + j);
-        if (!own) bad(`shadow PD 0x${p.mfn.toString(16)} 2 MiB entry ${k >>> 1} names frames from 0x${f.toString(16)} it does not own`);
+        for (let j = 0; j < 512 && own; j++) own = ept.ownsMfn(base + j);
+        if (!own) bad(`shadow PD 0x${p.mfn.toString(16)} 2 MiB entry ${k >>> 1} names frames from 0x${base.toString(16)} it does not own`);
       } else {
         const child = pages.get(f);
         const ok = f === scratch[p.level - 1] || (child !== undefined && !child.freed && child.level === p.level - 1);
