@@ -29,6 +29,11 @@ const CASES = [
   // (commands campaign, seed 31002; SECURITY.md finding 10).
   { fuzzer: 'commands' as const, seed: 31002, index: 43669, segment: 43500 },
   { fuzzer: 'commands' as const, seed: 31002, index: 65591, segment: 65400 },
+  // The fuzzer's oracle, not the model: in a gScale world the attacker's GPU store to a "victim"
+  // address hit its own render context image (ring start), and a later benign workload was
+  // refused (ring-bounds) for its own doing. The guest now rewrites its ring registers before
+  // each case, as i915 does when it pins a context (commands campaign, seed 51002; finding 13).
+  { fuzzer: 'commands' as const, seed: 51002, index: 757030, segment: 756900 },
 ];
 
 for (const c of CASES) {

@@ -357,6 +357,13 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
     const out: Violation[] = [];
     for (const k of cases) {
       world.heal(g, (k.body.length & 2) === 0);
+      // The guest's driver writes its contexts' ring registers when it pins them (i915's
+      // __execlists_update_reg_state): an earlier case's GPU store into its own context image (in
+      // a gScale world the victim's addresses are the attacker's own) is not carried into this one.
+      for (const ge of engineMap(g).values()) {
+        writeContextValue(ge.view(), ge.context.gma, CtxReg.RING_BUFFER_START, ge.ring.gma);
+        writeContextValue(ge.view(), ge.context.gma, CtxReg.RING_BUFFER_CONTROL, ((ge.ring.bytes - PAGE_SIZE) & 0x1ff000) | 1);
+      }
       const e = g.engine(k.engine);
       const saved = k.context.map(([idx]) => [idx, readContextValue(e.view(), e.context.gma, idx)] as const);
       runCase(world, st, k);
