@@ -106,8 +106,9 @@ t.test('host frames run out while the PPGTT is synced at submission', async (tt)
   tt.same(w.teardown(), []);
 });
 
-t.test('host frames run out while a GGTT entry is shadowed: pending, retried at submission, the store lands', async (t) => {
-  const w = new FuzzWorld({ seed: 12 });
+/** A world whose attacker maps one fresh page of RAM at `zone` while the host cannot back it. */
+function ggttEntryWithoutMemory(seed: number) {
+  const w = new FuzzWorld({ seed });
   const g = w.attacker;
   const zone = g.driver.allocGm(PAGE_SIZE);
   const gpa = g.driver.allocRam(1);
@@ -116,8 +117,14 @@ t.test('host frames run out while a GGTT entry is shadowed: pending, retried at 
   const c0 = g.vgpu.ggtt.counters;
   host.failAllocations = 1;
   g.driver.writePte(zone / PAGE_SIZE, pteLo(gpa / PAGE_SIZE, PTE_PRESENT), pteHi(gpa / PAGE_SIZE));
-  t.equal(host.failAllocations, 0, 'the pin met the failure');
+  const failureMet = host.failAllocations === 0;
   host.failAllocations = 0;
+  return { w, g, zone, gpa, host, c0, failureMet };
+}
+
+t.test('host frames run out while a GGTT entry is shadowed: pending, retried at submission, the store lands', async (t) => {
+  const { w, g, zone, gpa, c0, failureMet } = ggttEntryWithoutMemory(12);
+  t.ok(failureMet, 'the pin met the failure');
   const c1 = g.vgpu.ggtt.counters;
   t.equal(c1.allocFailures - c0.allocFailures, 1, 'counted as a host allocation failure');
   t.equal(c1.invalidFrame, c0.invalidFrame, 'not as an invalid guest frame');
@@ -137,15 +144,7 @@ t.test('host frames run out while a GGTT entry is shadowed: pending, retried at 
 });
 
 t.test('host frames still short when a GGTT workload is submitted: shadow-alloc, not the guest\'s fault; then it runs', async (t) => {
-  const w = new FuzzWorld({ seed: 13 });
-  const g = w.attacker;
-  const zone = g.driver.allocGm(PAGE_SIZE);
-  const gpa = g.driver.allocRam(1);
-  g.driver.writeRam(gpa, new Uint8Array(PAGE_SIZE));
-  const host = w.h.device.hostMemory;
-  host.failAllocations = 1;
-  g.driver.writePte(zone / PAGE_SIZE, pteLo(gpa / PAGE_SIZE, PTE_PRESENT), pteHi(gpa / PAGE_SIZE));
-  host.failAllocations = 0;
+  const { w, g, zone, gpa, host } = ggttEntryWithoutMemory(13);
   // Every retry of the GGTT fails while this workload is submitted.
   const ggtt = g.vgpu.ggtt;
   const sync = ggtt.sync.bind(ggtt);
