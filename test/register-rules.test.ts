@@ -350,6 +350,17 @@ t.test('mediator: MOCS LRIs reach the vregs only when the workload passes; FORCE
   t.equal(h2.device.regs.peek(0x24d0), 0x7010, 'the host slot got the vGPU\'s value, not RING_TAIL');
 });
 
+t.test('mediator: the audit environment carries the context image\'s CTX_CONTEXT_CONTROL', async (t) => {
+  const h = new Harness();
+  const g = h.addGuest();
+  g.submit('rcs', [0, 0]);
+  h.runUntilIdle();
+  const w = g.lastWorkload!;
+  g.write32(w.lrca + PAGE_SIZE + 4 * 3, 0x00010001);
+  t.equal(g.vgpu.auditEnv(w.engine, null, w).contextControl, 0x00010001, 'CTX_CONTEXT_CONTROL value (ring_context_gpa + 12)');
+  t.equal(g.vgpu.auditEnv(w.engine, null).contextControl, 0, 'without a workload');
+});
+
 t.test('mediator: vregs take masked writes for mode-mask registers', async (t) => {
   const h = new Harness();
   const g = h.addGuest();
