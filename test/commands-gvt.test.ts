@@ -6,6 +6,7 @@
  * fault classes follow GVT-g's handlers and errno classes.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import {
   CommandDecoder,
   COMMANDS,
@@ -263,5 +264,30 @@ t.test('fault classes agree with GVT-g\'s errno classes', async (t) => {
     if (r.gvtUnhealthy === null) continue;
     const failsafe = r.code === 'BAD_COMMAND' || r.code === 'BAD_ADDRESS';
     t.equal(failsafe, r.gvtUnhealthy, `${r.name}: ${r.code} ${failsafe ? 'puts the vGPU in failsafe' : 'fails the workload only'}, as GVT-g`);
+  }
+});
+
+t.test('docs/commands.md carries the differences list and the fault classes', async (t) => {
+  const doc = readFileSync(new URL('../docs/commands.md', import.meta.url), 'utf8');
+  const rows = doc.split('\n').filter((l) => l.startsWith('| '));
+  const cells = (l: string) => l.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+  for (const x of COMMAND_DIFFERENCES) {
+    const row = rows.map(cells).find((c) => c[0] === x.kind && c[1].split(', ').includes('`' + x.command + '`'));
+    if (!row) {
+      t.fail(`${x.kind} difference of ${x.command} is not in the docs table`);
+      continue;
+    }
+    t.equal(row[2], x.gvtName === null ? '—' : '`' + x.gvtName + '`', `${x.command}: GVT-g name`);
+    t.equal(row[6], x.wins, `${x.command}: the side that wins`);
+  }
+  const diffRows = rows.map(cells).filter((c) => ['name', 'engine', 'length', 'genxml-only'].includes(c[0]));
+  const listed = diffRows.flatMap((c) => c[1].split(', ').map((n) => `${c[0]}:${n.replace(/`/g, '')}`));
+  t.same(listed.sort(), COMMAND_DIFFERENCES.map((x) => `${x.kind}:${x.command}`).sort(), 'no stale row in the docs');
+  for (const r of AUDIT_RULES) {
+    const row = rows.map(cells).find((c) => c[0] === '`' + r.name + '`');
+    t.ok(row, `rule ${r.name} in the docs`);
+    if (!row) continue;
+    t.equal(row[1], '`' + r.code + '`', `${r.name}: code`);
+    t.equal(row[2], r.code === 'BAD_COMMAND' || r.code === 'BAD_ADDRESS' ? 'failsafe' : 'workload only', `${r.name}: class`);
   }
 });

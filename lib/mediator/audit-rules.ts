@@ -59,8 +59,9 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
     code: 'BAD_COMMAND',
     gvt:
       '-EBADRQC for a register that is not command-accessible, -EFAULT beyond the MMIO space (both failsafe); ' +
-      'SRM/LRM off its short list and every LRR on Skylake are -EPERM (reject only), which gvtkit refuses under ' +
-      'this rule too (stricter: failsafe)',
+      'SRM/LRM off its short list and every LRR on Skylake are -EPERM (reject only); gvtkit admits LRR and SRM/LRM ' +
+      'of whitelisted registers (SRM/LRM off the short list are refused only with strictSrmLrm), and what it refuses ' +
+      'there falls under this rule (failsafe: stricter)',
     description:
       'MI_LOAD_REGISTER_IMM (every pair), _MEM, _REG (both operands), MI_STORE_REGISTER_MEM and the PIPE_CONTROL ' +
       'LRI post-sync name only registers marked CMD_ACCESS that belong to the running engine or to no engine; ' +

@@ -61,3 +61,14 @@ export {
   type SrcCopyBltOptions,
   type BltRect,
 } from './encoder.js';
+export {
+  GVT_CMD_INFO,
+  GVT_HANDLER_KIND,
+  GvtCmdFlag,
+  GvtRing,
+  gvtEngines,
+  gvtHeader,
+  gvtLengthRule,
+  type GvtCmdInfo,
+} from './gvt-cmd-info.js';
+export { COMMAND_DIFFERENCES, tableNameOfGvt, type CommandDifference, type DifferenceKind } from './gvt-differences.js';
