@@ -371,7 +371,7 @@ class Policy {
   readonly fields: (readonly Field[] | null)[];
   readonly writesRegister: Uint8Array;
   /** `CommandInfo.validLength` per command id (0: any length). */
-  readonly validLength: Uint8Array;
+  readonly validLength: Int32Array;
   readonly ppgttCtx: Compiled;
   readonly ggttCtx: Compiled;
 
@@ -381,7 +381,7 @@ class Policy {
     this.refuseRule = new Array<AuditRuleName | null>(n).fill(null);
     this.fields = new Array<readonly Field[] | null>(n).fill(null);
     this.writesRegister = new Uint8Array(n);
-    this.validLength = new Uint8Array(n);
+    this.validLength = new Int32Array(n);
     const handlers = [new Uint8Array(n), new Uint8Array(n)];
     const inners = [new Uint8Array(n), new Uint8Array(n)];
     for (const dec of table) {
