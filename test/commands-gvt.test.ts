@@ -32,6 +32,9 @@ import {
 import { COMMAND_DIFFERENCES, findDifference, tableNameOfGvt } from '../lib/device/commands/gvt-differences.js';
 import { AUDIT_TABLE, auditDecision } from '../lib/mediator/audit-table.js';
 import { AUDIT_RULES, RULE_CODE } from '../lib/mediator/audit-rules.js';
+import { CommandParser } from '../lib/mediator/parser.js';
+import { miBatchBufferStart } from '../lib/device/commands/index.js';
+import { FakeEnv, HIGH, qword, ringWith } from './audit-fixture.js';
 import {
   GEN9_NULL_STATE_BATCH,
   GEN9_NULL_STATE_COMMANDS_END,
@@ -221,6 +224,27 @@ t.test('i915\'s Gen9 null render state decodes fully on RCS', async (t) => {
   t.equal(COMMANDS[d.id].name, 'MEDIA_POOL_STATE');
   t.equal(d.decode(aux, 6, aux.length, 0 as EngineClass), 1);
   t.equal(COMMANDS[d.id].name, 'MI_BATCH_BUFFER_END');
+});
+
+t.test('the null render state passes the audit as i915 submits it (a GGTT batch in a PPGTT context)', async (t) => {
+  // render_state_setup relocates the batch to its GGTT address; intel_renderstate_emit starts it
+  // as a privileged (GGTT) batch from the ring of a new render context.
+  const env = new FakeEnv();
+  const base = HIGH.start;
+  const batch = GEN9_NULL_STATE_BATCH.slice();
+  for (const reloc of GEN9_NULL_STATE_RELOCS) {
+    const at = reloc / 4;
+    const r = batch[at] + base;
+    batch[at] = r >>> 0;
+    batch[at + 1] = Math.floor(r / 2 ** 32);
+  }
+  env.ggtt.write(base, batch);
+  const r = new CommandParser().scan(ringWith(env, qword(miBatchBufferStart(base))), env);
+  t.ok(r.ok, r.violation ? `${r.violation.rule}: ${r.violation.message}` : 'passed');
+  t.ok(r.commands > 60, `${r.commands} commands audited`);
+  // Before GVT-g's rows joined the table, 0x791b0002 stopped it as an unknown command.
+  const before = new CommandParser({ decisions: { '3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC': 'refused' } }).scan(ringWith(env, qword(miBatchBufferStart(base))), env);
+  t.equal(before.violation?.command, '3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC', 'the command the audit reaches at dword 122');
 });
 
 t.test('audit verdicts follow GVT-g\'s handlers', async (t) => {
