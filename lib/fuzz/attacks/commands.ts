@@ -25,9 +25,18 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
       const target = ctx.world.victim!.ggttBuf.gma;
       ctx.attacker.submit('rcs', [...miStoreRegisterMem(0x2358, target, { ggtt: true }), ...miStoreDataImm(target, [0xbad], { ggtt: true })]);
     }),
-  ruleAttack('cmd-refused-command', 'refused-command',
-    'MI_UPDATE_GTT (a GGTT writer) is refused by refused-command, as GVT-g refuses it (-EBADRQC), and by policy puts the attacker (only) in failsafe',
-    (ctx) => ctx.attacker.submit('rcs', encodeByName('MI_UPDATE_GTT', [0, 0x1000, 0x1001]))),
+  {
+    name: 'cmd-refused-command',
+    surface: 'commands',
+    expectation:
+      'MI_UPDATE_GTT (a GGTT writer) is refused by refused-command, as GVT-g refuses it (-EBADRQC), and by policy puts the attacker (only) in failsafe',
+    run: (ctx) => ctx.attacker.submit('rcs', encodeByName('MI_UPDATE_GTT', [0, 0x1000, 0x1001])),
+    expect(ctx, t) {
+      expectRefused(ctx, t, 'refused-command');
+      t.equal(ctx.attacker.vgpu.state, 'failsafe', 'the class of GVT-g\'s -EBADRQC: the attacker is in failsafe');
+      t.equal(ctx.victim.vgpu.state, 'active', 'the victim is not');
+    },
+  },
   {
     name: 'cmd-ggtt-from-ppgtt-batch',
     surface: 'commands',
