@@ -33,7 +33,7 @@ export {
   type LengthField,
 } from './table.js';
 export { CommandDecoder, DecodeError, DECODE_ERROR_NAMES } from './decoder.js';
-export { decodeFields, hasFieldDecoder, commandLength, readAddress, REGISTER_OFFSET_MASK, type DecodedFields } from './fields.js';
+export { decodeFields, fieldKey, hasFieldDecoder, commandLength, readAddress, REGISTER_OFFSET_MASK, type DecodedFields } from './fields.js';
 export {
   encodeHeader,
   encodeByName,
@@ -61,3 +61,14 @@ export {
   type SrcCopyBltOptions,
   type BltRect,
 } from './encoder.js';
+export {
+  GVT_CMD_INFO,
+  GVT_HANDLER_KIND,
+  GvtCmdFlag,
+  GvtRing,
+  gvtEngines,
+  gvtHeader,
+  gvtLengthRule,
+  type GvtCmdInfo,
+} from './gvt-cmd-info.js';
+export { COMMAND_DIFFERENCES, tableNameOfGvt, type CommandDifference, type DifferenceKind } from './gvt-differences.js';
