@@ -94,9 +94,9 @@ t.test('regression: PIPE_CONTROL bit 23 with a post-sync write is refused, not c
   // Bit 23 alone is a register write through the register checks.
   const lri = pipeControl({});
   lri[1] = (lri[1] | (1 << 23)) >>> 0;
-  lri[2] = 0x2270; // master interrupt control: not command-accessible
+  lri[2] = 0x2270; // the render ring's PDP0: a guest-physical root, never writable by commands
   const env = new FakeEnv({ contextPpgtt: false });
-  t.equal(new CommandParser().scan(ringWith(env, qword(lri)), env).violation?.rule, 'register-whitelist', 'bit 23 to a register outside the whitelist');
+  t.equal(new CommandParser().scan(ringWith(env, qword(lri)), env).violation?.rule, 'register-whitelist', 'bit 23 to a page-directory pointer');
 });
 
 // --- work bounds ------------------------------------------------------------------------------------------

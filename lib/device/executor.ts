@@ -12,7 +12,12 @@
  * (3D/media state and draws, MI_SEMAPHORE_WAIT and MI_CONDITIONAL_BATCH_BUFFER_END are treated as
  * satisfied / not ending the batch).
  *
- * Address spaces follow the command table's rules (`AddressField.space`): a header bit selects
+ * What a command reads and writes is not decided here: `effectsOf` (commands/effects.ts, the one
+ * description the mediator's auditor checks too) lists the effects and `performEffects` and the
+ * blitter perform exactly those, in order; a command the table cannot describe (a reserved value,
+ * PIPE_CONTROL's LRI post-sync bit with a post-sync operation, too short) faults with BAD_COMMAND.
+ *
+ * Address spaces follow the effects table (from the command table's rules): a header bit selects
  * GGTT or PPGTT (MI_STORE_DATA_IMM bit 22, MI_FLUSH_DW dword 1 bit 2, PIPE_CONTROL dword 1 bit 24,
  * MI_BATCH_BUFFER_START bit 8, ...); 'context' addresses (the blits) use the context's PPGTT when it
  * has one (an execlist context in a legacy addressing mode with a non-zero root, or legacy ring mode

@@ -163,8 +163,9 @@ interface StepOwner {
   /** Frames of the workload's shadows (ring, batches, context) at step start. */
   shadowFrames: Set<number>;
   /**
-   * Frames of its audited ring and batch shadows: the device fetches commands from them, but no
-   * command effect (`effectsOf`, lib/device/commands/effects.ts) may read or write them.
+   * Frames of its shadows no command effect (`effectsOf`, lib/device/commands/effects.ts) may read
+   * or write: ring and batch shadows (the device only fetches from them) and the shadow context
+   * past its status page (see `bufferFramesOf`).
    */
   bufferFrames: Set<number>;
   /** The vGPU's scratch frames (GGTT scratch, PPGTT scratch tables and page). */
@@ -180,11 +181,15 @@ export function scratchFramesOf(v: Vgpu): Set<number> {
   return s;
 }
 
-/** Frames of a workload's audited ring and batch shadows (not its shadow context). */
+/**
+ * Frames of a workload's shadows that no command may read or write: its audited ring and batch
+ * shadows, and its shadow context but for the first page (the per-process status page, which
+ * index-mode post-sync writes reach). The register state of the shadow context is the mediator's.
+ */
 export function bufferFramesOf(w: Workload): Set<number> {
   const s = new Set<number>();
   for (const a of w.shadowAllocs) for (const f of a.frames) s.add(f);
-  if (w.shadowContext) for (const f of w.shadowContext.frames) s.delete(f);
+  if (w.shadowContext) w.shadowContext.frames.forEach((f, k) => { if (k > 0) s.add(f); else s.delete(f); });
   return s;
 }
 
@@ -472,7 +477,7 @@ export class DeviceMonitor {
     if (this.inEffect > 0 && o.bufferFrames.has(frame) && !v.ept.ownsMfn(frame)) {
       this.report(INVARIANTS.DEVICE_FOREIGN_FRAME,
         `${name} running ${v.name}'s workload ${o.workload.seq}: a command touched host frame 0x${frame.toString(16)} (gma 0x${gma.toString(16)}) ` +
-        'of its audited ring or batch shadow (commands may fetch from shadows, never read or write them)');
+        'of its audited ring or batch shadow or its shadow context\'s register state (commands may fetch from shadows, never read or write them)');
       return;
     }
     if (!this.device.hostMemory.isAllocated(frame)) {

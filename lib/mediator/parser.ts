@@ -28,6 +28,12 @@
  * (privileged) shadow; the privilege it gains is unused, because the scan applied the
  * non-privileged rules to it (no GGTT accesses, no privileged-only commands).
  *
+ * Effects: what each command reads and writes is `effectsOf` (lib/device/commands/effects.ts), the
+ * description the device executes; `checkEffects` checks and patches exactly those effects and
+ * refuses a command the table cannot describe (e.g. PIPE_CONTROL's LRI post-sync bit 23 with a
+ * post-sync operation). Work (a blit's rows × row bytes whatever its pitch) is bounded per command
+ * and per workload (`maxCommandWorkBytes`, `maxWorkloadWorkBytes`, rule `command-budget`).
+ *
  * Address spaces: GGTT addresses (a header bit, or a context-relative field in a context without a
  * PPGTT) are checked ([gma, gma + size) inside the vGPU's memory via `env.ggttAddressOk`, size up to
  * `maxSurfaceBytes`, every page translating by the same offset) and patched. PPGTT addresses are

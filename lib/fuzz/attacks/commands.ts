@@ -11,12 +11,25 @@ import { PAGE_SIZE } from '../../types.js';
 import type { Attack } from './types.js';
 import { contextValue, expectCompleted, expectRefused, onDevice, runUntil, setContextValue, submitWith, workloadsOf } from './helpers.js';
 
+/** A render register every guest may write (RING_TIMESTAMP's block, CMD_ACCESS): the auditor's old register check passed it. */
+const LRI_REGISTER = 0x2358;
+
+/**
+ * The address in the 8 MiB window of `near` whose bits 22:2 name `LRI_REGISTER`: read as a
+ * register by the auditor's old check, written as memory by the device.
+ */
+function aimedAt(near: number): number {
+  const window = near - (near % 0x800000);
+  return window + LRI_REGISTER;
+}
+
 /**
  * PIPE_CONTROL with the LRI post-sync bit (dword 1 bit 23) and a GGTT post-sync write of `op` to
  * `address`: before the effects table, the auditor checked only the register dword 2 names while
  * the device ignored bit 23 and wrote the qword, unpatched (issue 13, class 1).
  */
 function lriPostSync(address: number, op: number = PostSyncOp.WRITE_IMMEDIATE): number[] {
+  if ((address & 0x7ffffc) !== LRI_REGISTER) throw new Error(`lriPostSync: 0x${address.toString(16)} does not name register 0x${LRI_REGISTER.toString(16)}`);
   const pc = pipeControl({ postSyncOp: op, address, ggtt: true, data: 0xbad0bad, dataHigh: 0xbad1bad });
   pc[1] = (pc[1] | (1 << 23)) >>> 0;
   return pc;
@@ -280,9 +293,9 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
     expectation: 'a PIPE_CONTROL from the ring with the LRI post-sync bit (dword 1 bit 23) and a GGTT post-sync write (immediate, depth count, timestamp) aimed at the victim\'s memory is refused by malformed-command (the effects table describes no such command); the victim\'s memory is untouched',
     world: { failsafe: 'never' },
     run(ctx) {
-      const target = ctx.world.victim!.ggttBuf.gma;
+      const target = aimedAt(ctx.world.victim!.ggttBuf.gma);
       eachRefused(ctx, 'rcs', [PostSyncOp.WRITE_IMMEDIATE, PostSyncOp.WRITE_DEPTH_COUNT, PostSyncOp.WRITE_TIMESTAMP].map((op) => () => {
-        ctx.attacker.submit('rcs', lriPostSync(target + 8 * op, op));
+        ctx.attacker.submit('rcs', lriPostSync(target, op));
       }));
     },
     expect(ctx, t) {
@@ -296,7 +309,7 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
     expectation: 'the same PIPE_CONTROL (LRI post-sync bit with a GGTT post-sync write) from a non-privileged PPGTT batch, aimed at the victim\'s memory, is refused by malformed-command; the victim\'s memory is untouched',
     world: { failsafe: 'never' },
     run(ctx) {
-      ctx.attacker.submitBatch('rcs', lriPostSync(ctx.world.victim!.ggttBuf.gma));
+      ctx.attacker.submitBatch('rcs', lriPostSync(aimedAt(ctx.world.victim!.ggttBuf.gma)));
     },
     expect: (ctx, t) => void expectRefused(ctx, t, 'malformed-command'),
   },
@@ -306,10 +319,10 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
     expectation: 'a PIPE_CONTROL with the LRI post-sync bit and a GGTT post-sync write aimed at the mediator\'s shadow range (the host GGTT where audited rings and batches run) is refused by malformed-command, from the ring and from a PPGTT batch; no audited shadow is rewritten',
     world: { failsafe: 'never' },
     run(ctx) {
-      const shadow = ctx.h.mediator.hostGm.start;
+      const shadow = aimedAt(ctx.h.mediator.hostGm.start);
       eachRefused(ctx, 'rcs', [
         () => ctx.attacker.submit('rcs', lriPostSync(shadow)),
-        () => ctx.attacker.submitBatch('rcs', lriPostSync(shadow + PAGE_SIZE)),
+        () => ctx.attacker.submitBatch('rcs', lriPostSync(shadow)),
       ]);
     },
     expect(ctx, t) {
