@@ -53,7 +53,7 @@ import createDebug from 'debug';
 import { ConfigError, RangeArgError, type GuestFaultCode } from '../errors.js';
 import { TWO_POW_32, hex } from '../types.js';
 import {
-  COMMANDS, CommandDecoder, CommandFlag, EFFECT_STRIDE, E_ACCESS, E_ADDR, E_BYTES, E_FIELD, E_IS64, E_KIND, E_LOWBIT, E_SPACE,
+  COMMANDS, CommandDecoder, CommandFlag, EFFECT_STRIDE, E_ADDR, E_BYTES, E_FIELD, E_IS64, E_KIND, E_LOWBIT, E_SPACE,
   E_VALUE, E_VALUE_AT, EffectKind, EffectSpace, EffectSummary, EffectsError, GEN9_TABLE, REGISTER_OFFSET_MASK, SLOT_ID_SHIFT,
   ValueSource, blitRange, commandName, effectSummary, effectWork, effectsOf, effectsProblem, newEffectBuffer, readAddress,
   type EngineClass,
