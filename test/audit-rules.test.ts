@@ -147,7 +147,6 @@ t.test('address-bounds: a store to a graphics address outside the slices', async
     ['SDI below the slice', miStoreDataImm(0x1000, [1], { ggtt: true })],
     ['SDI whose qword crosses the slice end', miStoreDataImm(LOW.end - 4, [1, 2], { ggtt: true, storeQword: false })],
     ['SDI in the hole between the slices', miStoreDataImm(512 * MiB, [1], { ggtt: true })],
-    ['a one-dword Store Qword at the slice end', miStoreDataImm(LOW.end - 8, [1], { ggtt: true }).map((d, k) => (k === 0 ? (d | (1 << 21)) >>> 0 : k === 1 ? (LOW.end - 4) >>> 0 : d))],
     ['PIPE_CONTROL post-sync', pipeControl({ postSyncOp: PostSyncOp.WRITE_TIMESTAMP, address: 0, ggtt: true })],
     ['SRM to GGTT', miStoreRegisterMem(0x2358, HIGH.end, { ggtt: true })],
     ['LRM from GGTT', miLoadRegisterMem(0x2600, HIGH.end, { ggtt: true })],
@@ -157,6 +156,10 @@ t.test('address-bounds: a store to a graphics address outside the slices', async
     t.equal(r.violation?.rule, 'address-bounds', what);
     t.equal(r.violation?.code, 'BAD_ADDRESS', what);
   }
+  // A Store Qword with one data dword: the device would write a qword it has no data for; the
+  // effects table (lib/device/commands/effects.ts) cannot describe it, so it is refused as malformed.
+  const qword = scan(miStoreDataImm(LOW.end - 8, [1], { ggtt: true }).map((d, k) => (k === 0 ? (d | (1 << 21)) >>> 0 : k === 1 ? (LOW.end - 4) >>> 0 : d)));
+  t.equal(qword.r.violation?.rule, 'malformed-command', 'a one-dword Store Qword at the slice end');
   const flush = scan(miFlushDw({ postSyncOp: PostSyncOp.WRITE_IMMEDIATE, address: 0x1000, ggtt: true }), { engine: 'vcs' });
   t.equal(flush.r.violation?.rule, 'address-bounds', 'MI_FLUSH_DW post-sync');
   t.ok(scan(encodeByName('MI_ATOMIC', [(LOW.end - 4) >>> 0, 0], 1 << 22)).r.ok, 'MI_ATOMIC dword at the end');

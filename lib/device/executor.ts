@@ -12,7 +12,12 @@
  * (3D/media state and draws, MI_SEMAPHORE_WAIT and MI_CONDITIONAL_BATCH_BUFFER_END are treated as
  * satisfied / not ending the batch).
  *
- * Address spaces follow the command table's rules (`AddressField.space`): a header bit selects
+ * What a command reads and writes is not decided here: `effectsOf` (commands/effects.ts, the one
+ * description the mediator's auditor checks too) lists the effects and `performEffects` and the
+ * blitter perform exactly those, in order; a command the table cannot describe (a reserved value,
+ * PIPE_CONTROL's LRI post-sync bit with a post-sync operation, too short) faults with BAD_COMMAND.
+ *
+ * Address spaces follow the effects table (from the command table's rules): a header bit selects
  * GGTT or PPGTT (MI_STORE_DATA_IMM bit 22, MI_FLUSH_DW dword 1 bit 2, PIPE_CONTROL dword 1 bit 24,
  * MI_BATCH_BUFFER_START bit 8, ...); 'context' addresses (the blits) use the context's PPGTT when it
  * has one (an execlist context in a legacy addressing mode with a non-zero root, or legacy ring mode
@@ -37,7 +42,10 @@ import { PpgttWalker } from '../gtt/ppgtt-walk.js';
 import type { HostMemory } from '../ept/memory.js';
 import { MMIO_SPACE_BYTES, type RegisterFile } from '../mmio/index.js';
 import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
-import { CommandDecoder, COMMANDS, DecodeError, GEN9_TABLE, REGISTER_OFFSET_MASK } from './commands/index.js';
+import {
+  Access, CommandDecoder, COMMANDS, DecodeError, EFFECT_STRIDE, E_ACCESS, E_ADDR, E_BYTES, E_CPP, E_KIND, E_MASK, E_ORIGIN, E_PITCH,
+  E_ROWS, E_SPACE, E_VALUE, E_VALUE_AT, EffectKind, EffectSpace, GEN9_TABLE, ValueSource, effectsOf, effectsProblem, newEffectBuffer,
+} from './commands/index.js';
 import type { CompiledCostModel } from './cost.js';
 import type { EngineInfo } from './engines.js';
 import { RING, TIMESTAMP_HZ } from './registers.js';
@@ -119,31 +127,6 @@ const OP_NAMES: Record<string, number> = {
 const OP_OF = new Uint8Array(COMMANDS.length);
 for (const [name, op] of Object.entries(OP_NAMES)) OP_OF[GEN9_TABLE.byName.get(name)!] = op;
 
-/** Address-space rule kinds, compiled from the table's `AddressField.space`. */
-const RuleKind = { GGTT: 0, PPGTT: 1, CONTEXT: 2, SELECTOR: 3 } as const;
-/** Per command id and address field (0, 1): rule kind, selector dword, bit, and "set means GGTT". */
-const MAX_FIELDS = 2;
-const RULE_KIND = new Uint8Array(COMMANDS.length * MAX_FIELDS).fill(RuleKind.CONTEXT);
-const RULE_DWORD = new Uint8Array(COMMANDS.length * MAX_FIELDS);
-const RULE_BIT = new Uint8Array(COMMANDS.length * MAX_FIELDS);
-const RULE_GGTT_WHEN_SET = new Uint8Array(COMMANDS.length * MAX_FIELDS);
-for (const c of COMMANDS) {
-  const fields = c.addressDwords ?? [];
-  for (let k = 0; k < Math.min(MAX_FIELDS, fields.length); k++) {
-    const s = fields[k].space;
-    const slot = c.id * MAX_FIELDS + k;
-    if (s === 'ggtt') RULE_KIND[slot] = RuleKind.GGTT;
-    else if (s === 'ppgtt') RULE_KIND[slot] = RuleKind.PPGTT;
-    else if (s === 'context') RULE_KIND[slot] = RuleKind.CONTEXT;
-    else {
-      RULE_KIND[slot] = RuleKind.SELECTOR;
-      RULE_DWORD[slot] = s.dword;
-      RULE_BIT[slot] = s.bit;
-      RULE_GGTT_WHEN_SET[slot] = s.ggttWhenSet ? 1 : 0;
-    }
-  }
-}
-
 /** Size of the fetch window in dwords (a command is at most 1025 dwords long). */
 const FETCH_DWORDS = 2048;
 /** Dwords fetched at a time when the window runs dry. */
@@ -153,8 +136,6 @@ const FETCH_STEP = 256;
  * resumes at its next row in the next call (so it spans chunks and other events interleave).
  */
 const BLIT_BYTES_PER_CALL = 1 << 20;
-/** Bytes per pixel per BR13 color depth (8 bpp, 565, 1555, 32 bpp). */
-const CPP = [1, 2, 2, 4];
 /** Size of the 48-bit PPGTT address space; graphics addresses lie in [0, 2^48). */
 const PPGTT_LIMIT = 2 ** 48;
 
@@ -195,10 +176,6 @@ export interface StreamerHost {
 /** 64-bit CS timestamp (12 MHz) at simulated time `ns`, as a number below 2^53. */
 export function timestampTicks(ns: number): number {
   return Math.floor((ns * TIMESTAMP_HZ) / 1e9);
-}
-
-function int16(v: number): number {
-  return (v << 16) >> 16;
 }
 
 /** The per-engine command streamer. */
@@ -259,6 +236,8 @@ export class CommandStreamer {
   private readonly mem: HostMemory;
   private readonly walker: PpgttWalker;
   private readonly decoder = new CommandDecoder();
+  /** Effect records of the command being executed (`effectsOf`, lib/device/commands/effects.ts). */
+  private readonly fx = newEffectBuffer();
   private readonly fetch = new Uint32Array(FETCH_DWORDS);
   private winPos = 0;
   private winLen = 0;
@@ -399,14 +378,11 @@ export class CommandStreamer {
     return hpa;
   }
 
-  private spaceOf(id: number, field: number, i: number): number {
-    const slot = id * MAX_FIELDS + field;
-    const kind = RULE_KIND[slot];
-    if (kind === RuleKind.GGTT) return Space.GGTT;
-    if (kind === RuleKind.PPGTT) return Space.PPGTT;
-    if (kind === RuleKind.CONTEXT) return this.hasPpgtt ? Space.PPGTT : Space.GGTT;
-    const set = (this.fetch[i + RULE_DWORD[slot]] >>> RULE_BIT[slot]) & 1;
-    return (set === 1) === (RULE_GGTT_WHEN_SET[slot] === 1) ? Space.GGTT : Space.PPGTT;
+  /** Device space of an effect's `EffectSpace` (GGTT, PPGTT, or the context's). */
+  private spaceOfEffect(space: number): number {
+    if (space === EffectSpace.GGTT) return Space.GGTT;
+    if (space === EffectSpace.PPGTT) return Space.PPGTT;
+    return this.hasPpgtt ? Space.PPGTT : Space.GGTT;
   }
 
   private writeMem32(gma: number, space: number, value: number): boolean {
@@ -618,97 +594,18 @@ export class CommandStreamer {
         }
         return 0;
       }
-      case Op.STORE_DATA_IMM: {
-        if (len < 4) return this.fail('BAD_COMMAND', `MI_STORE_DATA_IMM of ${len} dwords`, dw0);
-        const addr = this.readAddr(i + 1, 2);
-        const space = this.spaceOf(id, 0, i);
-        for (let k = 3; k < len; k++) {
-          if (!this.writeMem32(addr + 4 * (k - 3), space, buf[i + k])) return this.addressFault('MI_STORE_DATA_IMM', dw0);
-        }
-        this.advance(len);
-        return cost.storeDataPerDwordNs * (len - 3);
-      }
-      case Op.STORE_DATA_INDEX: {
-        if (len < 3) return this.fail('BAD_COMMAND', `MI_STORE_DATA_INDEX of ${len} dwords`, dw0);
-        // Bit 21: use the per-process status page; dword 1 bits 11:2: offset.
-        const base = (dw0 & (1 << 21)) !== 0 ? this.pphwsp : this.hwsp;
-        const off = buf[i + 1] & 0xffc;
-        for (let k = 2; k < len; k++) {
-          if (!this.writeMem32(base + off + 4 * (k - 2), Space.GGTT, buf[i + k])) return this.addressFault('MI_STORE_DATA_INDEX', dw0);
-        }
-        this.advance(len);
-        return 0;
-      }
-      case Op.LRI: {
-        if (len < 3 || (len & 1) === 0) return this.fail('BAD_COMMAND', `MI_LOAD_REGISTER_IMM of ${len} dwords`, dw0);
-        // Byte Write Disables, bits 11:8: a set bit keeps that byte of the register.
-        const disables = (dw0 >>> 8) & 0xf;
-        let enables = 0;
-        for (let b = 0; b < 4; b++) if ((disables & (1 << b)) === 0) enables |= 0xff << (8 * b);
-        for (let k = 1; k + 1 < len; k += 2) this.writeRegister(buf[i + k] & REGISTER_OFFSET_MASK, buf[i + k + 1], enables >>> 0);
-        this.advance(len);
-        return cost.lriPerRegisterNs * ((len - 1) >>> 1);
-      }
-      case Op.SRM: {
-        if (len < 4) return this.fail('BAD_COMMAND', `MI_STORE_REGISTER_MEM of ${len} dwords`, dw0);
-        const value = this.readRegister(buf[i + 1] & REGISTER_OFFSET_MASK);
-        if (!this.writeMem32(this.readAddr(i + 2, 2), this.spaceOf(id, 0, i), value)) return this.addressFault('MI_STORE_REGISTER_MEM', dw0);
-        this.advance(len);
-        return 0;
-      }
-      case Op.LRM: {
-        if (len < 4) return this.fail('BAD_COMMAND', `MI_LOAD_REGISTER_MEM of ${len} dwords`, dw0);
-        const value = this.readMem32(this.readAddr(i + 2, 2), this.spaceOf(id, 0, i));
-        if (Number.isNaN(value)) return this.addressFault('MI_LOAD_REGISTER_MEM', dw0);
-        this.writeRegister(buf[i + 1] & REGISTER_OFFSET_MASK, value, 0xffffffff);
-        this.advance(len);
-        return 0;
-      }
-      case Op.LRR: {
-        if (len < 3) return this.fail('BAD_COMMAND', `MI_LOAD_REGISTER_REG of ${len} dwords`, dw0);
-        this.writeRegister(buf[i + 2] & REGISTER_OFFSET_MASK, this.readRegister(buf[i + 1] & REGISTER_OFFSET_MASK), 0xffffffff);
-        this.advance(len);
-        return 0;
-      }
-      case Op.FLUSH_DW: {
-        // Post-Sync Operation, header bits 15:14: 1 write immediate, 3 write timestamp.
-        const postSync = (dw0 >>> 14) & 3;
-        if (postSync === 1 || postSync === 3) {
-          if (len < 4) return this.fail('BAD_COMMAND', `MI_FLUSH_DW of ${len} dwords with a post-sync write`, dw0);
-          let addr = this.readAddr(i + 1, 3);
-          let space = this.spaceOf(id, 0, i);
-          if ((dw0 & (1 << 21)) !== 0) {
-            // Store Data Index: the address is an offset in the status page.
-            addr = this.pphwsp + (buf[i + 1] & 0xff8);
-            space = Space.GGTT;
-          }
-          const ok = postSync === 1
-            ? this.writeMem32(addr, space, buf[i + 3]) && (len < 5 || this.writeMem32(addr + 4, space, buf[i + 4]))
-            : this.writeTimestamp(addr, space);
-          if (!ok) return this.addressFault('MI_FLUSH_DW post-sync write', dw0);
-        }
-        this.advance(len);
-        return 0;
-      }
+      case Op.STORE_DATA_IMM:
+      case Op.STORE_DATA_INDEX:
+      case Op.LRI:
+      case Op.SRM:
+      case Op.LRM:
+      case Op.LRR:
+      case Op.FLUSH_DW:
       case Op.PIPE_CONTROL: {
-        if (len < 2) return this.fail('BAD_COMMAND', `PIPE_CONTROL of ${len} dwords`, dw0);
-        const flags = buf[i + 1];
-        const postSync = (flags >>> 14) & 3;
-        if (postSync !== 0) {
-          if (len < 6) return this.fail('BAD_COMMAND', `PIPE_CONTROL of ${len} dwords with a post-sync write`, dw0);
-          let addr = this.readAddr(i + 2, 2);
-          let space = this.spaceOf(id, 0, i);
-          if ((flags & (1 << 21)) !== 0) {
-            addr = this.pphwsp + (buf[i + 2] & 0xffc);
-            space = Space.GGTT;
-          }
-          let ok: boolean;
-          if (postSync === 1) ok = this.writeMem32(addr, space, buf[i + 4]) && this.writeMem32(addr + 4, space, buf[i + 5]);
-          else if (postSync === 3) ok = this.writeTimestamp(addr, space);
-          else ok = this.writeMem32(addr, space, this.regs.peek(0x2350)) && this.writeMem32(addr + 4, space, this.regs.peek(0x2354));
-          if (!ok) return this.addressFault('PIPE_CONTROL post-sync write', dw0);
-        }
+        if (!this.performEffects(id, i, len, dw0)) return 0;
         this.advance(len);
+        if (op === Op.STORE_DATA_IMM) return cost.storeDataPerDwordNs * (len - 3);
+        if (op === Op.LRI) return cost.lriPerRegisterNs * ((len - 1) >>> 1);
         return 0;
       }
       case Op.USER_INTERRUPT: {
@@ -743,6 +640,81 @@ export class CommandStreamer {
     return (this.fetch[i + 1] & 0xffff) * TWO_POW_32 + lo;
   }
 
+  /**
+   * Perform exactly the effects `effectsOf` lists for the command at `fetch[i]` (memory writes
+   * and reads, status-page writes, register writes), in their order. False after recording the
+   * fault: BAD_COMMAND when the table cannot describe the command (a reserved value, an undefined
+   * flag combination such as PIPE_CONTROL's LRI post-sync with a post-sync operation, too short),
+   * BAD_ADDRESS when an address does not translate. State pointers are not performed (the model
+   * runs no 3D pipeline); blits go through `colorBlt` / `srcCopyBlt`.
+   */
+  private performEffects(id: number, i: number, len: number, dw0: number): boolean {
+    const buf = this.fetch;
+    const fx = this.fx;
+    const n = effectsOf(id, buf, i, len, fx);
+    if (n < 0) {
+      this.fail('BAD_COMMAND', `${COMMANDS[id].name} of ${len} dwords ${effectsProblem(n)}`, dw0);
+      return false;
+    }
+    /** The value of the last memory read (feeds a register write from memory). */
+    let loaded = 0;
+    for (let k = 0; k < n; k++) {
+      const o = k * EFFECT_STRIDE;
+      const kind = fx[o + E_KIND];
+      if (kind === EffectKind.REG_WRITE) {
+        const src = fx[o + E_VALUE];
+        const value = src === ValueSource.IMMEDIATE ? buf[i + fx[o + E_VALUE_AT]]
+          : src === ValueSource.REGISTER ? this.readRegister(fx[o + E_VALUE_AT]) : loaded;
+        this.writeRegister(fx[o + E_ADDR], value, fx[o + E_MASK]);
+        continue;
+      }
+      if (kind !== EffectKind.MEM && kind !== EffectKind.STATUS_PAGE) continue; // REG_READ feeds a value; POINTER is not performed
+      let addr = fx[o + E_ADDR];
+      let space: number;
+      if (kind === EffectKind.STATUS_PAGE) {
+        addr += fx[o + E_SPACE] === EffectSpace.PPHWSP ? this.pphwsp : this.hwsp;
+        space = Space.GGTT;
+      } else {
+        space = this.spaceOfEffect(fx[o + E_SPACE]);
+      }
+      const bytes = fx[o + E_BYTES];
+      if ((fx[o + E_ACCESS] & Access.WRITE) === 0) {
+        loaded = this.readMem32(addr, space);
+        if (Number.isNaN(loaded)) {
+          this.addressFault(`${COMMANDS[id].name} read`, dw0);
+          return false;
+        }
+        continue;
+      }
+      let ok = true;
+      switch (fx[o + E_VALUE]) {
+        case ValueSource.IMMEDIATE: {
+          const from = i + fx[o + E_VALUE_AT];
+          for (let b = 0; ok && b < bytes; b += 4) ok = this.writeMem32(addr + b, space, buf[from + (b >>> 2)]);
+          break;
+        }
+        case ValueSource.TIMESTAMP:
+          ok = this.writeTimestamp(addr, space);
+          break;
+        case ValueSource.DEPTH_COUNT:
+          ok = this.writeMem32(addr, space, this.regs.peek(0x2350)) && this.writeMem32(addr + 4, space, this.regs.peek(0x2354));
+          break;
+        case ValueSource.REGISTER:
+          ok = this.writeMem32(addr, space, this.readRegister(fx[o + E_VALUE_AT]));
+          break;
+        default:
+          // Memory effects of commands the model does not execute never reach here (Op.OTHER).
+          this.fail('BAD_COMMAND', `${COMMANDS[id].name}: memory effect the device model does not perform`, dw0);
+          return false;
+      }
+      if (!ok) {
+        this.addressFault(`${COMMANDS[id].name} write`, dw0);
+        return false;
+      }
+    }
+    return true;
+  }
+
   private writeRegister(offset: number, value: number, enables: number): void {
     this.stats.registerWrites++;
     if (offset < MMIO_SPACE_BYTES) this.regs.writeDword(offset, value >>> 0, enables);
@@ -760,7 +732,8 @@ export class CommandStreamer {
   private batchStart(id: number, i: number, len: number, dw0: number): number {
     if (len < 3) return this.fail('BAD_COMMAND', `MI_BATCH_BUFFER_START of ${len} dwords`, dw0);
     const target = this.readAddr(i + 1, 2);
-    const space = this.spaceOf(id, 0, i);
+    // Address Space Indicator, bit 8: 1 = PPGTT (the table's MI_BATCH_BUFFER_START field rule).
+    const space = (dw0 & (1 << 8)) !== 0 ? Space.PPGTT : Space.GGTT;
     const secondLevel = (dw0 & (1 << 22)) !== 0;
     let level: number;
     if (this.level === 0) {
@@ -863,26 +836,30 @@ export class CommandStreamer {
     return keep;
   }
 
+  /**
+   * XY_COLOR_BLT: the destination surface as the effects table describes it (base, row 0 offset,
+   * signed pitch, rows, row bytes, space); the ROP and write enables decide the bytes written.
+   */
   private colorBlt(id: number, i: number, len: number, dw0: number): number {
-    if (len < 7) return this.fail('BAD_COMMAND', `XY_COLOR_BLT of ${len} dwords`, dw0);
-    const buf = this.fetch;
-    const br13 = buf[i + 1];
-    const cpp = CPP[(br13 >>> 24) & 3];
-    const rop = (br13 >>> 16) & 0xff;
-    let pitch = int16(br13 & 0xffff);
-    if ((dw0 & (1 << 11)) !== 0) pitch *= 4; // tiled: pitch in dwords
-    const x1 = buf[i + 2] & 0xffff, y1 = buf[i + 2] >>> 16;
-    const x2 = buf[i + 3] & 0xffff, y2 = buf[i + 3] >>> 16;
-    const base = this.readAddr(i + 4, 0);
-    const color = buf[i + 6] >>> 0;
-    const space = this.spaceOf(id, 0, i);
+    const fx = this.fx;
+    const n = effectsOf(id, this.fetch, i, len, fx);
+    if (n < 0) return this.fail('BAD_COMMAND', `XY_COLOR_BLT of ${len} dwords ${effectsProblem(n)}`, dw0);
     const c = this.host.cost;
-    if (x2 <= x1 || y2 <= y1) {
+    if (n === 0) {
+      // An empty rectangle touches nothing.
       this.advance(len);
       return c.blitSetupNs;
     }
-    const rowBytes = (x2 - x1) * cpp;
-    const rows = y2 - y1;
+    const buf = this.fetch;
+    const br13 = buf[i + 1];
+    const rop = (br13 >>> 16) & 0xff;
+    const color = buf[i + 6] >>> 0;
+    const cpp = fx[E_CPP];
+    const rowBytes = fx[E_BYTES];
+    const rows = fx[E_ROWS];
+    const pitch = fx[E_PITCH];
+    const start = fx[E_ADDR] + fx[E_ORIGIN];
+    const space = this.spaceOfEffect(fx[E_SPACE]);
     this.ensureRows(rowBytes);
     const keep = this.keepMask(dw0, cpp);
     const fast = rop === 0xf0 && keep === 0;
@@ -896,7 +873,7 @@ export class CommandStreamer {
     const first = this.blitRow;
     const end = Math.min(rows, first + Math.max(1, Math.floor(BLIT_BYTES_PER_CALL / rowBytes)));
     for (let r = first; r < end; r++) {
-      const addr = base + (y1 + r) * pitch + x1 * cpp;
+      const addr = start + r * pitch;
       if (!fast) {
         if (!this.readRange(addr, space, row, rowBytes)) return this.addressFault('XY_COLOR_BLT destination', dw0);
         this.rop3(rop, color, null, row, rowBytes, cpp, keep);
@@ -920,36 +897,32 @@ export class CommandStreamer {
     return setup + bytes / bytesPerNs;
   }
 
+  /** XY_SRC_COPY_BLT: destination (record 0) and source (record 1) as the effects table describes them. */
   private srcCopyBlt(id: number, i: number, len: number, dw0: number): number {
-    if (len < 10) return this.fail('BAD_COMMAND', `XY_SRC_COPY_BLT of ${len} dwords`, dw0);
-    const buf = this.fetch;
-    const br13 = buf[i + 1];
-    const cpp = CPP[(br13 >>> 24) & 3];
-    const rop = (br13 >>> 16) & 0xff;
-    let dstPitch = int16(br13 & 0xffff);
-    if ((dw0 & (1 << 11)) !== 0) dstPitch *= 4;
-    const x1 = buf[i + 2] & 0xffff, y1 = buf[i + 2] >>> 16;
-    const x2 = buf[i + 3] & 0xffff, y2 = buf[i + 3] >>> 16;
-    const dstBase = this.readAddr(i + 4, 0);
-    const sx = buf[i + 6] & 0xffff, sy = buf[i + 6] >>> 16;
-    let srcPitch = int16(buf[i + 7] & 0xffff);
-    if ((dw0 & (1 << 15)) !== 0) srcPitch *= 4;
-    const srcBase = this.readAddr(i + 8, 0);
-    const dstSpace = this.spaceOf(id, 0, i);
-    const srcSpace = this.spaceOf(id, 1, i);
+    const fx = this.fx;
+    const n = effectsOf(id, this.fetch, i, len, fx);
+    if (n < 0) return this.fail('BAD_COMMAND', `XY_SRC_COPY_BLT of ${len} dwords ${effectsProblem(n)}`, dw0);
     const c = this.host.cost;
-    if (x2 <= x1 || y2 <= y1) {
+    if (n === 0) {
       this.advance(len);
       return c.blitSetupNs;
     }
-    const rowBytes = (x2 - x1) * cpp;
-    const h = y2 - y1;
+    const S = EFFECT_STRIDE;
+    const rop = (this.fetch[i + 1] >>> 16) & 0xff;
+    const cpp = fx[E_CPP];
+    const dstPitch = fx[E_PITCH];
+    const srcPitch = fx[S + E_PITCH];
+    const dstSpace = this.spaceOfEffect(fx[E_SPACE]);
+    const srcSpace = this.spaceOfEffect(fx[S + E_SPACE]);
+    const dst0 = fx[E_ADDR] + fx[E_ORIGIN];
+    const src0 = fx[S + E_ADDR] + fx[S + E_ORIGIN];
+    const rowBytes = fx[E_BYTES];
+    const h = fx[E_ROWS];
+
     this.ensureRows(rowBytes);
     const keep = this.keepMask(dw0, cpp);
     const fast = rop === 0xcc && keep === 0;
     // Overlapping copies within one surface: walk rows bottom-up when the destination is above.
-    const dst0 = dstBase + y1 * dstPitch + x1 * cpp;
-    const src0 = srcBase + sy * srcPitch + sx * cpp;
     const reverse = dstSpace === srcSpace && dst0 > src0 && dstPitch > 0;
     const src = this.rowA;
     const dst = this.rowB;

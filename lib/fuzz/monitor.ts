@@ -162,6 +162,12 @@ interface StepOwner {
   workload: Workload;
   /** Frames of the workload's shadows (ring, batches, context) at step start. */
   shadowFrames: Set<number>;
+  /**
+   * Frames of its shadows no command effect (`effectsOf`, lib/device/commands/effects.ts) may read
+   * or write: ring and batch shadows (the device only fetches from them) and the shadow context
+   * past its status page (see `bufferFramesOf`).
+   */
+  bufferFrames: Set<number>;
   /** The vGPU's scratch frames (GGTT scratch, PPGTT scratch tables and page). */
   scratch: Set<number>;
 }
@@ -172,6 +178,18 @@ type Translate = (gma: number, space: number) => number;
 export function scratchFramesOf(v: Vgpu): Set<number> {
   const s = new Set<number>(v.ppgtt.scratchMfns);
   s.add(v.ggtt.scratchMfn);
+  return s;
+}
+
+/**
+ * Frames of a workload's shadows that no command may read or write: its audited ring and batch
+ * shadows, and its shadow context but for the first page (the per-process status page, which
+ * index-mode post-sync writes reach). The register state of the shadow context is the mediator's.
+ */
+export function bufferFramesOf(w: Workload): Set<number> {
+  const s = new Set<number>();
+  for (const a of w.shadowAllocs) for (const f of a.frames) s.add(f);
+  if (w.shadowContext) w.shadowContext.frames.forEach((f, k) => { if (k > 0) s.add(f); else s.delete(f); });
   return s;
 }
 
@@ -203,6 +221,8 @@ export class DeviceMonitor {
   private readonly owners: (StepOwner | null)[];
   /** Engine whose step is running, -1 outside steps. */
   private current = -1;
+  /** Depth of command-effect accesses in progress (memory reads and writes of a command, not fetches). */
+  private inEffect = 0;
   /** GGTT entries written since the last `takeGgttWrites` / `checkGgttWrites`: a mark per entry. */
   private readonly ggttMark: Uint8Array;
   /** One mark per 4096 entries: blocks without a write are skipped. */
@@ -381,7 +401,20 @@ export class DeviceMonitor {
         this.owners[e.id] = null;
       }
     };
-    const s = e.streamer as unknown as { translate: Translate };
+    const s = e.streamer as unknown as { translate: Translate } & Record<string, unknown>;
+    // A command's memory effects go through these four (lib/device/executor.ts `performEffects`
+    // and the blitter); fetches of the ring and batches do not.
+    for (const name of ['writeMem32', 'readMem32', 'readRange', 'writeRange']) {
+      const f = (s[name] as (...a: unknown[]) => unknown).bind(e.streamer);
+      s[name] = (...a: unknown[]): unknown => {
+        this.inEffect++;
+        try {
+          return f(...a);
+        } finally {
+          this.inEffect--;
+        }
+      };
+    }
     const translate = s.translate.bind(e.streamer);
     const id = e.id;
     s.translate = (gma: number, space: number): number => {
@@ -417,7 +450,7 @@ export class DeviceMonitor {
     const v = this.mediator.vgpu(w.vgpuId);
     if (v === undefined) return null;
     this.ownedSteps++;
-    return { vgpu: v, workload: w, shadowFrames: shadowFramesOf(w), scratch: scratchFramesOf(v) };
+    return { vgpu: v, workload: w, shadowFrames: shadowFramesOf(w), bufferFrames: bufferFramesOf(w), scratch: scratchFramesOf(v) };
   }
 
   private checkGma(gma: number): void {
@@ -439,6 +472,12 @@ export class DeviceMonitor {
       this.report(INVARIANTS.DEVICE_FOREIGN_FRAME,
         `${name} running ${v.name}'s workload ${o.workload.seq} touched host frame 0x${frame.toString(16)} (gma 0x${gma.toString(16)}) ` +
         `that is neither ${v.name}'s nor its shadows' (${describeFrame(this.mediator, frame)})`);
+      return;
+    }
+    if (this.inEffect > 0 && o.bufferFrames.has(frame) && !v.ept.ownsMfn(frame)) {
+      this.report(INVARIANTS.DEVICE_FOREIGN_FRAME,
+        `${name} running ${v.name}'s workload ${o.workload.seq}: a command touched host frame 0x${frame.toString(16)} (gma 0x${gma.toString(16)}) ` +
+        'of its audited ring or batch shadow or its shadow context\'s register state (commands may fetch from shadows, never read or write them)');
       return;
     }
     if (!this.device.hostMemory.isAllocated(frame)) {

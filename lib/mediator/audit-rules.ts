@@ -293,47 +293,5 @@ export function rangeInSlices(slices: GmSlices, gma: number, bytes: number): boo
     (gma >= slices.highBase && end <= slices.highBase + slices.highSize);
 }
 
-/** Bytes per pixel of the blitter's BR13 color depth (0 8 bpp, 1 565, 2 1555, 3 32 bpp). */
-const BLT_CPP = [1, 2, 2, 4];
-
-/** Signed 16-bit value. */
-function int16(v: number): number {
-  return (v << 16) >> 16;
-}
-
-/**
- * Byte range an XY blit touches, relative to its base address, written to `out` as [lo, hi):
- * rows `y1 .. y2 - 1` at `pitch` (signed; in dwords for tiled surfaces) from column `x1` to `x2`.
- * `pitchDword`, `tiledBit` and `originDword` select the surface: the destination of XY_COLOR_BLT
- * and XY_SRC_COPY_BLT uses BR13 (dword 1) with its rectangle (dwords 2, 3); the source of
- * XY_SRC_COPY_BLT its own origin (dword 6) and pitch (dword 7) with the destination's size. The
- * device walks rows the same way (`lib/device/executor.ts`). Returns false for an empty rectangle
- * (the device touches no memory).
- */
-export function bltExtent(buf: Uint32Array, i: number, source: boolean, out: Float64Array): boolean {
-  const dw0 = buf[i];
-  const br13 = buf[i + 1];
-  const cpp = BLT_CPP[(br13 >>> 24) & 3];
-  const x1 = buf[i + 2] & 0xffff, y1 = buf[i + 2] >>> 16;
-  const x2 = buf[i + 3] & 0xffff, y2 = buf[i + 3] >>> 16;
-  if (x2 <= x1 || y2 <= y1) return false;
-  const rowBytes = (x2 - x1) * cpp;
-  const rows = y2 - y1;
-  let pitch: number, x0: number, y0: number;
-  if (source) {
-    pitch = int16(buf[i + 7] & 0xffff);
-    if ((dw0 & (1 << 15)) !== 0) pitch *= 4;
-    x0 = buf[i + 6] & 0xffff;
-    y0 = buf[i + 6] >>> 16;
-  } else {
-    pitch = int16(br13 & 0xffff);
-    if ((dw0 & (1 << 11)) !== 0) pitch *= 4;
-    x0 = x1;
-    y0 = y1;
-  }
-  const first = y0 * pitch;
-  const last = (y0 + rows - 1) * pitch;
-  out[0] = Math.min(first, last) + x0 * cpp;
-  out[1] = Math.max(first, last) + x0 * cpp + rowBytes;
-  return true;
-}
+// The byte range and work of an XY blit are described once, in lib/device/commands/effects.ts
+// (`effectsOf`, `blitRange`, `effectWork`), for the auditor and the device alike.

@@ -46,34 +46,8 @@ export interface AuditDecision {
   readonly reason: string;
 }
 
-/**
- * Size in bytes of what an address field points at, for the bounds check: a number, or a rule
- * computed from the command (`store-data`: the immediate dwords; `atomic`: MI_ATOMIC's data size;
- * `blit-destination` / `blit-source`: the rows the blit touches). Fields not listed: 4 bytes
- * (the first dword: 3D and media state addresses carry no extent in the command; see the note in
- * `parser.ts`).
- */
-export type AddressExtent = number | 'store-data' | 'atomic' | 'blit-destination' | 'blit-source';
-
-/** Address extents by command, one per `addressDwords` field. */
-export const ADDRESS_EXTENTS: Readonly<Record<string, readonly AddressExtent[]>> = Object.freeze({
-  MI_STORE_DATA_IMM: ['store-data'],
-  MI_STORE_REGISTER_MEM: [4],
-  MI_LOAD_REGISTER_MEM: [4],
-  // GVT-g audits post-sync writes as a qword (cmd_handler_pipe_control, cmd_handler_mi_flush_dw).
-  MI_FLUSH_DW: [8],
-  PIPE_CONTROL: [8],
-  // GVT-g cmd_handler_mi_op_2f: (1 << Data Size) dwords.
-  MI_ATOMIC: ['atomic'],
-  MI_COPY_MEM_MEM: [4, 4],
-  MI_SEMAPHORE_WAIT: [4],
-  MI_CONDITIONAL_BATCH_BUFFER_END: [4],
-  // An OA report (256 bytes on Gen8+).
-  MI_REPORT_PERF_COUNT: [256],
-  MI_CLFLUSH: [4096],
-  XY_COLOR_BLT: ['blit-destination'],
-  XY_SRC_COPY_BLT: ['blit-destination', 'blit-source'],
-});
+// What each command reads and writes (addresses, spaces, extents, flag bits) is described once in
+// lib/device/commands/effects.ts; the auditor checks exactly those effects.
 
 const F = CommandFlag;
 

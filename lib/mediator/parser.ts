@@ -28,6 +28,12 @@
  * (privileged) shadow; the privilege it gains is unused, because the scan applied the
  * non-privileged rules to it (no GGTT accesses, no privileged-only commands).
  *
+ * Effects: what each command reads and writes is `effectsOf` (lib/device/commands/effects.ts), the
+ * description the device executes; `checkEffects` checks and patches exactly those effects and
+ * refuses a command the table cannot describe (e.g. PIPE_CONTROL's LRI post-sync bit 23 with a
+ * post-sync operation). Work (a blit's rows × row bytes whatever its pitch) is bounded per command
+ * and per workload (`maxCommandWorkBytes`, `maxWorkloadWorkBytes`, rule `command-budget`).
+ *
  * Address spaces: GGTT addresses (a header bit, or a context-relative field in a context without a
  * PPGTT) are checked ([gma, gma + size) inside the vGPU's memory via `env.ggttAddressOk`, size up to
  * `maxSurfaceBytes`, every page translating by the same offset) and patched. PPGTT addresses are
@@ -47,21 +53,23 @@ import createDebug from 'debug';
 import { ConfigError, RangeArgError, type GuestFaultCode } from '../errors.js';
 import { TWO_POW_32, hex } from '../types.js';
 import {
-  COMMANDS, CommandDecoder, CommandFlag, GEN9_TABLE, REGISTER_OFFSET_MASK, SLOT_ID_SHIFT, commandName, readAddress,
-  type AddressField, type EngineClass,
+  COMMANDS, CommandDecoder, CommandFlag, EFFECT_STRIDE, E_ADDR, E_BYTES, E_FIELD, E_IS64, E_KIND, E_LOWBIT, E_SPACE,
+  E_VALUE, E_VALUE_AT, EffectKind, EffectSpace, EffectSummary, EffectsError, GEN9_TABLE, REGISTER_OFFSET_MASK, SLOT_ID_SHIFT,
+  ValueSource, blitRange, commandName, effectSummary, effectWork, effectsOf, effectsProblem, newEffectBuffer, readAddress,
+  type EngineClass,
 } from '../device/commands/index.js';
 import type { EngineInfo } from '../device/engines.js';
 import { GEN9_ENGINES } from '../device/engines.js';
 import { GEN9_REGISTERS } from '../device/registers.js';
 import { MMIO_SPACE_BYTES, RegFlag } from '../mmio/table.js';
 import {
-  AUDIT_RULES, GVT_MAX_SURFACE_BYTES, RULE_CODE, bltExtent, isForceNonpriv, registerHoldsAddress, registerOwner,
+  AUDIT_RULES, GVT_MAX_SURFACE_BYTES, RULE_CODE, isForceNonpriv, registerHoldsAddress, registerOwner,
   srmLrmShortListed, type AuditRuleName,
 } from './audit-rules.js';
 import {
   CTX_RESTORE_INHIBIT, LriCase, RING_MODE_DROPPED, forceNonprivValueOk, isInContextVreg, isMocsVreg, lriCase, ringModeFailsafe,
 } from './register-rules.js';
-import { ADDRESS_EXTENTS, AUDIT_TABLE, buildAuditTable, type AuditDecision, type AuditHandler, type AuditOverrides } from './audit-table.js';
+import { AUDIT_TABLE, buildAuditTable, type AuditDecision, type AuditHandler, type AuditOverrides } from './audit-table.js';
 
 const log = createDebug('gvtkit:audit');
 
@@ -147,6 +155,18 @@ export interface CommandParserOptions {
   /** Largest extent one address may cover (`address-bounds`). Default GVT-g's 36 MiB. */
   maxSurfaceBytes?: number;
   /**
+   * Work one command may cause, in bytes the engine moves (`command-budget`): a blit's rows × row
+   * bytes whatever its pitch (a pitch-0 blit touches one row's addresses but costs every row), a
+   * store's bytes (`effectWork` in lib/device/commands/effects.ts). Default 36 MiB (one surface of
+   * GVT-g's limit: a 4K 32-bpp fill is 33 MB).
+   */
+  maxCommandWorkBytes?: number;
+  /**
+   * Work of the whole workload, the sum of its commands' work (`command-budget`). Default 256 MiB
+   * (about 17 ms of the default blitter's fill rate, 45 ms of its ROP rate).
+   */
+  maxWorkloadWorkBytes?: number;
+  /**
    * Policy of MI_STORE_REGISTER_MEM, MI_LOAD_REGISTER_MEM and MI_LOAD_REGISTER_REG
    * (`register-privileged` when refused):
    * - 'whitelist' (default): they follow the command whitelist like LRI, except that a register
@@ -172,6 +192,8 @@ export interface ParserLimits {
   readonly maxBatchBytes: number;
   readonly maxChainLength: number;
   readonly maxSurfaceBytes: number;
+  readonly maxCommandWorkBytes: number;
+  readonly maxWorkloadWorkBytes: number;
 }
 
 /** Default limits. */
@@ -182,6 +204,8 @@ export const DEFAULT_PARSER_LIMITS: ParserLimits = Object.freeze({
   maxBatchBytes: 8 * 1024 * 1024,
   maxChainLength: 64,
   maxSurfaceBytes: GVT_MAX_SURFACE_BYTES,
+  maxCommandWorkBytes: GVT_MAX_SURFACE_BYTES,
+  maxWorkloadWorkBytes: 256 * 1024 * 1024,
 });
 
 /** A refused workload: the first violation the scan met. */
@@ -370,48 +394,6 @@ const HANDLER_CODE: Record<AuditHandler, number> = {
   'user-interrupt': H.USER_INTERRUPT,
 };
 
-const Space = { GGTT: 0, PPGTT: 1, CONTEXT: 2, SELECT: 3 } as const;
-const Extent = { STORE_DATA: -1, ATOMIC: -2, BLIT_DESTINATION: -3, BLIT_SOURCE: -4 } as const;
-
-/** An address field, compiled. */
-interface Field {
-  readonly name: string;
-  readonly dword: number;
-  readonly is64: boolean;
-  readonly lowBit: number;
-  readonly space: number;
-  readonly selDword: number;
-  readonly selBit: number;
-  readonly ggttWhenSet: boolean;
-  readonly stride: number;
-  /** Bytes (> 0) or an `Extent` rule (< 0). */
-  readonly extent: number;
-}
-
-function compileField(f: AddressField, extent: number): Field {
-  const s = f.space;
-  const sel = typeof s === 'object';
-  return {
-    name: f.name,
-    dword: f.dword,
-    is64: f.is64,
-    lowBit: f.lowBit,
-    space: sel ? Space.SELECT : s === 'ggtt' ? Space.GGTT : s === 'ppgtt' ? Space.PPGTT : Space.CONTEXT,
-    selDword: sel ? s.dword : 0,
-    selBit: sel ? s.bit : 0,
-    ggttWhenSet: sel ? s.ggttWhenSet : false,
-    stride: f.repeatStride ?? 0,
-    extent,
-  };
-}
-
-function extentCode(e: string | number | undefined): number {
-  if (e === undefined) return 4;
-  if (typeof e === 'number') return e;
-  return e === 'store-data' ? Extent.STORE_DATA : e === 'atomic' ? Extent.ATOMIC
-    : e === 'blit-destination' ? Extent.BLIT_DESTINATION : Extent.BLIT_SOURCE;
-}
-
 /** Per-command tables of the hot path, for one context mode. */
 interface Compiled {
   /** Handler code per command id. */
@@ -430,7 +412,6 @@ interface Compiled {
 class Policy {
   readonly table: readonly AuditDecision[];
   readonly refuseRule: (AuditRuleName | null)[];
-  readonly fields: (readonly Field[] | null)[];
   readonly writesRegister: Uint8Array;
   /** `CommandInfo.validLength` per command id (0: any length). */
   readonly validLength: Int32Array;
@@ -441,7 +422,6 @@ class Policy {
     this.table = table;
     const n = COMMANDS.length;
     this.refuseRule = new Array<AuditRuleName | null>(n).fill(null);
-    this.fields = new Array<readonly Field[] | null>(n).fill(null);
     this.writesRegister = new Uint8Array(n);
     this.validLength = new Int32Array(n);
     const handlers = [new Uint8Array(n), new Uint8Array(n)];
@@ -449,16 +429,13 @@ class Policy {
     for (const dec of table) {
       const c = COMMANDS[dec.id];
       this.writesRegister[dec.id] = (c.flags & CommandFlag.REGISTER_WRITE) !== 0 ? 1 : 0;
-      const extents = ADDRESS_EXTENTS[c.name] ?? [];
-      const fields = (c.addressDwords ?? []).map((f, k) => compileField(f, extentCode(extents[k])));
-      this.fields[dec.id] = fields.length ? fields : null;
+      const summary = effectSummary(dec.id);
       for (let mode = 0; mode < 2; mode++) {
         const ppgtt = mode === 0;
         let inner = HANDLER_CODE[dec.handler];
-        // In a PPGTT context, commands whose every address is context-relative need no work,
-        // except blits, whose extent bounds one command's GPU time whatever the address space.
-        const blit = fields.some((f) => f.extent === Extent.BLIT_DESTINATION || f.extent === Extent.BLIT_SOURCE);
-        if (inner === H.ADDRESSES && ppgtt && !blit && fields.every((f) => f.space === Space.CONTEXT || f.space === Space.PPGTT)) inner = H.PLAIN;
+        // In a PPGTT context, commands whose every effect is a context-relative address need no
+        // work, except blits, whose extent and work bound one command's GPU time whatever the space.
+        if (inner === H.ADDRESSES && ppgtt && (summary & (EffectSummary.BLIT | EffectSummary.SELECTED_SPACE)) === 0) inner = H.PLAIN;
         let h = inner;
         if (dec.action === 'refused') h = H.REFUSE;
         else if (dec.action === 'noop') h = inner === H.USER_INTERRUPT ? H.USER_INTERRUPT : H.NOOP;
@@ -540,6 +517,8 @@ export class CommandParser {
   private readonly chain: Float64Array;
   private chainLength = 0;
   private readonly extent = new Float64Array(2);
+  /** Effect records of the command being checked (`effectsOf`). */
+  private readonly fx = newEffectBuffer();
   private readonly frames: ShadowBuffer[] = [];
   private readonly framePos = new Int32Array(4);
 
@@ -555,6 +534,8 @@ export class CommandParser {
   private ringSize = 0;
   private ringHead = 0;
   private workloadBytes = 0;
+  /** Work of the workload's commands so far (`effectWork`). */
+  private workloadWork = 0;
 
   constructor(options: CommandParserOptions = {}) {
     const d = DEFAULT_PARSER_LIMITS;
@@ -565,6 +546,8 @@ export class CommandParser {
       maxBatchBytes: positiveInt('maxBatchBytes', options.maxBatchBytes, d.maxBatchBytes),
       maxChainLength: positiveInt('maxChainLength', options.maxChainLength, d.maxChainLength),
       maxSurfaceBytes: positiveInt('maxSurfaceBytes', options.maxSurfaceBytes, d.maxSurfaceBytes),
+      maxCommandWorkBytes: positiveInt('maxCommandWorkBytes', options.maxCommandWorkBytes, d.maxCommandWorkBytes),
+      maxWorkloadWorkBytes: positiveInt('maxWorkloadWorkBytes', options.maxWorkloadWorkBytes, d.maxWorkloadWorkBytes),
     });
     const policy = options.registerMemoryPolicy;
     if (policy !== undefined && policy !== 'whitelist' && policy !== 'strict') {
@@ -599,6 +582,7 @@ export class CommandParser {
     this.contextPpgtt = env.contextPpgtt;
     this.compiled = env.contextPpgtt ? this.policy.ppgttCtx : this.policy.ggttCtx;
     this.workloadBytes = 0;
+    this.workloadWork = 0;
     this.chainLength = 0;
     this.depth = 0;
     this.ringBase = ring.base;
@@ -883,19 +867,15 @@ export class CommandParser {
         if (len < 2) return this.stop('malformed-command', `PIPE_CONTROL of ${len} dwords`, s, i);
         const flags = data[i + 1];
         if ((flags & (1 << 8)) !== 0) this.result.pipeControlNotifies++;
-        if ((flags & (1 << 23)) !== 0) {
-          // LRI post-sync: writes the immediate data (dword 4) to the register in dword 2.
-          if (len < 5) return this.stop('malformed-command', `PIPE_CONTROL LRI post-sync of ${len} dwords`, s, i);
-          if (!this.checkRegisterWrite(data[i + 2] & REGISTER_OFFSET_MASK, i + 4, s, i, 'PIPE_CONTROL')) return STOP;
-        } else if (((flags >>> 14) & 3) !== 0) {
-          if (!this.checkPostSync(id, s, i, len, (flags & (1 << 21)) !== 0, 2)) return STOP;
-        }
+        // Post-sync write, LRI post-sync register write (bit 23, through checkRegisterWrite), or
+        // refused when the effects table cannot describe the combination.
+        if (!this.checkEffects(id, s, i, len, true)) return STOP;
         break;
       }
       case H.FLUSH_DW: {
         const dw0 = data[i];
         if ((dw0 & (1 << 8)) !== 0) this.result.flushNotifies++;
-        if (((dw0 >>> 14) & 3) !== 0 && !this.checkPostSync(id, s, i, len, (dw0 & (1 << 21)) !== 0, 1)) return STOP;
+        if (!this.checkEffects(id, s, i, len, false)) return STOP;
         break;
       }
       case H.BB_START:
@@ -1098,96 +1078,125 @@ export class CommandParser {
     return true;
   }
 
-  /** Post-sync write of PIPE_CONTROL / MI_FLUSH_DW: index mode stays in the status page; else the address field. */
-  private checkPostSync(id: number, s: ShadowBuffer, i: number, len: number, indexMode: boolean, dword: number): boolean {
-    if (len < dword + 2) return this.fail('malformed-command', `${COMMANDS[id].name} of ${len} dwords with a post-sync write`, s, i);
-    if (indexMode) {
-      // Store Data Index: an offset in the context's status page (GVT-g: below 4 KiB; not translated here).
-      const offset = readAddress(s.data, i + dword, 3, true);
-      if (offset >= HWSP_BYTES) return this.fail('address-bounds', `${COMMANDS[id].name} status-page index ${hex(offset)} is beyond the page`, s, i);
-      return true;
-    }
-    return this.checkFields(id, s, i, len);
+  /** The memory effects of command `id` (the register commands' handlers check their registers). */
+  private checkFields(id: number, s: ShadowBuffer, i: number, len: number): boolean {
+    return this.checkEffects(id, s, i, len, false);
   }
 
   /**
-   * Check (and patch, when GGTT) every address field of command `id` at `data[i]`. Fields whose
-   * space is context-relative are PPGTT in a PPGTT context.
+   * Check, and patch when GGTT, exactly the effects `effectsOf` (lib/device/commands/effects.ts)
+   * describes for command `id` at `data[i]`, the effects the device performs:
+   * - a command the table cannot describe is refused (`malformed-command`, or `address-bounds`
+   *   for untabulated addresses);
+   * - GGTT memory (a header bit, or a context-relative address in a context without a PPGTT):
+   *   refused in a non-privileged batch; else the whole extent is bounds-checked and the field
+   *   patched to the host address;
+   * - PPGTT memory: accepted (the shadow PPGTT maps only the guest's frames), a blit's extent
+   *   bounded and kept inside the 48-bit space;
+   * - status-page writes by index: inside the per-process status page; the engine's page refused;
+   * - register writes with an immediate value, when `registers` (PIPE_CONTROL's LRI post-sync):
+   *   `checkRegisterWrite`, as an MI_LOAD_REGISTER_IMM pair;
+   * - work (`effectWork`): per command and per workload budgets (`command-budget`).
    */
-  private checkFields(id: number, s: ShadowBuffer, i: number, len: number): boolean {
-    const fields = this.policy.fields[id];
-    if (fields === null) return true;
-    const data = s.data;
-    for (let k = 0; k < fields.length; k++) {
-      const f = fields[k];
-      const last = f.is64 ? 1 : 0;
-      if (f.dword + last >= len) {
-        if (f.stride !== 0) continue; // a repeated field: no instance of it
-        return this.fail('malformed-command', `${COMMANDS[id].name} of ${len} dwords cannot hold its ${f.name}`, s, i);
-      }
-      let ggtt: boolean;
-      if (f.space === Space.GGTT) ggtt = true;
-      else if (f.space === Space.PPGTT) ggtt = false;
-      else if (f.space === Space.CONTEXT) ggtt = !this.contextPpgtt;
-      else {
-        if (f.selDword >= len) return this.fail('malformed-command', `${COMMANDS[id].name} of ${len} dwords cannot hold its address-space bit`, s, i);
-        ggtt = (((data[i + f.selDword] >>> f.selBit) & 1) === 1) === f.ggttWhenSet;
-      }
-      if (!ggtt) {
-        // A PPGTT address reaches only the guest's own frames, but a blit's extent still bounds
-        // the GPU time one command may take and must stay inside the 48-bit space.
-        if ((f.extent === Extent.BLIT_DESTINATION || f.extent === Extent.BLIT_SOURCE) && !this.checkPpgttBlit(id, f, s, i)) return false;
+  private checkEffects(id: number, s: ShadowBuffer, i: number, len: number, registers: boolean): boolean {
+    const fx = this.fx;
+    const n = effectsOf(id, s.data, i, len, fx);
+    if (n < 0) {
+      return this.fail(n === EffectsError.UNTABULATED ? 'address-bounds' : 'malformed-command', `${COMMANDS[id].name} of ${len} dwords ${effectsProblem(n)}`, s, i);
+    }
+    const limits = this.limits;
+    let work = 0;
+    for (let k = 0; k < n; k++) {
+      const o = k * EFFECT_STRIDE;
+      const kind = fx[o + E_KIND];
+      if (kind === EffectKind.REG_READ) continue;
+      if (kind === EffectKind.REG_WRITE) {
+        if (!registers) continue;
+        if (fx[o + E_VALUE] !== ValueSource.IMMEDIATE) {
+          return this.fail('register-whitelist', `${COMMANDS[id].name} writes register ${hex(fx[o + E_ADDR])} from a value that cannot be audited`, s, i);
+        }
+        if (!this.checkRegisterWrite(fx[o + E_ADDR], i + fx[o + E_VALUE_AT], s, i, COMMANDS[id].name)) return false;
         continue;
       }
-      if (!s.privileged) return this.fail('privileged-command', `${COMMANDS[id].name} ${f.name} is a GGTT address in a non-privileged (PPGTT) batch`, s, i);
-      const step = f.stride !== 0 ? f.stride : len;
-      for (let dw = f.dword; dw + last < len; dw += step) {
-        if (!this.patchAddress(id, f, s, i, dw, len)) return false;
+      work += effectWork(fx, k);
+      if (kind === EffectKind.STATUS_PAGE) {
+        if (fx[o + E_SPACE] !== EffectSpace.PPHWSP) return this.fail('privileged-command', `${COMMANDS[id].name} writes the engine's status page (the host's)`, s, i);
+        // Store Data Index: an offset in the context's status page (GVT-g: below 4 KiB; not translated here).
+        const at = fx[o + E_ADDR];
+        if (at + fx[o + E_BYTES] > HWSP_BYTES) {
+          return this.fail('address-bounds', `${COMMANDS[id].name} status-page index ${hex(at)} (+${fx[o + E_BYTES]} bytes) is beyond the page`, s, i);
+        }
+        continue;
       }
-    }
-    return true;
-  }
-
-  /** The extent of a blit through the PPGTT: at most `maxSurfaceBytes`, inside [0, 2^48). */
-  private checkPpgttBlit(id: number, f: Field, s: ShadowBuffer, i: number): boolean {
-    const data = s.data;
-    if (!bltExtent(data, i, f.extent === Extent.BLIT_SOURCE, this.extent)) return true; // empty
-    const addr = readAddress(data, i + f.dword, f.lowBit, f.is64);
-    const lo = addr + this.extent[0];
-    const size = this.extent[1] - this.extent[0];
-    const max = this.limits.maxSurfaceBytes;
-    if (size > max) return this.fail('address-bounds', `${COMMANDS[id].name} ${f.name}: ${size} bytes exceed the ${max}-byte surface limit`, s, i);
-    if (!(lo >= 0 && lo + size <= 2 ** 48)) return this.fail('address-bounds', `${COMMANDS[id].name} ${f.name}: its rows leave the 48-bit PPGTT space`, s, i);
-    return true;
-  }
-
-  /** Bounds-check the GGTT address at `data[i + dw]` with its extent and rewrite it to the host's. */
-  private patchAddress(id: number, f: Field, s: ShadowBuffer, i: number, dw: number, len: number): boolean {
-    const data = s.data;
-    const addr = readAddress(data, i + dw, f.lowBit, f.is64);
-    let lo = 0;
-    let size = f.extent;
-    if (size < 0) {
-      // The immediate dwords; a Store Qword (bit 21) writes 8 bytes whatever its length says.
-      if (size === Extent.STORE_DATA) size = (data[i] & (1 << 21)) !== 0 ? Math.max((len - 3) * 4, 8) : (len - 3) * 4;
-      else if (size === Extent.ATOMIC) size = 4 << ((data[i] >>> 19) & 3);
-      else {
-        if (!bltExtent(data, i, size === Extent.BLIT_SOURCE, this.extent)) return true; // empty: touches nothing
+      // MEM, BLIT, POINTER: a graphics address.
+      const space = fx[o + E_SPACE];
+      const ggtt = space === EffectSpace.GGTT || (space === EffectSpace.CONTEXT && !this.contextPpgtt);
+      let lo = 0;
+      let size = fx[o + E_BYTES];
+      if (kind === EffectKind.BLIT) {
+        const w = effectWork(fx, k);
+        if (w > limits.maxCommandWorkBytes) {
+          return this.fail('command-budget', `${COMMANDS[id].name} ${this.fieldName(id, fx[o + E_FIELD])}: ${w} bytes of work exceed the per-command budget of ${limits.maxCommandWorkBytes}`, s, i);
+        }
+        blitRange(fx, k, this.extent);
         lo = this.extent[0];
         size = this.extent[1] - lo;
+        if (!ggtt) {
+          // A PPGTT blit reaches only the guest's frames, but its extent stays bounded and inside [0, 2^48).
+          const base = fx[o + E_ADDR] + lo;
+          if (size > limits.maxSurfaceBytes) {
+            return this.fail('address-bounds', `${COMMANDS[id].name} ${this.fieldName(id, fx[o + E_FIELD])}: ${size} bytes exceed the ${limits.maxSurfaceBytes}-byte surface limit`, s, i);
+          }
+          if (!(base >= 0 && base + size <= 2 ** 48)) {
+            return this.fail('address-bounds', `${COMMANDS[id].name} ${this.fieldName(id, fx[o + E_FIELD])}: its rows leave the 48-bit PPGTT space`, s, i);
+          }
+          continue;
+        }
       }
-      if (size <= 0) return this.fail('malformed-command', `${COMMANDS[id].name} of ${len} dwords writes nothing`, s, i);
+      if (!ggtt) continue;
+      if (!s.privileged) {
+        return this.fail('privileged-command', `${COMMANDS[id].name} ${this.fieldName(id, fx[o + E_FIELD])} is a GGTT address in a non-privileged (PPGTT) batch`, s, i);
+      }
+      if (!(size > 0)) return this.fail('malformed-command', `${COMMANDS[id].name} of ${len} dwords writes nothing`, s, i);
+      if (!this.patchEffect(id, o, lo, size, s, i)) return false;
     }
-    const delta = this.translateRange(addr + lo, size, s, i, `${COMMANDS[id].name} ${f.name}`);
+    if (work > limits.maxCommandWorkBytes) {
+      return this.fail('command-budget', `${COMMANDS[id].name}: ${work} bytes of work exceed the per-command budget of ${limits.maxCommandWorkBytes}`, s, i);
+    }
+    this.workloadWork += work;
+    if (this.workloadWork > limits.maxWorkloadWorkBytes) {
+      return this.fail('command-budget', `workload's commands move more than ${limits.maxWorkloadWorkBytes} bytes`, s, i);
+    }
+    return true;
+  }
+
+  /** Name of the address field at dword `dword` of command `id` (messages only). */
+  private fieldName(id: number, dword: number): string {
+    const f = COMMANDS[id].addressDwords?.find((a) => a.dword === dword || (a.repeatStride !== undefined && dword > a.dword && (dword - a.dword) % a.repeatStride === 0));
+    return f?.name ?? 'address';
+  }
+
+  /**
+   * Bounds-check the GGTT extent [addr + lo, + size) of effect record `o` and rewrite its address
+   * field (dword `E_FIELD`, bits from `E_LOWBIT` up) to the host's.
+   */
+  private patchEffect(id: number, o: number, lo: number, size: number, s: ShadowBuffer, i: number): boolean {
+    const fx = this.fx;
+    const data = s.data;
+    const addr = fx[o + E_ADDR];
+    const what = `${COMMANDS[id].name} ${this.fieldName(id, fx[o + E_FIELD])}`;
+    const delta = this.translateRange(addr + lo, size, s, i, what);
     if (delta === null) return false;
     const patched = addr + delta;
-    const at = i + dw;
-    const lowMask = f.lowBit === 0 ? 0 : ((1 << f.lowBit) - 1) >>> 0;
-    if (f.is64) {
+    const at = i + fx[o + E_FIELD];
+    const lowBit = fx[o + E_LOWBIT];
+    const lowMask = lowBit === 0 ? 0 : ((1 << lowBit) - 1) >>> 0;
+    if (fx[o + E_IS64] === 1) {
+      if (!(patched >= 0 && patched < 2 ** 48)) return this.fail('address-bounds', `${what} translates outside the 48-bit space`, s, i);
       data[at] = (((patched >>> 0) & ~lowMask) | (data[at] & lowMask)) >>> 0;
       data[at + 1] = ((data[at + 1] & 0xffff0000) | (Math.floor(patched / TWO_POW_32) & 0xffff)) >>> 0;
     } else {
-      if (patched >= TWO_POW_32) return this.fail('address-bounds', `${COMMANDS[id].name} ${f.name} translates above 4 GiB`, s, i);
+      if (!(patched >= 0 && patched < TWO_POW_32)) return this.fail('address-bounds', `${what} translates above 4 GiB`, s, i);
       data[at] = (((patched >>> 0) & ~lowMask) | (data[at] & lowMask)) >>> 0;
     }
     this.result.addressesPatched++;

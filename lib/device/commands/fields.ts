@@ -123,6 +123,8 @@ const DECODERS: Record<string, FieldDecoder> = {
       tlbInvalidate: bit(f, 18),
       commandStreamerStall: bit(f, 20),
       storeDataIndex: bit(f, 21),
+      // LRI Post Sync Operation: the address dword names a register (see commands/effects.ts).
+      lriPostSync: bit(f, 23),
     };
   },
   PIPELINE_SELECT: (b, i) => ({ pipeline: b[i] & 3, maskBits: (b[i] >>> 8) & 0xff }),

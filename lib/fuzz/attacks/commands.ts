@@ -3,12 +3,46 @@
  * shapes, copy-then-audit, and blits out of bounds.
  */
 import {
-  encodeByName, miBatchBufferEnd, miBatchBufferStart, miLoadRegisterImm, miNoop, miStoreDataImm, miStoreRegisterMem, xyColorBlt,
+  encodeByName, miBatchBufferEnd, miBatchBufferStart, miLoadRegisterImm, miNoop, miStoreDataImm, miStoreRegisterMem, pipeControl,
+  PostSyncOp, xyColorBlt,
 } from '../../device/commands/index.js';
 import { CtxReg, encodeDescriptor } from '../../device/lrc.js';
 import { PAGE_SIZE } from '../../types.js';
 import type { Attack } from './types.js';
 import { contextValue, expectCompleted, expectRefused, onDevice, runUntil, setContextValue, submitWith, workloadsOf } from './helpers.js';
+
+/** A render register every guest may write (RING_TIMESTAMP's block, CMD_ACCESS): the auditor's old register check passed it. */
+const LRI_REGISTER = 0x2358;
+
+/**
+ * The address in the 8 MiB window of `near` whose bits 22:2 name `LRI_REGISTER`: read as a
+ * register by the auditor's old check, written as memory by the device.
+ */
+function aimedAt(near: number): number {
+  const window = near - (near % 0x800000);
+  return window + LRI_REGISTER;
+}
+
+/**
+ * PIPE_CONTROL with the LRI post-sync bit (dword 1 bit 23) and a GGTT post-sync write of `op` to
+ * `address`: before the effects table, the auditor checked only the register dword 2 names while
+ * the device ignored bit 23 and wrote the qword, unpatched (issue 13, class 1).
+ */
+function lriPostSync(address: number, op: number = PostSyncOp.WRITE_IMMEDIATE): number[] {
+  if ((address & 0x7ffffc) !== LRI_REGISTER) throw new Error(`lriPostSync: 0x${address.toString(16)} does not name register 0x${LRI_REGISTER.toString(16)}`);
+  const pc = pipeControl({ postSyncOp: op, address, ggtt: true, data: 0xbad0bad, dataHigh: 0xbad1bad });
+  pc[1] = (pc[1] | (1 << 23)) >>> 0;
+  return pc;
+}
+
+/** Run each command list as its own workload on `engine`, recovering the engine after each refusal. */
+function eachRefused(ctx: Parameters<Attack['run']>[0], engine: 'rcs' | 'bcs', lists: readonly (() => void)[]): void {
+  for (const submit of lists) {
+    submit();
+    ctx.world.settle();
+    ctx.world.recoverEngine(ctx.attacker, engine, false);
+  }
+}
 
 /** One attack per rule: the program and, when it needs one, the parser limits. */
 function ruleAttack(name: string, rule: string, expectation: string, run: Attack['run'], world?: Attack['world']): Attack {
@@ -252,6 +286,67 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
       const vb = ctx.data.vb as { gpa: number };
       t.equal(ctx.victim.memory.read32(vb.gpa), 0x5109, 'the victim\'s render work ran after the attacker\'s STOP_RING');
       t.equal(ctx.victim.memory.read32(vb.gpa + 4), 0x510a, 'the victim\'s blitter work ran after the attacker turned execlists off');
+    },
+  },
+  {
+    name: 'cmd-pipe-control-lri-post-sync-ring',
+    surface: 'commands',
+    expectation: 'a PIPE_CONTROL from the ring with the LRI post-sync bit (dword 1 bit 23) and a GGTT post-sync write (immediate, depth count, timestamp) aimed at the victim\'s memory is refused by malformed-command (the effects table describes no such command); the victim\'s memory is untouched',
+    world: { failsafe: 'never' },
+    run(ctx) {
+      const target = aimedAt(ctx.world.victim!.ggttBuf.gma);
+      eachRefused(ctx, 'rcs', [PostSyncOp.WRITE_IMMEDIATE, PostSyncOp.WRITE_DEPTH_COUNT, PostSyncOp.WRITE_TIMESTAMP].map((op) => () => {
+        ctx.attacker.submit('rcs', lriPostSync(target, op));
+      }));
+    },
+    expect(ctx, t) {
+      const ws = workloadsOf(ctx, ctx.attacker);
+      t.ok(ws.length === 3 && ws.every((w) => w.failure?.rule === 'malformed-command'), `all three refused by malformed-command (${ws.map((w) => w.failure?.rule ?? w.status).join(', ')})`);
+    },
+  },
+  {
+    name: 'cmd-pipe-control-lri-post-sync-batch',
+    surface: 'commands',
+    expectation: 'the same PIPE_CONTROL (LRI post-sync bit with a GGTT post-sync write) from a non-privileged PPGTT batch, aimed at the victim\'s memory, is refused by malformed-command; the victim\'s memory is untouched',
+    world: { failsafe: 'never' },
+    run(ctx) {
+      ctx.attacker.submitBatch('rcs', lriPostSync(aimedAt(ctx.world.victim!.ggttBuf.gma)));
+    },
+    expect: (ctx, t) => void expectRefused(ctx, t, 'malformed-command'),
+  },
+  {
+    name: 'cmd-pipe-control-lri-post-sync-shadow',
+    surface: 'commands',
+    expectation: 'a PIPE_CONTROL with the LRI post-sync bit and a GGTT post-sync write aimed at the mediator\'s shadow range (the host GGTT where audited rings and batches run) is refused by malformed-command, from the ring and from a PPGTT batch; no audited shadow is rewritten',
+    world: { failsafe: 'never' },
+    run(ctx) {
+      const shadow = aimedAt(ctx.h.mediator.hostGm.start);
+      eachRefused(ctx, 'rcs', [
+        () => ctx.attacker.submit('rcs', lriPostSync(shadow)),
+        () => ctx.attacker.submitBatch('rcs', lriPostSync(shadow)),
+      ]);
+    },
+    expect(ctx, t) {
+      const ws = workloadsOf(ctx, ctx.attacker);
+      t.ok(ws.length === 2 && ws.every((w) => w.failure?.rule === 'malformed-command'), `both refused by malformed-command (${ws.map((w) => w.failure?.rule ?? w.status).join(', ')})`);
+    },
+  },
+  {
+    name: 'cmd-blit-pitch-zero-work',
+    surface: 'commands',
+    expectation: 'an XY_COLOR_BLT with pitch 0 and a 65535 x 65535 rectangle (one row of addresses, 17 GB of work) is refused by command-budget, in a PPGTT and in a GGTT context: work is bounded, not only the address extent',
+    world: { failsafe: 'never' },
+    run(ctx) {
+      const g = ctx.attacker;
+      const own = g.ppgttBuffer(PAGE_SIZE);
+      eachRefused(ctx, 'bcs', [
+        () => g.submit('bcs', xyColorBlt({ dstAddress: own.gma, dstPitch: 0, dst: { x1: 0, y1: 0, x2: 0xffff, y2: 0xffff }, color: 0xbad })),
+        () => g.submitBatch('bcs', xyColorBlt({ dstAddress: own.gma, dstPitch: 0, dst: { x1: 0, y1: 0, x2: 0x1000, y2: 0xffff }, color: 0xbad })),
+      ]);
+    },
+    expect(ctx, t) {
+      const ws = workloadsOf(ctx, ctx.attacker).filter((w) => w.engine.name === 'bcs');
+      t.ok(ws.length === 2 && ws.every((w) => w.failure?.rule === 'command-budget'), `both refused by command-budget (${ws.map((w) => w.failure?.rule ?? w.status).join(', ')})`);
     },
   },
 ];
