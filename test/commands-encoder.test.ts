@@ -175,9 +175,9 @@ t.test('decodeFields: table addresses for the rest, misuse throws', async (t) =>
   sba[1] = 0x1;
   const buf = Uint32Array.from(encodeByName('STATE_BASE_ADDRESS', sba));
   const id = findCommand('STATE_BASE_ADDRESS')!.id;
-  t.equal(decodeFields(buf, 0, id)['General State Base Address'], 0x1_0000_1000);
+  t.equal(decodeFields(buf, 0, id).generalStateBaseAddress, 0x1_0000_1000);
   const vb = Uint32Array.from(encodeByName('3DSTATE_VERTEX_BUFFERS', [0, 0x100, 0x1, 64, 1 << 26, 0x200, 0, 64]));
-  t.same(decodeFields(vb, 0, findCommand('3DSTATE_VERTEX_BUFFERS')!.id), { 'Buffer Starting Address': [0x1_0000_0100, 0x200] });
+  t.same(decodeFields(vb, 0, findCommand('3DSTATE_VERTEX_BUFFERS')!.id), { bufferStartingAddress: [0x1_0000_0100, 0x200] });
   t.same(decodeFields(Uint32Array.from(encodeByName('3DSTATE_VF_TOPOLOGY', [4])), 0, findCommand('3DSTATE_VF_TOPOLOGY')!.id), {});
   t.throws(() => decodeFields(buf, 0, 9999), { code: 'E_RANGE' });
   t.throws(() => decodeFields(buf.subarray(0, 5), 0, id), /needs 19 dwords/);

@@ -132,3 +132,34 @@ t.test('usage errors', async (t) => {
   t.equal(help.code, 0);
   t.match(help.out[0], /usage/);
 });
+
+t.test('--json: one key style (camelCase) for every key, table address fields included', async (t) => {
+  const sba = new Array(18).fill(0);
+  sba[0] = 0x1000 | 1;
+  const buf = bytesOf(toCommandBuffer(
+    encodeByName('STATE_BASE_ADDRESS', sba),
+    encodeByName('3DSTATE_VERTEX_BUFFERS', [0, 0x100, 0, 64]),
+    encodeByName('3DSTATE_CONSTANT_VS', [0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0]),
+    pipeControl({ postSyncOp: PostSyncOp.WRITE_IMMEDIATE, address: 0x1000, data: 5 }),
+    miBatchBufferEnd(),
+  ));
+  const r = await run(['--json', 's.bin'], { 's.bin': buf });
+  t.equal(r.code, 0, r.out.join('\n'));
+  const keys: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        keys.push(k);
+        walk(x);
+      }
+    }
+  };
+  r.json().forEach(walk);
+  t.ok(keys.length > 20, `${keys.length} keys`);
+  for (const k of keys) t.match(k, /^[a-z][a-zA-Z0-9]*$/, `key ${JSON.stringify(k)} is camelCase`);
+  const rows = r.json();
+  t.equal((rows[0].fields as Record<string, number>).generalStateBaseAddress, 0x1000);
+  t.same((rows[1].fields as Record<string, number[]>).bufferStartingAddress, [0x100]);
+  t.equal((rows[2].fields as Record<string, number>).buffer0, 0x40);
+});

@@ -3,7 +3,8 @@
  * command buffers, each file on its own, header to header.
  *
  * Text output: one line per command (byte offset, name, length, dwords in hex). `--json`: one
- * JSON object per line, `{"file","offset","name","length","fields"?}`; an unknown header prints
+ * JSON object per line, `{"file","offset","name","length","fields"?}`, every key camelCase (the
+ * fields' too: table address fields are keyed by `fieldKey`, e.g. `generalStateBaseAddress`); an unknown header prints
  * `{"file","offset","error":"UNKNOWN_COMMAND","header"}` and the walk goes on with the command
  * type's generic length where it has one (else stops); a command that runs past the end of the
  * file (or a tail shorter than a dword) prints the same with `"error":"TRUNCATED"` and stops.

@@ -3,7 +3,12 @@
  *
  * Every refusal names one rule (a stable name and a `GuestFaultCode`). The mapping of codes follows
  * GVT-g's errno classes (`gvt/cmd_parser.c`: EBADRQC for an unknown command, EFAULT for a bad
- * address, EPERM for a privileged access), which feed the vGPU's health and failsafe.
+ * address, EPERM for a privileged access), which feed the vGPU's health: GVT-g puts a vGPU whose
+ * scan failed with -EBADRQC or -EFAULT in failsafe (`vgpu_is_vm_unhealthy`, `gvt/gvt.h`; called
+ * from `gvt/scheduler.c`), and only rejects the workload for -EPERM or -EINVAL. Our codes carry the
+ * same split (`BAD_COMMAND` ~ EBADRQC, `BAD_ADDRESS` ~ EFAULT: failsafe under the mediator's
+ * 'gvt-g' policy; `PRIVILEGED` ~ EPERM and `LIMIT`: the workload only). Each rule's `gvt` says
+ * what GVT-g answers for the same refusal, and `docs/commands.md` tabulates it.
  *
  * The register whitelist is the register table itself: a command may name a register only when
  * `GEN9_REGISTERS` marks it `RegFlag.CMD_ACCESS` (GVT-g `F_CMD_ACCESS`, `cmd_reg_handler`), and
@@ -21,6 +26,7 @@ export type AuditRuleName =
   | 'register-whitelist'
   | 'address-bounds'
   | 'privileged-command'
+  | 'refused-command'
   | 'unknown-command'
   | 'malformed-command'
   | 'batch-depth'
@@ -34,13 +40,20 @@ export interface AuditRule {
   readonly name: AuditRuleName;
   readonly code: GuestFaultCode;
   readonly description: string;
+  /** What GVT-g returns for the same refusal, and whether that makes the vGPU unhealthy. */
+  readonly gvt: string;
 }
 
 /** Every rule of the auditor. A refusal always names one of these. */
 export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   {
     name: 'register-whitelist',
-    code: 'PRIVILEGED',
+    // GVT-g cmd_reg_handler: a register without F_CMD_ACCESS is -EBADRQC (failsafe).
+    code: 'BAD_COMMAND',
+    gvt:
+      '-EBADRQC for a register that is not command-accessible, -EFAULT beyond the MMIO space (both failsafe); ' +
+      'SRM/LRM off its short list and every LRR on Skylake are -EPERM (reject only), which gvtkit refuses under ' +
+      'this rule too (stricter: failsafe)',
     description:
       'MI_LOAD_REGISTER_IMM (every pair), _MEM, _REG (both operands), MI_STORE_REGISTER_MEM and the PIPE_CONTROL ' +
       'LRI post-sync name only registers marked CMD_ACCESS that belong to the running engine or to no engine; ' +
@@ -49,6 +62,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   {
     name: 'address-bounds',
     code: 'BAD_ADDRESS',
+    gvt: '-EFAULT (cmd_address_audit, copy_gma_to_hva): failsafe',
     description:
       'every GGTT graphics address [gma, gma + size) lies inside the vGPU\'s graphics memory (size up to ' +
       'maxSurfaceBytes) and translates contiguously; command and batch memory is mapped',
@@ -56,37 +70,68 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   {
     name: 'privileged-command',
     code: 'PRIVILEGED',
+    gvt:
+      'no counterpart (GVT-g does not scan non-privileged batches unless scan_nonprivbb, and admits MI_ARB_ON_OFF, ' +
+      'MI_SUSPEND_FLUSH and MI_DISPLAY_FLIP): gvtkit\'s own refusal, the workload only',
     description:
-      'commands GVT-g refuses outright, host-owned commands, privileged-only commands and GGTT accesses from a ' +
-      'non-privileged (PPGTT) batch',
+      'privileged-only commands and GGTT accesses from a non-privileged (PPGTT) batch, MI_DISPLAY_FLIP (gvtkit ' +
+      'models no display) and commands refused by a decisions option',
   },
-  { name: 'unknown-command', code: 'BAD_COMMAND', description: 'a header no command of this engine matches' },
+  {
+    name: 'refused-command',
+    code: 'BAD_COMMAND',
+    gvt: '-EBADRQC (unexpected_cmd, or no cmd_info entry for a host-owned command): failsafe',
+    description:
+      'commands GVT-g\'s handlers refuse outright (MI_SEMAPHORE_WAIT, MI_REPORT_PERF_COUNT, MI_STORE_DATA_INDEX, ' +
+      'MI_CLFLUSH, MI_CONDITIONAL_BATCH_BUFFER_END, MI_UPDATE_GTT, MI opcode 0x2e) and host-owned commands GVT-g\'s ' +
+      'table lacks (MI_SET_CONTEXT, MI_FORCE_WAKEUP)',
+  },
+  {
+    name: 'unknown-command',
+    code: 'BAD_COMMAND',
+    gvt: '-EBADRQC (cmd_parser_exec, find_bb_size: no cmd_info entry on the ring): failsafe',
+    description: 'a header no command of this engine matches',
+  },
   {
     name: 'malformed-command',
     code: 'BAD_COMMAND',
+    gvt:
+      '-EFAULT for a length other than an F_LEN_VAR_FIXED command\'s valid_len or a handler\'s (MI_FLUSH_DW, ' +
+      'MI_STORE_DATA_IMM, MI_DISPLAY_FLIP): failsafe. gvtkit\'s other forms (LRI not in pairs, MI_BATCH_BUFFER_END ' +
+      'in the ring, predicated batch starts) are its own, failsafe as GVT-g\'s length refusals',
     description:
       'a command cut by the end of its buffer, a length its operands do not fit, or a form the auditor cannot ' +
       'follow (MI_BATCH_BUFFER_END in the ring, a predicated or offset-added batch start)',
   },
   {
     name: 'batch-depth',
-    code: 'LIMIT',
+    // GVT-g cmd_handler_mi_batch_buffer_start returns -EFAULT for both forms (failsafe).
+    code: 'BAD_ADDRESS',
+    gvt: '-EFAULT (cmd_handler_mi_batch_buffer_start): failsafe',
     description: 'a second-level start from the ring, or any batch start inside a second-level batch',
   },
   {
     name: 'batch-loop',
     code: 'LIMIT',
+    gvt: 'no counterpart (GVT-g follows a chain without a bound): gvtkit\'s own limit, the workload only',
     description: 'a chain of batches that starts the same address twice, or is longer than maxChainLength',
   },
   {
     name: 'command-budget',
     code: 'LIMIT',
+    gvt: 'no counterpart (MAX_CMD_BUDGET is defined but unused): gvtkit\'s own limit, the workload only',
     description: 'more than maxCommands commands, maxBatches batches or maxWorkloadBytes bytes in one workload',
   },
-  { name: 'batch-size', code: 'LIMIT', description: 'a batch longer than maxBatchBytes' },
+  {
+    name: 'batch-size',
+    code: 'LIMIT',
+    gvt: 'no counterpart (find_bb_size walks to the batch end): gvtkit\'s own limit, the workload only',
+    description: 'a batch longer than maxBatchBytes',
+  },
   {
     name: 'ring-bounds',
     code: 'BAD_ADDRESS',
+    gvt: '-EFAULT for an instruction pointer outside the ring (command_scan), -EINVAL for a misaligned ring start (scan_workload): gvtkit answers both as EFAULT (failsafe)',
     description:
       'the ring is empty, not page sized and aligned, larger than 2 MiB, outside the vGPU\'s graphics memory, or ' +
       'its head or tail lies outside it or is misaligned',

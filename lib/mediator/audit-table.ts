@@ -77,19 +77,31 @@ export const ADDRESS_EXTENTS: Readonly<Record<string, readonly AddressExtent[]>>
 
 const F = CommandFlag;
 
-/** Commands the host owns: refused wherever they appear. */
-const HOST_OWNED: Readonly<Record<string, string>> = {
-  MI_SET_CONTEXT:
-    'legacy ring-buffer context switch to a GGTT context image: contexts are the mediator\'s (execlists); ' +
-    'not in GVT-g\'s table either (EBADRQC)',
-  MI_DISPLAY_FLIP:
-    'GVT-g emulates flips on its virtual display and NOOPs them; gvtkit models no display, and a dropped flip ' +
-    'would leave the guest waiting for a flip-done event, so it is refused',
-  MI_FORCE_WAKEUP: 'writes the engine\'s forcewake request: host power management; not in GVT-g\'s table (EBADRQC)',
+/**
+ * Commands the host owns: refused wherever they appear, with the rule whose fault class matches
+ * GVT-g's answer (refused-command: GVT-g has no entry, -EBADRQC, failsafe; privileged-command:
+ * GVT-g admits it, so gvtkit's refusal only fails the workload).
+ */
+const HOST_OWNED: Readonly<Record<string, { rule: AuditRuleName; reason: string }>> = {
+  MI_SET_CONTEXT: {
+    rule: 'refused-command',
+    reason: 'legacy ring-buffer context switch to a GGTT context image: contexts are the mediator\'s (execlists); ' +
+      'not in GVT-g\'s table either (EBADRQC)',
+  },
+  MI_DISPLAY_FLIP: {
+    rule: 'privileged-command',
+    reason: 'GVT-g emulates flips on its virtual display and NOOPs them; gvtkit models no display, and a dropped flip ' +
+      'would leave the guest waiting for a flip-done event, so it is refused',
+  },
+  MI_FORCE_WAKEUP: {
+    rule: 'refused-command',
+    reason: 'writes the engine\'s forcewake request: host power management; not in GVT-g\'s table (EBADRQC)',
+  },
 };
 
 /** Why GVT-g refuses the commands it flags (`CommandFlag.GVT_REFUSES`). */
 const GVT_REFUSAL: Readonly<Record<string, string>> = {
+  // Each returns unexpected_cmd(): -EBADRQC, which puts the vGPU in failsafe (rule refused-command).
   MI_SEMAPHORE_WAIT: 'GVT-g refuses it (cmd_handler_mi_semaphore_wait): an engine waiting on guest memory across vGPU switches',
   MI_REPORT_PERF_COUNT: 'GVT-g refuses it (cmd_handler_mi_report_perf_count): OA counters are global',
   MI_STORE_DATA_INDEX: 'GVT-g refuses it (cmd_handler_mi_store_data_index): writes the host\'s status page',
@@ -101,7 +113,9 @@ const GVT_REFUSAL: Readonly<Record<string, string>> = {
 
 /** Display waits GVT-g NOOPs (cmd_handler_mi_wait_for_event) and scan-line loads of the host display. */
 const DISPLAY_NOOP =
-  'waits on or programs the host display, which the guest does not own: replaced by MI_NOOP (GVT-g NOOPs flip waits)';
+  'waits on or programs the host display, which the guest does not own: replaced by MI_NOOP. GVT-g NOOPs ' +
+  'MI_WAIT_FOR_EVENT when it waits on a flip (cmd_handler_mi_wait_for_event) and passes other waits and ' +
+  'MI_LOAD_SCAN_LINES_INCL to the hardware; gvtkit models no display events, so every form is NOOPed';
 
 /** Commands the hardware accepts only from privileged (ring or GGTT) batches. */
 const PRIVILEGED_ONLY: Readonly<Record<string, string>> = {
@@ -115,9 +129,9 @@ export type AuditOverrides = Readonly<Record<string, 'refused' | 'privileged-onl
 function decide(c: CommandInfo): Omit<AuditDecision, 'id' | 'name'> {
   const f = c.flags;
   const hostOwned = HOST_OWNED[c.name];
-  if (hostOwned) return { action: 'refused', handler: 'none', rule: 'privileged-command', reason: hostOwned };
+  if (hostOwned) return { action: 'refused', handler: 'none', rule: hostOwned.rule, reason: hostOwned.reason };
   if (f & F.GVT_REFUSES) {
-    return { action: 'refused', handler: 'none', rule: 'privileged-command', reason: GVT_REFUSAL[c.name] ?? 'GVT-g refuses it outright' };
+    return { action: 'refused', handler: 'none', rule: 'refused-command', reason: GVT_REFUSAL[c.name] ?? 'GVT-g refuses it outright' };
   }
   if (f & F.BATCH_START) {
     return { action: 'patched', handler: 'batch-start', rule: null, reason: 'followed into a shadow copy; the address is rewritten to the shadow\'s' };

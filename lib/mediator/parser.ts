@@ -291,6 +291,8 @@ const H = {
   USER_INTERRUPT: 10,
   REFUSE: 11,
   PRIV_ONLY: 12,
+  /** No work but the valid-length check (`CommandInfo.validLength`). */
+  LENGTH: 13,
 } as const;
 
 const HANDLER_CODE: Record<AuditHandler, number> = {
@@ -368,6 +370,8 @@ class Policy {
   readonly refuseRule: (AuditRuleName | null)[];
   readonly fields: (readonly Field[] | null)[];
   readonly writesRegister: Uint8Array;
+  /** `CommandInfo.validLength` per command id (0: any length). */
+  readonly validLength: Uint8Array;
   readonly ppgttCtx: Compiled;
   readonly ggttCtx: Compiled;
 
@@ -377,6 +381,7 @@ class Policy {
     this.refuseRule = new Array<AuditRuleName | null>(n).fill(null);
     this.fields = new Array<readonly Field[] | null>(n).fill(null);
     this.writesRegister = new Uint8Array(n);
+    this.validLength = new Uint8Array(n);
     const handlers = [new Uint8Array(n), new Uint8Array(n)];
     const inners = [new Uint8Array(n), new Uint8Array(n)];
     for (const dec of table) {
@@ -397,10 +402,13 @@ class Policy {
         else if (dec.action === 'noop') h = inner === H.USER_INTERRUPT ? H.USER_INTERRUPT : H.NOOP;
         else if (dec.action === 'privileged-only') h = H.PRIV_ONLY;
         else if (dec.action === 'ppgtt-only') h = ppgtt ? H.PLAIN : H.REFUSE;
+        // A command with a required length leaves the fast path to have it checked (handle()).
+        if (c.validLength !== 0 && h === H.PLAIN) h = inner = H.LENGTH;
         handlers[mode][dec.id] = h;
         inners[mode][dec.id] = inner;
       }
       this.refuseRule[dec.id] = dec.rule;
+      this.validLength[dec.id] = c.validLength;
     }
     const compile = (handler: Uint8Array, inner: Uint8Array): Compiled => {
       const slots = GEN9_TABLE.slots;
@@ -740,6 +748,10 @@ export class CommandParser {
   /** Per-command work of every non-plain command. Sets `this.cur` / `this.pos` to where the scan goes on. */
   private handle(h: number, id: number, s: ShadowBuffer, i: number, len: number): number {
     const data = s.data;
+    // GVT-g cmd_parser_exec: an F_LEN_VAR_FIXED command of any other length is refused (-EFAULT)
+    // before its handler runs.
+    const valid = this.policy.validLength[id];
+    if (valid !== 0 && len !== valid) return this.stop('malformed-command', `${COMMANDS[id].name} of ${len} dwords (GVT-g admits ${valid})`, s, i);
     if (h === H.PRIV_ONLY) {
       if (!s.privileged) return this.stop('privileged-command', `${COMMANDS[id].name} is privileged: refused in a non-privileged (PPGTT) batch`, s, i);
       h = this.compiled.inner[id];

@@ -165,13 +165,23 @@ export function commandLength(info: CommandInfo, dw0: number): number {
   return typeof info.length === 'number' ? info.length : (dw0 & info.length.mask) + info.length.bias;
 }
 
+/**
+ * The camelCase key of a field name as genxml spells it ('General State Base Address' ->
+ * 'generalStateBaseAddress', 'GPGPU CSR Base Address' -> 'gpgpuCsrBaseAddress'), so decoded
+ * fields use one key style whether a decoder is hand-written or read from the table.
+ */
+export function fieldKey(name: string): string {
+  const words = name.split(/[^A-Za-z0-9]+/).filter((w) => w.length > 0);
+  return words.map((w, k) => (k === 0 ? w.toLowerCase() : w[0].toUpperCase() + w.slice(1).toLowerCase())).join('');
+}
+
 function addressesOf(buf: Uint32Array, i: number, len: number, fields: readonly AddressField[]): DecodedFields {
   const out: DecodedFields = {};
   for (const f of fields) {
     const values: number[] = [];
     const step = f.repeatStride ?? len;
     for (let dw = f.dword; dw + (f.is64 ? 1 : 0) < len; dw += step) values.push(readAddress(buf, i + dw, f.lowBit, f.is64));
-    out[f.name] = f.repeatStride ? values : values[0] ?? 0;
+    out[fieldKey(f.name)] = f.repeatStride ? values : values[0] ?? 0;
   }
   return out;
 }
@@ -184,7 +194,7 @@ export function hasFieldDecoder(id: number): boolean {
 /**
  * Decode the fields of the command with table id `id` at `buf[index]`. Returns a plain object:
  * the hand-written fields for the commands the executor runs, else the command's tabulated
- * graphics addresses (keyed by field name), else `{}`. Throws `RangeArgError` for a bad id or a
+ * graphics addresses (keyed by the camelCase field name, `fieldKey`), else `{}`. Every key is camelCase. Throws `RangeArgError` for a bad id or a
  * command that does not fit the buffer (decode it first: this is not the guest-facing path).
  */
 export function decodeFields(buf: Uint32Array, index: number, id: number): DecodedFields {

@@ -33,7 +33,7 @@ export {
   type LengthField,
 } from './table.js';
 export { CommandDecoder, DecodeError, DECODE_ERROR_NAMES } from './decoder.js';
-export { decodeFields, hasFieldDecoder, commandLength, readAddress, REGISTER_OFFSET_MASK, type DecodedFields } from './fields.js';
+export { decodeFields, fieldKey, hasFieldDecoder, commandLength, readAddress, REGISTER_OFFSET_MASK, type DecodedFields } from './fields.js';
 export {
   encodeHeader,
   encodeByName,

@@ -2,10 +2,15 @@
  * The Gen9 command table: one row per command, the single source of truth for decoding (this
  * room), encoding, execution and the mediator's command auditor.
  *
- * Rows come from Mesa's genxml (`gen9.xml`, every `<instruction>`, see `gen9-genxml.ts`), plus
- * what genxml lacks and GVT-g's command table (`gvt/cmd_parser.c`, `cmd_info[]`) lists: the
- * blitter `XY_*` commands, `MI_UPDATE_GTT` and the VEBOX commands. Facts about graphics-address
- * and register dwords are layered on by name below.
+ * Rows come from Mesa's genxml (`gen9.xml`, every `<instruction>`, see `gen9-genxml.ts`), united
+ * with every entry of GVT-g's command table (`gvt/cmd_parser.c` `cmd_info[]`, Linux v7.0, see
+ * `gvt-cmd-info.ts`): the blitter `XY_*` commands, `MI_UPDATE_GTT` and the VEBOX commands are
+ * written out below, and `mergeGvt` then adds every other GVT-g entry genxml lacks (the
+ * `3DSTATE_DX9_*` family, `MEDIA_POOL_STATE`, `MI_SET_APPID`, ...), every engine GVT-g parses a
+ * command on that genxml does not give it, and GVT-g's required lengths (`F_LEN_VAR_FIXED`,
+ * `validLength`). Each name, engine or length rule in which the two disagree is listed, with the
+ * side the table follows and why, in `gvt-differences.ts`; an unlisted one fails the build.
+ * Facts about graphics-address and register dwords are layered on by name below.
  *
  * Header layout (bits of dword 0), per GVT-g's `decode_info_*` and genxml:
  * - 31:29 command type: 0 MI, 2 2D (blitter), 3 3D / media / GPGPU / MFX / HCP / VEBOX;
@@ -26,6 +31,8 @@ import createDebug from 'debug';
 import { RangeArgError, TableError } from '../../errors.js';
 import { ENGINE_CLASS_COUNT, EngineMask, engineClassName } from './engines.js';
 import { GEN9_GENXML_INSTRUCTIONS, type GenxmlEngine } from './gen9-genxml.js';
+import { GVT_CMD_INFO, gvtEngines, gvtHeader, gvtLengthRule } from './gvt-cmd-info.js';
+import { findDifference, tableNameOfGvt } from './gvt-differences.js';
 
 /** Command type, bits 31:29 of dword 0. */
 export const CommandType = {
@@ -122,6 +129,13 @@ export interface CommandInfo {
   readonly length: number | LengthField;
   /** genxml's `length` attribute (the usual total), -1 when variable or unknown. */
   readonly nominalLength: number;
+  /**
+   * The only total length the auditor admits, 0 for any the rule gives: GVT-g's `F_LEN_VAR_FIXED`
+   * `valid_len` (a variable form GVT-g refuses with -EFAULT at any other length,
+   * `gvt_check_valid_cmd_length`), or GVT-g's constant where genxml decodes a field
+   * (`gvt-differences.ts`, wins 'both'). Decoding ignores it: the hardware reads the field.
+   */
+  readonly validLength: number;
   /** `CommandFlag` bits. */
   readonly flags: number;
   /** Graphics addresses; `[]` when it has none; undefined when not tabulated (see HAS_ADDRESS). */
@@ -302,6 +316,14 @@ const ANNOTATIONS: Record<string, Annotation> = {
   MI_RS_CONTEXT: { addresses: [] },
   MI_RS_CONTROL: { addresses: [] },
   MI_FORCE_WAKEUP: { addresses: [] },
+  // GVT-g-only MI rows (mergeGvt): no operand is an address (GVT-g's address bitmap is 0).
+  MI_FLUSH: { addresses: [] },
+  MI_SET_APPID: { addresses: [] },
+  MI_SEMAPHORE_MBOX: { addresses: [] },
+  MI_URB_CLEAR: { addresses: [] },
+  // GVT-g-only video rows: quantizer matrices, no address.
+  MFX_AVC_QM_STATE: { addresses: [] },
+  MFX_MPEG2_QM_STATE: { addresses: [] },
 
   PIPE_CONTROL: {
     // Post Sync Operation: dword 1 bits 15:14; Destination Address Type: dword 1 bit 24 (1 = GGTT).
@@ -336,6 +358,8 @@ const ANNOTATIONS: Record<string, Annotation> = {
   },
   '3DSTATE_BINDING_TABLE_POOL_ALLOC': { addresses: [a64('Binding Table Pool Base Address', 1, 12, 'context')] },
   '3DSTATE_GATHER_POOL_ALLOC': { addresses: [a64('Gather Pool Base Address', 1, 12, 'context')] },
+  // GVT-g's row (ADDR_FIX_1(1)); laid out as its two siblings above: a 4 KiB-aligned 64-bit base in dwords 1-2.
+  '3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC': { addresses: [a64('DX9 Constant Buffer Pool Base Address', 1, 12, 'context')] },
   '3DSTATE_RS_CONSTANT_POINTER': { addresses: [a64('Global Constant Buffer Address', 2, 6, 'context')] },
   GPGPU_CSR_BASE_ADDRESS: { addresses: [a64('GPGPU CSR Base Address', 1, 12, 'context')] },
   XY_COLOR_BLT: { flags: F.MEMORY_WRITE, addresses: [a64('Destination Base Address', 4, 0, 'context')] },
@@ -363,6 +387,11 @@ const UNTABULATED_ADDRESSES = new Set([
   'HCP_PAK_INSERT_OBJECT', 'HUC_DMEM_STATE', 'HUC_IND_OBJ_BASE_ADDR_STATE', 'HUC_VIRTUAL_ADDR_STATE',
   'HUC_STREAM_OBJECT', 'VDENC_PIPE_BUF_ADDR_STATE', 'SFC_STATE',
   'VEBOX_STATE', 'VEBOX_SURFACE_STATE', 'VEB_DI_IECP',
+  // GVT-g-only rows whose layout our sources do not give. GVT-g's address bitmap is no evidence
+  // either way (cmd_parser.c never reads it; MFX_PIPE_BUF_ADDR_STATE has bitmap 0 and carries
+  // dozens of addresses), so they are treated as carrying addresses: ppgtt-only. OP_SWTESS_BASE_ADDRESS
+  // is a pre-Gen8 base-address command (GVT-g marks dwords 1 and 2).
+  'OP_SWTESS_BASE_ADDRESS', 'OP_2_0_0_5', 'MFX_2_6_0_0', 'MFX_2_6_0_8', 'MFX_2_6_0_9',
 ]);
 
 function typeOf(match: number): number {
@@ -390,7 +419,63 @@ function defaultDefs(): CommandDef[] {
     const match = ((3 << 29) | (2 << 27) | (4 << 24) | (0 << 21) | (subB << 16)) >>> 0;
     defs.push(base(name, match, GFX_MASK, EngineMask.VECS, { mask: 0xfff, bias: 2 }, -1, 'gvt'));
   }
-  return defs.map(annotate);
+  return mergeGvt(defs).map(annotate);
+}
+
+function sameLength(a: number | LengthField, b: number | LengthField): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return a === b;
+  return a.mask === b.mask && a.bias === b.bias;
+}
+
+function describeLength(l: number | LengthField): string {
+  return typeof l === 'number' ? `${l} dwords` : `(dw0 & 0x${l.mask.toString(16)}) + ${l.bias}`;
+}
+
+/**
+ * Unite `defs` with GVT-g's `cmd_info[]`: a GVT-g entry whose (mapped) name is a row checks the
+ * row's header and adds GVT-g's engines and required length; any other entry becomes a row of its
+ * own on the engines GVT-g finds it on, with GVT-g's length rule. Every name mapping, added engine
+ * and differing length rule must be a documented difference (`gvt-differences.ts`).
+ */
+function mergeGvt(defs: CommandDef[]): CommandDef[] {
+  const out = defs.map((x) => ({ ...x }));
+  const byName = new Map(out.map((x, k) => [x.name, k]));
+  for (const g of GVT_CMD_INFO) {
+    const name = tableNameOfGvt(g.name);
+    const { match, mask } = gvtHeader(g);
+    const engines = gvtEngines(g);
+    const rule = gvtLengthRule(g);
+    const length: number | LengthField = rule.fixed !== 0 ? rule.fixed : { mask: rule.mask, bias: rule.bias };
+    const k = byName.get(name);
+    if (k === undefined) {
+      const row = base(name, match, mask, engines, length, rule.fixed !== 0 ? rule.fixed : -1, 'gvt');
+      byName.set(name, out.length);
+      out.push({ ...row, validLength: rule.validLength });
+      continue;
+    }
+    const row = out[k];
+    const where = `GVT-g's ${g.name} (table ${name})`;
+    if (row.match !== match || row.mask !== mask) {
+      throw new TableError(`${where}: header 0x${match.toString(16)}/0x${mask.toString(16)} differs from the row's 0x${row.match.toString(16)}/0x${row.mask.toString(16)}`);
+    }
+    const added = engines & ~row.engines;
+    if (added !== 0) {
+      const diff = findDifference('engine', name);
+      if (!diff || (diff.engines & added) !== added) throw new TableError(`${where}: engines 0x${added.toString(16)} added without a documented difference`);
+      out[k] = { ...out[k], engines: row.engines | added };
+    }
+    if (!sameLength(row.length, length)) {
+      const diff = findDifference('length', name);
+      if (!diff) throw new TableError(`${where}: length ${describeLength(length)} differs from the row's ${describeLength(row.length)} without a documented difference`);
+      if (diff.wins === 'gvt') out[k] = { ...out[k], length };
+      else if (diff.wins === 'both') {
+        if (rule.fixed === 0) throw new TableError(`${where}: a 'both' length difference needs GVT-g's constant length`);
+        out[k] = { ...out[k], validLength: rule.fixed };
+      }
+    }
+    if (rule.validLength !== 0) out[k] = { ...out[k], validLength: rule.validLength };
+  }
+  return out;
 }
 
 function base(
@@ -398,7 +483,7 @@ function base(
   nominalLength: number, source: 'genxml' | 'gvt',
 ): CommandDef {
   return {
-    name, type: typeOf(match), match: match >>> 0, mask: mask >>> 0, engines, length, nominalLength,
+    name, type: typeOf(match), match: match >>> 0, mask: mask >>> 0, engines, length, nominalLength, validLength: 0,
     flags: 0, addressDwords: undefined, registerDwords: undefined, source,
   };
 }
@@ -412,7 +497,7 @@ function annotate(d: CommandDef): CommandDef {
     flags |= a.flags ?? 0;
     if (a.addresses) addressDwords = a.addresses;
     if (a.registers) registerDwords = a.registers;
-  } else if (d.type === CommandType.GFX && addressDwords === undefined && d.engines === EngineMask.RCS) {
+  } else if (d.type === CommandType.GFX && addressDwords === undefined && d.engines === EngineMask.RCS && !UNTABULATED_ADDRESSES.has(d.name)) {
     // Render-side 3D/media state not listed above has no absolute graphics address: its pointers
     // are offsets from a STATE_BASE_ADDRESS base (kernel, scratch, state and indirect data).
     addressDwords = [];
@@ -496,6 +581,13 @@ function checkRow(d: CommandDef): void {
     if (mask === 0 || (mask & (mask + 1)) !== 0 || mask > 0xffff) throw new TableError(`${where}: bad length mask 0x${mask.toString(16)}`);
     if ((mask & d.mask) !== 0) throw new TableError(`${where}: length field overlaps the header fields`);
     if (!Number.isInteger(bias) || bias < 1 || bias > 15) throw new TableError(`${where}: length bias ${bias} outside 1..15`);
+  }
+  if (!Number.isInteger(d.validLength) || d.validLength < 0) throw new TableError(`${where}: bad valid length ${d.validLength}`);
+  if (d.validLength !== 0) {
+    const ok = typeof d.length === 'number'
+      ? d.validLength === d.length
+      : d.validLength >= d.length.bias && d.validLength <= d.length.mask + d.length.bias;
+    if (!ok) throw new TableError(`${where}: valid length ${d.validLength} is not a length its rule gives`);
   }
   for (const a of d.addressDwords ?? []) {
     if (a.dword < 1 || a.lowBit < 0 || a.lowBit > 31 || (a.bits !== 32 && a.bits !== 48)) {

@@ -25,29 +25,9 @@ export const COMMAND_ATTACKS: readonly Attack[] = [
       const target = ctx.world.victim!.ggttBuf.gma;
       ctx.attacker.submit('rcs', [...miStoreRegisterMem(0x2358, target, { ggtt: true }), ...miStoreDataImm(target, [0xbad], { ggtt: true })]);
     }),
-  {
-    name: 'cmd-privileged-command',
-    surface: 'commands',
-    expectation: 'MI_UPDATE_GTT (a GGTT writer), MI_STORE_DATA_INDEX, MI_SEMAPHORE_WAIT and MI_SET_CONTEXT are each refused by privileged-command',
-    run(ctx) {
-      const g = ctx.attacker;
-      const cmds = [
-        encodeByName('MI_UPDATE_GTT', [0, 0x1000, 0x1001]),
-        encodeByName('MI_STORE_DATA_INDEX', [0x40, 0xbad]),
-        encodeByName('MI_SEMAPHORE_WAIT', [0, ctx.world.victim!.ggttBuf.gma, 0]),
-        encodeByName('MI_SET_CONTEXT', [ctx.victim.engine('rcs').context.gma | 1]),
-      ];
-      for (const c of cmds) {
-        g.submit('rcs', c);
-        ctx.world.settle();
-        ctx.world.recoverEngine(g, 'rcs', false);
-      }
-    },
-    expect(ctx, t) {
-      const ws = workloadsOf(ctx, ctx.attacker);
-      t.equal(ws.filter((w) => w.failure?.rule === 'privileged-command').length, 4, `all four refused by privileged-command (${ws.map((w) => `${w.failure?.rule}: ${w.failure?.command}`).join(', ')})`);
-    },
-  },
+  ruleAttack('cmd-refused-command', 'refused-command',
+    'MI_UPDATE_GTT (a GGTT writer) is refused by refused-command, as GVT-g refuses it (-EBADRQC), and by policy puts the attacker (only) in failsafe',
+    (ctx) => ctx.attacker.submit('rcs', encodeByName('MI_UPDATE_GTT', [0, 0x1000, 0x1001]))),
   {
     name: 'cmd-ggtt-from-ppgtt-batch',
     surface: 'commands',
