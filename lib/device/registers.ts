@@ -293,6 +293,8 @@ function engineRows(e: EngineInfo): RegisterDef[] {
     // MOCS control table of the engine (GVT-g: GEN9_GFX_MOCS range F_CMD_ACCESS).
     r(e.mocsBase, `${n}_MOCS`, CMD, { count: 64 }),
   ];
+  // handlers.c init_generic_mmio_info: MMIO_GM_RDR(_MMIO(0x12198)), a GGTT address register of the video engine.
+  if (e.name === 'vcs') rows.push(r(b + 0x198, `${n}_RING_REG_198`, GM | CMD));
   return rows;
 }
 
@@ -357,6 +359,10 @@ function globalRows(): RegisterDef[] {
     r(0x4030, 'ARB_MODE', MM | CMD),
     r(0x4090, 'GAM_ECOCHK', CMD),
     r(REG.GEN8_RING_FAULT_REG, 'GEN8_RING_FAULT_REG', CMD),
+    // handlers.c init_generic_mmio_info: MMIO_GM_RDR of the Gen7 per-engine status-page addresses.
+    r(0x4180, 'BSD_HWS_PGA_GEN7', GM | CMD),
+    r(0x4280, 'BLT_HWS_PGA_GEN7', GM | CMD),
+    r(0x4380, 'VEBOX_HWS_PGA_GEN7', GM | CMD),
     r(REG.GEN8_PRIVATE_PAT_LO, 'GEN8_PRIVATE_PAT_LO'),
     r(REG.GEN8_PRIVATE_PAT_HI, 'GEN8_PRIVATE_PAT_HI'),
     // Per-engine TLB invalidation (RCS 0x4260, VCS 0x4264, VCS2 0x4268, BCS 0x426c, VECS 0x4270).
