@@ -18,6 +18,7 @@ import { gen9RenderCopy } from '../fixtures/real/render-copy.js';
 import { gen9GpgpuFill, gen9MediaFill } from '../fixtures/real/fills.js';
 import type { IgtBatch, IgtSurface } from '../fixtures/real/igt-state.js';
 import { HWS_SEQNO_ADDR } from '../lib/guest/engine.js';
+import { EmitMode, gen8EmitBbStart, gen8EmitFiniBreadcrumb, gen8EmitFlush, gen8EmitInitBreadcrumb } from '../lib/guest/i915-context.js';
 
 const RCS = GEN9_ENGINES[0];
 
@@ -90,6 +91,24 @@ t.test('MOCS and workaround tables are i915’s Skylake values', async (t) => {
   t.equal(wa.find((w) => w.offset === 0xe194)?.value, 0x01140114);
   t.equal(sklCtxWorkarounds({ subslice7eu: [0b0100, 0, 0] }).find((w) => w.offset === 0x7008)?.value, 0x003f0001, 'IZ hashing tuned for a slice with one 7-EU subslice');
   t.same(workaroundsFixture(vcs), [], 'no context workarounds off the render engine');
+});
+
+t.test('request framing: the dwords i915 emits (gen8_engine_cs.c, vGPU flavour)', async (t) => {
+  const slot = 0x5000_0100;
+  t.same(gen8EmitInitBreadcrumb(slot, 5), [0x10400002, slot, 0, 4, 0, 0x02800000], 'MI_STORE_DWORD_IMM (GGTT) seqno - 1, MI_NOOP, MI_ARB_CHECK');
+  t.same(gen8EmitBbStart(0x1_0000_2000), [0x04000000, 0x18800101, 0x2000, 1], 'arbitration off, then a PPGTT batch start');
+  t.same(gen8EmitBbStart(0x5000_1000, { secure: true }), [0x04000000, 0x18800001, 0x5000_1000, 0], 'a secure dispatch runs from the GGTT');
+  t.same(gen8EmitFiniBreadcrumb(RCS, slot, 5), [
+    0x7a000004, 0x00141021, 0, 0, 0, 0, // CS stall, TLB invalidate, RT / depth / DC flush
+    0x7a000004, 0x01104080, slot, 0, 5, 0, // flush enable, CS stall, qword write to the GGTT slot
+    0x01000000, 0x04000001, 0x02800000, 0, // user interrupt, arbitration on, wa tail
+  ]);
+  const vcs = GEN9_ENGINES.find((e) => e.name === 'vcs')!;
+  t.same(gen8EmitFiniBreadcrumb(vcs, slot, 5), [0x13004002, slot | 4, 0, 5, 0x01000000, 0x04000001, 0x02800000, 0], 'MI_FLUSH_DW dword write, GGTT');
+  t.same(gen8EmitFlush(vcs, EmitMode.INVALIDATE), [0x13244082, 0xd0, 0, 0], 'VCS invalidate: store index, dword write, TLB and BSD invalidate, to the PPHWSP scratch slot');
+  t.same(gen8EmitFlush(GEN9_ENGINES.find((e) => e.name === 'bcs')!, EmitMode.INVALIDATE)[0], 0x13244002, 'no BSD invalidate off the video engines');
+  t.same(gen8EmitFlush(RCS, EmitMode.INVALIDATE).slice(0, 8), [0x7a000004, 0, 0, 0, 0, 0, 0x7a000004, 0x00344c1c], 'Gen9: a null PIPE_CONTROL before the invalidating one');
+  t.same(gen8EmitFlush(RCS, EmitMode.BARRIER)[7], 0x00345cbd, 'barrier: flush and invalidate bits together');
 });
 
 // ---------------------------------------------------------------------------------------------
