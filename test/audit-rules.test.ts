@@ -33,7 +33,7 @@ function scan(words: number[], o: FakeEnvOptions & { batch?: boolean; parser?: C
 
 t.test('the rules are data with stable names and codes', async (t) => {
   t.same(AUDIT_RULES.map((r) => r.name), [
-    'register-range', 'register-whitelist', 'register-privileged', 'register-value', 'unsupported-guest', 'address-bounds', 'privileged-command', 'unknown-command', 'malformed-command',
+    'register-range', 'register-whitelist', 'register-privileged', 'register-value', 'unsupported-guest', 'address-bounds', 'privileged-command', 'refused-command', 'unknown-command', 'malformed-command',
     'batch-depth', 'batch-loop', 'command-budget', 'batch-size', 'ring-bounds',
   ]);
   for (const r of AUDIT_RULES) t.ok(['BAD_COMMAND', 'BAD_ADDRESS', 'PRIVILEGED', 'BAD_VALUE', 'LIMIT'].includes(r.code), r.name);
@@ -63,7 +63,7 @@ t.test('register-whitelist: MI_LOAD_REGISTER_IMM, every pair', async (t) => {
   t.ok(r.ok, r.violation?.message ?? '');
   ({ r } = scan(miLoadRegisterImm([[0x2030, 0]])));
   t.equal(r.violation?.rule, 'register-whitelist', 'a forbidden register');
-  t.equal(r.violation?.code, 'BAD_COMMAND', 'GVT-g EBADRQC');
+  t.equal(r.violation?.code, 'BAD_COMMAND', 'GVT-g: -EBADRQC for a register without F_CMD_ACCESS');
   ({ r } = scan(miLoadRegisterImm([[0x7000, 1], [0x2030, 0]])));
   t.equal(r.violation?.rule, 'register-whitelist', 'the second pair');
   ({ r } = scan(miLoadRegisterImm([[0x209c, 0x00010001]]), { engine: 'bcs' }));
@@ -226,7 +226,7 @@ t.test('rangeInSlices is GVT-g\'s range check over a vGPU\'s two slices', async 
   t.notOk(rangeInSlices(slices, -4, 8));
 });
 
-t.test('privileged-command: commands GVT-g refuses and host-owned ones, everywhere', async (t) => {
+t.test('refused-command: commands GVT-g refuses and host-owned ones, everywhere', async (t) => {
   const cases: [string, number[], string?][] = [
     ['MI_SEMAPHORE_WAIT', encodeByName('MI_SEMAPHORE_WAIT', [0, G, 0])],
     ['MI_REPORT_PERF_COUNT', encodeByName('MI_REPORT_PERF_COUNT', [G, 0, 0])],
@@ -241,10 +241,32 @@ t.test('privileged-command: commands GVT-g refuses and host-owned ones, everywhe
   ];
   for (const [name, cmd] of cases) {
     const { r } = scan(cmd);
-    t.equal(r.violation?.rule, 'privileged-command', name);
-    t.equal(r.violation?.code, 'PRIVILEGED', name);
+    // GVT-g answers these with -EBADRQC (failsafe); it emulates MI_DISPLAY_FLIP, which gvtkit refuses without failsafe.
+    const flip = name === 'MI_DISPLAY_FLIP';
+    t.equal(r.violation?.rule, flip ? 'privileged-command' : 'refused-command', name);
+    t.equal(r.violation?.code, flip ? 'PRIVILEGED' : 'BAD_COMMAND', name);
     t.equal(r.violation?.command, name);
   }
+});
+
+t.test('malformed-command: GVT-g\'s required lengths (F_LEN_VAR_FIXED valid_len)', async (t) => {
+  const cases: [string, number[], number][] = [
+    ['MI_SEMAPHORE_SIGNAL', [0], 2],
+    ['MI_URB_CLEAR', [0], 2],
+    ['MI_SEMAPHORE_MBOX', [0, 0], 3],
+    ['MI_LOAD_SCAN_LINES_INCL', [0], 2],
+  ];
+  for (const [name, body, valid] of cases) {
+    const ok = scan(encodeByName(name, body));
+    t.not(ok.r.violation?.rule, 'malformed-command', `${name} of ${valid} dwords is admitted by length`);
+    const long = scan(encodeByName(name, [...body, 0]));
+    t.equal(long.r.violation?.rule, 'malformed-command', `${name} of ${valid + 1} dwords`);
+    t.equal(long.r.violation?.code, 'BAD_COMMAND', 'failsafe class, as GVT-g\'s -EFAULT');
+    t.match(long.r.violation?.message ?? '', /GVT-g admits/);
+  }
+  const sbe = scan([0x791b0002, 0, 0, 0]);
+  t.not(sbe.r.violation?.rule, 'unknown-command', '3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC is known');
+  t.ok(scan([0x07000000]).r.ok, 'MI_SET_APPID is known and admitted');
 });
 
 t.test('privileged-command: GGTT accesses and privileged-only commands in non-privileged batches', async (t) => {

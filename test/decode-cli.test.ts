@@ -82,11 +82,12 @@ t.test('engine selection changes the decode', async (t) => {
 });
 
 t.test('unknown commands: generic length, or stop', async (t) => {
-  const mixed = bytesOf(Uint32Array.from([0x0e << 23, ...miNoop(), 0x20000000, ...miNoop()]));
-  const r = await run(['--json', 'm.bin'], { 'm.bin': mixed });
+  // MI opcode 0x06 (MI_RS_CONTROL) exists on RCS only: on BCS it is an unknown single-dword MI header.
+  const mixed = bytesOf(Uint32Array.from([0x06 << 23, ...miNoop(), 0x20000000, ...miNoop()]));
+  const r = await run(['--engine', 'bcs', '--json', 'm.bin'], { 'm.bin': mixed });
   t.equal(r.code, 1);
   t.same(r.json(), [
-    { file: 'm.bin', offset: 0, error: 'UNKNOWN_COMMAND', header: '0x07000000' },
+    { file: 'm.bin', offset: 0, error: 'UNKNOWN_COMMAND', header: '0x03000000' },
     { file: 'm.bin', offset: 4, name: 'MI_NOOP', length: 1, fields: { identificationNumber: 0, identificationNumberWrite: false } },
     { file: 'm.bin', offset: 8, error: 'UNKNOWN_COMMAND', header: '0x20000000' },
   ], 'type 1 has no generic length: the walk stops');
@@ -139,7 +140,7 @@ t.test('--json: one key style (camelCase) for every key, table address fields in
   const buf = bytesOf(toCommandBuffer(
     encodeByName('STATE_BASE_ADDRESS', sba),
     encodeByName('3DSTATE_VERTEX_BUFFERS', [0, 0x100, 0, 64]),
-    encodeByName('3DSTATE_CONSTANT_VS', [0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0]),
+    encodeByName('3DSTATE_CONSTANT_VS', [0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0]),
     pipeControl({ postSyncOp: PostSyncOp.WRITE_IMMEDIATE, address: 0x1000, data: 5 }),
     miBatchBufferEnd(),
   ));

@@ -98,7 +98,7 @@ t.test('length rules and facts the brief and GVT-g name', async (t) => {
   t.equal(findCommand('XY_SRC_COPY_BLT')!.match, 0x54c00000);
   t.equal(findCommand('XY_COLOR_BLT')!.match, 0x54000000);
   t.equal(findCommand('MFX_WAIT')!.match, 0x68000000);
-  t.equal(findCommand('MI_FLUSH_DW')!.engines, EngineMask.BCS | EngineMask.VCS | EngineMask.VECS);
+  t.equal(findCommand('MI_FLUSH_DW')!.engines, EngineMask.ALL, 'every ring, as GVT-g (R_ALL)');
   t.equal(findCommand('MI_NOOP')!.engines, EngineMask.ALL);
   t.ok(findCommand('MI_BATCH_BUFFER_START')!.flags & CommandFlag.BATCH_START);
   t.ok(findCommand('MI_BATCH_BUFFER_END')!.flags & CommandFlag.BATCH_END);
@@ -184,8 +184,8 @@ t.test('unknown opcodes per command type', async (t) => {
     const len = d.decode(buf, 0, buf.length, e);
     return { len, id: d.id, error: d.error };
   };
-  // MI: opcode 0x0e (MI_SET_APPID, not Gen9) has no length field; 0x3f takes the 8-bit field.
-  t.same(one((0x0e << 23) | 0x7f, EngineClass.RCS), { len: 1, id: -1, error: DecodeError.UNKNOWN_COMMAND });
+  // MI: opcode 0x06 (MI_RS_CONTROL, RCS only) is unknown on BCS and has no length field; 0x3f takes the 8-bit field.
+  t.same(one((0x06 << 23) | 0x7f, EngineClass.BCS), { len: 1, id: -1, error: DecodeError.UNKNOWN_COMMAND });
   t.same(one((0x3f << 23) | 0x05, EngineClass.RCS), { len: 7, id: -1, error: DecodeError.UNKNOWN_COMMAND });
   // 2D: unknown opcode 0x7f on BCS, and every 2D command on RCS.
   t.same(one(((2 << 29) | (0x7f << 22) | 3) >>> 0, EngineClass.BCS), { len: 5, id: -1, error: DecodeError.UNKNOWN_COMMAND });
@@ -238,7 +238,9 @@ t.test('engine dependence: one header, different meanings', async (t) => {
   for (const e of [EngineClass.BCS, EngineClass.VCS, EngineClass.VECS] as const) t.equal(at(pc, e), 'UNKNOWN');
   const flush = encodeHeader('MI_FLUSH_DW', 4);
   t.equal(at(flush, EngineClass.BCS), 'MI_FLUSH_DW');
-  t.equal(at(flush, EngineClass.RCS), 'UNKNOWN', 'RCS flushes with PIPE_CONTROL');
+  t.equal(at(flush, EngineClass.RCS), 'MI_FLUSH_DW', 'GVT-g parses it on RCS too (gvt-differences.ts)');
+  t.equal(at(0x68000000, EngineClass.VCS), 'MFX_WAIT');
+  t.equal(at(0x68000000, EngineClass.RCS), 'UNKNOWN', 'MFX_WAIT is a video command');
   t.equal(at(encodeHeader('MFX_WAIT', 1), EngineClass.VCS), 'MFX_WAIT');
   t.equal(at(encodeHeader('MFX_WAIT', 1), EngineClass.RCS), 'UNKNOWN');
   t.equal(at(encodeHeader('SFC_STATE', 32), EngineClass.VECS), 'SFC_STATE');

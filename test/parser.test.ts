@@ -194,7 +194,7 @@ t.test('batch-depth: a second-level start from the ring, a start inside a second
   const env = new FakeEnv();
   let r = new CommandParser().scan(ringWith(env, qword(miBatchBufferStart(PBATCH, { ppgtt: true, secondLevel: true }))), env);
   t.equal(r.violation?.rule, 'batch-depth');
-  t.equal(r.violation?.code, 'LIMIT');
+  t.equal(r.violation?.code, 'BAD_ADDRESS', 'GVT-g: -EFAULT (cmd_handler_mi_batch_buffer_start), failsafe');
   const L2 = PBATCH + 0x1000;
   env.ppgtt.write(PBATCH, flat(miBatchBufferStart(L2, { ppgtt: true, secondLevel: true }), miBatchBufferEnd()));
   env.ppgtt.write(L2, flat(miBatchBufferStart(PBATCH + 0x2000, { ppgtt: true }), miBatchBufferEnd()));

@@ -46,12 +46,19 @@ export interface AuditRule {
   readonly description: string;
   /** What GVT-g returns for the same refusal, and whether that makes the vGPU unhealthy. */
   readonly gvt: string;
+  /**
+   * True when GVT-g's answer is -EBADRQC or -EFAULT (`vgpu_is_vm_unhealthy`: the vGPU goes to
+   * failsafe), false for -EPERM or -EINVAL (the workload only), null when GVT-g has no such check.
+   * `code` agrees: BAD_COMMAND and BAD_ADDRESS exactly when true (the mediator's 'gvt-g' policy).
+   */
+  readonly gvtUnhealthy: boolean | null;
 }
 
 /** Every rule of the auditor. A refusal always names one of these. */
 export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   {
     name: 'register-range',
+    gvtUnhealthy: true,
     code: 'BAD_ADDRESS',
     gvt: '-EFAULT from cmd_reg_handler for an offset beyond the MMIO space (failsafe)',
     description:
@@ -59,6 +66,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'register-whitelist',
+    gvtUnhealthy: true,
     // GVT-g cmd_reg_handler: a register without F_CMD_ACCESS is -EBADRQC (failsafe).
     code: 'BAD_COMMAND',
     gvt:
@@ -71,6 +79,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'register-privileged',
+    gvtUnhealthy: false,
     code: 'PRIVILEGED',
     gvt: '-EPERM (reject only): cmd_reg_handler and the SRM/LRM short list',
     description:
@@ -80,6 +89,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'register-value',
+    gvtUnhealthy: false,
     code: 'BAD_VALUE',
     gvt: '-EINVAL from cmd_pdp_mmio_update_handler',
     description:
@@ -89,6 +99,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'unsupported-guest',
+    gvtUnhealthy: true,
     code: 'BAD_COMMAND',
     gvt: 'failsafe GVT_FAILSAFE_UNSUPPORTED_GUEST from ring_mode_mmio_write',
     description:
@@ -97,6 +108,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'address-bounds',
+    gvtUnhealthy: true,
     code: 'BAD_ADDRESS',
     gvt: '-EFAULT (cmd_address_audit, copy_gma_to_hva): failsafe',
     description:
@@ -105,6 +117,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'privileged-command',
+    gvtUnhealthy: null,
     code: 'PRIVILEGED',
     gvt:
       'no counterpart (GVT-g does not scan non-privileged batches unless scan_nonprivbb, and admits MI_ARB_ON_OFF, ' +
@@ -115,6 +128,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'refused-command',
+    gvtUnhealthy: true,
     code: 'BAD_COMMAND',
     gvt: '-EBADRQC (unexpected_cmd, or no cmd_info entry for a host-owned command): failsafe',
     description:
@@ -124,12 +138,14 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'unknown-command',
+    gvtUnhealthy: true,
     code: 'BAD_COMMAND',
     gvt: '-EBADRQC (cmd_parser_exec, find_bb_size: no cmd_info entry on the ring): failsafe',
     description: 'a header no command of this engine matches',
   },
   {
     name: 'malformed-command',
+    gvtUnhealthy: true,
     code: 'BAD_COMMAND',
     gvt:
       '-EFAULT for a length other than an F_LEN_VAR_FIXED command\'s valid_len or a handler\'s (MI_FLUSH_DW, ' +
@@ -141,6 +157,7 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'batch-depth',
+    gvtUnhealthy: true,
     // GVT-g cmd_handler_mi_batch_buffer_start returns -EFAULT for both forms (failsafe).
     code: 'BAD_ADDRESS',
     gvt: '-EFAULT (cmd_handler_mi_batch_buffer_start): failsafe',
@@ -148,24 +165,28 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   },
   {
     name: 'batch-loop',
+    gvtUnhealthy: null,
     code: 'LIMIT',
     gvt: 'no counterpart (GVT-g follows a chain without a bound): gvtkit\'s own limit, the workload only',
     description: 'a chain of batches that starts the same address twice, or is longer than maxChainLength',
   },
   {
     name: 'command-budget',
+    gvtUnhealthy: null,
     code: 'LIMIT',
     gvt: 'no counterpart (MAX_CMD_BUDGET is defined but unused): gvtkit\'s own limit, the workload only',
     description: 'more than maxCommands commands, maxBatches batches or maxWorkloadBytes bytes in one workload',
   },
   {
     name: 'batch-size',
+    gvtUnhealthy: null,
     code: 'LIMIT',
     gvt: 'no counterpart (find_bb_size walks to the batch end): gvtkit\'s own limit, the workload only',
     description: 'a batch longer than maxBatchBytes',
   },
   {
     name: 'ring-bounds',
+    gvtUnhealthy: true,
     code: 'BAD_ADDRESS',
     gvt: '-EFAULT for an instruction pointer outside the ring (command_scan), -EINVAL for a misaligned ring start (scan_workload): gvtkit answers both as EFAULT (failsafe)',
     description:

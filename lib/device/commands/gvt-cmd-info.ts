@@ -316,6 +316,39 @@ export const GVT_CMD_INFO: readonly GvtCmdInfo[] = Object.freeze([
   row('VEB_DI_IECP', 0x7403, F.LEN_VAR, R.VECS, 'D_BDW_PLUS', 0x0, 12, null, 0), // OP_VEB_DNDI_IECP_STATE
 ]);
 
+/**
+ * What each of GVT-g's `cmd_handler_*` functions does with the command (v7.0 cmd_parser.c):
+ * - `refuse`: always `unexpected_cmd()`, -EBADRQC (the vGPU goes to failsafe);
+ * - `patch`: rewrites the command in the shadow (MI_USER_INTERRUPT becomes MI_NOOP and a pending
+ *   virtual interrupt; MI_WAIT_FOR_EVENT becomes MI_NOOP when it waits on a flip);
+ * - `emulate`: MI_DISPLAY_FLIP updates the virtual plane registers and is NOOPed;
+ * - `audit`: checks registers or graphics addresses and admits the command (or refuses it with
+ *   -EBADRQC, -EFAULT, -EPERM or -EINVAL by what it finds);
+ * - `control`: batch start and end (shadowing, return addresses; -EFAULT for a start GVT-g cannot follow).
+ */
+export const GVT_HANDLER_KIND: Readonly<Record<string, 'refuse' | 'patch' | 'emulate' | 'audit' | 'control'>> = Object.freeze({
+  cmd_handler_mi_user_interrupt: 'patch',
+  cmd_handler_mi_wait_for_event: 'patch',
+  cmd_handler_mi_display_flip: 'emulate',
+  cmd_handler_mi_batch_buffer_end: 'control',
+  cmd_handler_mi_batch_buffer_start: 'control',
+  cmd_handler_mi_semaphore_wait: 'refuse',
+  cmd_handler_mi_report_perf_count: 'refuse',
+  cmd_handler_mi_op_2e: 'refuse',
+  cmd_handler_mi_store_data_index: 'refuse',
+  cmd_handler_mi_clflush: 'refuse',
+  cmd_handler_mi_conditional_batch_buffer_end: 'refuse',
+  cmd_handler_mi_update_gtt: 'refuse',
+  cmd_handler_mi_store_data_imm: 'audit',
+  cmd_handler_mi_op_2f: 'audit',
+  cmd_handler_mi_flush_dw: 'audit',
+  cmd_handler_pipe_control: 'audit',
+  cmd_handler_lri: 'audit',
+  cmd_handler_lrr: 'audit',
+  cmd_handler_lrm: 'audit',
+  cmd_handler_srm: 'audit',
+});
+
 /** Command type (bits 31:29) of a GVT-g opcode, from its width: MI below 0x40, 2D below 0x400, else type 3. */
 export function gvtCommandType(info: GvtCmdInfo): number {
   if (info.opcode < 0x40) return 0;

@@ -83,8 +83,8 @@ export const COMMAND_DIFFERENCES: readonly CommandDifference[] = Object.freeze([
     'GVT-g admits a one-dword 0x780b under the name genxml gives 0x680b; the table keeps the row (GVT-g admits it) under a name that says which header it is'),
 
   // --- engines -----------------------------------------------------------------------------------
-  d('engine', 'MI_FLUSH_DW', 'MI_FLUSH_DW', RCS, 'video (table: BCS, VCS, VECS)', 'R_ALL', 'gvt',
-    'GVT-g parses it on every ring (cmd_handler_mi_flush_dw; cmd_interrupt_events has an RCS row, a reserved event); the render ring must know it to audit it as GVT-g does'),
+  d('engine', 'MI_FLUSH_DW', 'MI_FLUSH_DW', RCS | BCS | VECS, 'video', 'R_ALL', 'gvt',
+    'the flush of every non-render ring (the table already gave it BCS and VECS, as i915 emits it there); GVT-g also parses it on the render ring (cmd_handler_mi_flush_dw; cmd_interrupt_events has an RCS row, a reserved event), so RCS must know it to audit it as GVT-g does'),
   d('engine', 'MI_CLFLUSH', 'MI_CLFLUSH', NOT_RCS, 'render', 'R_ALL', 'gvt',
     'GVT-g refuses it on every ring with -EBADRQC (cmd_handler_mi_clflush): known on every engine, it gets that refusal and its 10-bit length instead of an unknown-command guess'),
   d('engine', 'MI_REPORT_PERF_COUNT', 'MI_REPORT_PERF_COUNT', NOT_RCS, 'render', 'R_ALL', 'gvt',
