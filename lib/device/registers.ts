@@ -5,13 +5,14 @@
  * `intel_gt_regs.h` (names kept as i915 spells them). Flags follow GVT-g's attributes in
  * `gvt/handlers.c` (init_generic_mmio_info, init_bdw_mmio_info, init_skl_mmio_info):
  * - CMD_ACCESS (GVT-g `F_CMD_ACCESS`) is the whitelist a command auditor uses for
- *   MI_LOAD_REGISTER_IMM and friends. The rows marked with it below are the ones handlers.c
- *   marks for SKL (generic + BDW + SKL lists), restricted to registers this model tracks, plus
- *   the CS general-purpose registers, 3DPRIM_BASE_VERTEX, GPGPU_DISPATCHDIM* and
- *   MI_PREDICATE_SRC0/1, which i915's own command parser whitelists for render batches
- *   (`i915_cmd_parser.c` gen7/hsw render register tables) and GVT-g marks on BXT
- *   (`init_bxt_mmio_info`, GEN8_RING_CS_GPR): Mesa loads them from batches (indirect draws and
- *   dispatches, queries), so a guest needs them. Those additions are flagged `gvtkit addition`.
+ *   MI_LOAD_REGISTER_IMM and friends. It agrees with GVT-g's Skylake set (`GVT_SKL_CMD_ACCESS`,
+ *   derived from handlers.c by `scripts/extract-gvt-regs.ts` into `gvt-registers.ts`) except for
+ *   the listed differences (`REGISTER_DIFFERENCES`, lib/mediator/register-rules.ts; checked by
+ *   test/register-rules.test.ts; see docs/registers.md): the CS general-purpose registers,
+ *   3DPRIM_BASE_VERTEX, GPGPU_DISPATCHDIM* and MI_PREDICATE_SRC0/1 are added (i915_cmd_parser.c
+ *   render whitelist; GVT-g marks GEN8_RING_CS_GPR on BXT only; Mesa loads them from batches), and
+ *   GVT-g's MOCS range past the Skylake engine tables (0xcd00..0xcff4) is not modelled. Those
+ *   additions are flagged `gvtkit addition`.
  * - CMD_SRM_LRM: GVT-g's `cmd_reg_handler` lets MI_STORE_REGISTER_MEM / MI_LOAD_REGISTER_MEM touch
  *   only GEN8_L3SQCREG4 and 0x21f0 (plus INSTPM on BDW).
  * - SR_IN_CTX: registers GVT-g's `gen9_engine_mmio_list` (`gvt/mmio_context.c`) marks as living in

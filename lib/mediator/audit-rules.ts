@@ -13,7 +13,9 @@
  * The register whitelist is the register table itself: a command may name a register only when
  * `GEN9_REGISTERS` marks it `RegFlag.CMD_ACCESS` (GVT-g `F_CMD_ACCESS`, `cmd_reg_handler`), and
  * only when the register belongs to the engine that runs the command or to no engine at all
- * (GVT-g looks engines up by register page the same way: `intel_gvt_render_mmio_to_engine`).
+ * (engines are looked up by register page as GVT-g's `intel_gvt_render_mmio_to_engine` does; the
+ * ownership rule itself is gvtkit's). Its agreement with GVT-g, the listed differences and the
+ * LRI special cases live in `register-rules.ts` (docs/registers.md).
  */
 import type { GuestFaultCode } from '../errors.js';
 import { GEN9_ENGINES, type EngineInfo } from '../device/engines.js';
