@@ -19,8 +19,13 @@ export * from './device/index.js';
 export * from './mediator/index.js';
 export { GuestDriver, GTT_WINDOW_OFFSET } from './guest/driver.js';
 export type { GuestBus, VgpuInfo, GuestDriverOptions } from './guest/driver.js';
-export { GuestEngine } from './guest/engine.js';
-export type { GuestBuffer, GuestEngineOptions } from './guest/engine.js';
+export { GuestEngine, HWS_SEQNO_ADDR } from './guest/engine.js';
+export type { GuestBuffer, GuestEngineOptions, ContextSetupOptions } from './guest/engine.js';
+export {
+  renderStateSetup, renderStateEmit, SKL_MOCS, mocsControlLri, mocsL3ccLri, sklCtxWorkarounds, ctxWorkaroundsLri,
+  gen8EmitFlush, gen8EmitInitBreadcrumb, gen8EmitBbStart, gen8EmitFiniBreadcrumb, EmitMode, PipeControlFlag,
+} from './guest/i915-context.js';
+export type { RenderState, MocsEntry, CtxWorkaround, SklWorkaroundOptions } from './guest/i915-context.js';
 export { GuestPpgtt } from './guest/ppgtt.js';
 export { Harness, TestGuest } from './harness/index.js';
 export * from './scheduler/index.js';

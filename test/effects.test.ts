@@ -344,3 +344,27 @@ t.test('the effects table covers the executor\'s commands and every command has 
     }
   }
 });
+
+t.test('state pointers the hardware ignores are no effects: Modify Enable, Pool Enable, Read Length', async (t) => {
+  const scan = (words: number[]) => {
+    const env = new FakeEnv({ contextPpgtt: false });
+    return new CommandParser().scan(ringWith(env, qword(words)), env);
+  };
+  // STATE_BASE_ADDRESS (19 dwords): every base 0; Modify Enable is bit 0 of each base's low dword.
+  const sba = (modifyDword: number) => {
+    const w = [0x61010011, ...new Array<number>(18).fill(0)];
+    if (modifyDword > 0) w[modifyDword] = 1;
+    return w;
+  };
+  t.ok(scan(sba(0)).ok, 'no base modified: nothing to check');
+  const r = scan(sba(8));
+  t.equal(r.violation?.rule, 'address-bounds', 'Indirect Object Base 0 with Modify Enable: a GGTT address outside the vGPU');
+  t.match(r.violation?.message ?? '', /Indirect Object Base Address/);
+  // 3DSTATE_BINDING_TABLE_POOL_ALLOC (4 dwords): Pool Enable is dword 1 bit 11.
+  t.ok(scan([0x79190002, 0, 0, 0]).ok, 'a disabled binding-table pool at 0');
+  t.equal(scan([0x79190002, 1 << 11, 0, 0]).violation?.rule, 'address-bounds', 'an enabled pool at 0');
+  // 3DSTATE_CONSTANT_VS (11 dwords): buffer k is read only when its Read Length is non-zero.
+  t.ok(scan([0x78150009, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).ok, 'read lengths 0: no buffer read');
+  t.equal(scan([0x78150009, 1 << 16, 0, 0, 0, 0, 0, 0, 0, 0, 0]).violation?.message?.includes('Buffer 1'), true,
+    'buffer 1 read (length in dword 1 bits 31:16) at 0: refused');
+});

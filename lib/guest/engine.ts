@@ -7,8 +7,14 @@ import { encodeDescriptor, writeContextImage, CtxReg, AddressingMode, type Graph
 import type { EngineInfo } from '../device/engines.js';
 import { RING, Bits } from '../device/registers.js';
 import { PAGE_SIZE } from '../types.js';
+import { StateError } from '../errors.js';
 import type { GuestDriver } from './driver.js';
 import type { GuestPpgtt } from './ppgtt.js';
+import {
+  ctxWorkaroundsLri, EmitMode, gen8EmitFiniBreadcrumb, gen8EmitFlush, gen8EmitInitBreadcrumb, mocsControlLri, mocsL3ccLri,
+  renderStateEmit, renderStateSetup, sklCtxWorkarounds, type SklWorkaroundOptions,
+} from './i915-context.js';
+import { EngineClass } from '../device/commands/engines.js';
 
 /** A GGTT-mapped guest buffer: its graphics address and the guest RAM behind it. */
 export interface GuestBuffer {
@@ -29,6 +35,19 @@ export interface GuestEngineOptions {
   hwsp?: boolean;
 }
 
+/** Byte offset of the request seqno slot in the status page (`I915_GEM_HWS_SEQNO_ADDR`, dword 0x40). */
+export const HWS_SEQNO_ADDR = 0x40 * 4;
+
+/** Options of `GuestEngine.setupContext`. */
+export interface ContextSetupOptions {
+  /** Run the null render-state batch on the render engine (default true). */
+  renderState?: boolean;
+  /** Program the engine's MOCS table (and on render the L3 table) with LRIs (default true). */
+  mocs?: boolean;
+  /** Emit the render context workarounds (default true). */
+  workarounds?: boolean | SklWorkaroundOptions;
+}
+
 export class GuestEngine {
   readonly driver: GuestDriver;
   readonly engine: EngineInfo;
@@ -41,6 +60,8 @@ export class GuestEngine {
   tail = 0;
   /** Submissions made. */
   submissions = 0;
+  /** Seqno of the last request built with `request()`. */
+  seqno = 0;
 
   constructor(driver: GuestDriver, engine: EngineInfo, opts: GuestEngineOptions = {}) {
     this.driver = driver;
@@ -69,6 +90,63 @@ export class GuestEngine {
       read32: (gma) => this.driver.readRam32(this.driver.gpaOfGma(gma)),
       write32: (gma, value) => this.driver.writeRam32(this.driver.gpaOfGma(gma), [value]),
     };
+  }
+
+  /** GGTT address of the request seqno slot in the status page (-1 without one). */
+  get seqnoSlot(): number {
+    return this.hwsp ? this.hwsp.gma + HWS_SEQNO_ADDR : -1;
+  }
+
+  /** The last seqno the engine wrote to the status page (0 before any, -1 without a status page). */
+  get completedSeqno(): number {
+    return this.hwsp ? this.driver.readRam32(this.hwsp.gpa + HWS_SEQNO_ADDR) : -1;
+  }
+
+  /**
+   * Emit one i915 request around `payload` and submit it, as i915's execlists backend lays a
+   * request out in the ring (`gt/gen8_engine_cs.c`): the initial breadcrumb (seqno - 1 to the
+   * status page), a cache and TLB invalidation (`emit_flush(EMIT_INVALIDATE)`), the payload, and
+   * the final breadcrumb (flush, seqno write, user interrupt). Returns the request's seqno.
+   */
+  request(payload: ArrayLike<number>): number {
+    if (!this.hwsp) throw new StateError(`${this.driver.name}: ${this.engine.name} has no status page for breadcrumbs`);
+    const seqno = ++this.seqno;
+    const slot = this.seqnoSlot;
+    this.emit([
+      ...gen8EmitInitBreadcrumb(slot, seqno),
+      ...gen8EmitFlush(this.engine, EmitMode.INVALIDATE),
+      ...Array.from(payload),
+      ...gen8EmitFiniBreadcrumb(this.engine, slot, seqno),
+    ]);
+    this.submit();
+    return seqno;
+  }
+
+  /**
+   * What i915 runs in a new context of this engine before any user batch
+   * (`__engines_record_defaults`, whose image every later context starts from): on render, the
+   * context workarounds (`intel_engine_emit_ctx_wa`), the MOCS and L3 cache-control tables, and
+   * the Gen9 null render-state batch from the GGTT (`intel_renderstate_emit`, a secure dispatch);
+   * on the other engines their MOCS table. One request; returns its seqno.
+   */
+  setupContext(opts: ContextSetupOptions = {}): number {
+    const payload: number[] = [];
+    const render = this.engine.engineClass === EngineClass.RCS;
+    if (render && opts.workarounds !== false) {
+      payload.push(...ctxWorkaroundsLri(this.engine, sklCtxWorkarounds(typeof opts.workarounds === 'object' ? opts.workarounds : {})));
+    }
+    if (opts.mocs !== false) {
+      payload.push(...mocsControlLri(this.engine));
+      if (render) payload.push(...mocsL3ccLri());
+    }
+    if (render && opts.renderState !== false) {
+      // i915 pins the object in the GGTT (PIN_GLOBAL | PIN_HIGH): the guest's high graphics memory.
+      const obj = this.driver.allocBuffer(PAGE_SIZE);
+      const so = renderStateSetup(obj.gma);
+      this.driver.writeRam32(obj.gpa, so.dwords);
+      payload.push(...renderStateEmit(so, { secure: true }));
+    }
+    return this.request(payload);
   }
 
   /** Append commands at the ring tail (wrapping), padded to a qword with MI_NOOP. */

@@ -19,7 +19,7 @@ import { miBatchBufferEnd, miBatchBufferStart, miNoop } from '../device/commands
 import { SparseGuestMemory } from '../ept/memory.js';
 import { ConfigError, StateError } from '../errors.js';
 import { GuestDriver } from '../guest/driver.js';
-import { GuestEngine, type GuestBuffer } from '../guest/engine.js';
+import { GuestEngine, type ContextSetupOptions, type GuestBuffer } from '../guest/engine.js';
 import { GuestPpgtt } from '../guest/ppgtt.js';
 import { Mediator, type MediatorOptions } from '../mediator/mediator.js';
 import type { Vgpu } from '../mediator/vgpu.js';
@@ -47,6 +47,11 @@ export interface GuestOptions {
   ppgtt?: boolean;
   /** Skip the i915-style detection and balloon (a guest that is not GVT-aware). */
   skipDetect?: boolean;
+  /**
+   * Create every engine's context at once and submit i915's context setup on each, as i915 does
+   * at load (null render state, MOCS, workarounds: `GuestEngine.setupContext`). Default false.
+   */
+  setupContexts?: boolean;
 }
 
 /** A guest of the harness: its vGPU, its modelled driver and helpers to drive it. */
@@ -79,6 +84,17 @@ export class TestGuest {
       this.driver.enableInterrupts();
     }
     this.ppgtt = opts.ppgtt === false ? null : new GuestPpgtt(this.driver);
+    if (opts.setupContexts) this.setupContexts();
+  }
+
+  /**
+   * Create the context of every engine and submit i915's setup request on each
+   * (`GuestEngine.setupContext`); the requests run when the harness runs. Returns their seqnos.
+   */
+  setupContexts(opts: ContextSetupOptions = {}): Map<EngineName, number> {
+    const out = new Map<EngineName, number>();
+    for (const info of GEN9_ENGINES) out.set(info.name, this.engine(info.name).setupContext(opts));
+    return out;
   }
 
   get name(): string {

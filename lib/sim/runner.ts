@@ -218,7 +218,10 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
   const errors: (string | null)[] = [];
   for (const spec of sc.vgpus) {
     try {
-      guests.push(h.addGuest({ name: spec.name, type: spec.type, ramBytes: spec.ramMiB * MiB }));
+      // Each guest loads as i915 does: every engine's context gets its setup request (null render
+      // state, MOCS, workarounds: `GuestEngine.setupContext`), run to completion before the
+      // measured run and before the generators' and scheduler's hooks exist.
+      guests.push(h.addGuest({ name: spec.name, type: spec.type, ramBytes: spec.ramMiB * MiB, setupContexts: true }));
       errors.push(null);
     } catch (e) {
       if (!(e instanceof GvtError)) throw e;
@@ -226,6 +229,7 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
       errors.push(e.message);
     }
   }
+  h.runUntilIdle();
   const specOf = new Map<number, VgpuSpec>();
   guests.forEach((g, i) => g && specOf.set(g.vgpu.id, sc.vgpus[i]));
   const sched = new VgpuScheduler(h.mediator, {

@@ -274,6 +274,11 @@ const F_SEL_DWORD = new Uint8Array(N * MAX_FIELDS);
 const F_SEL_BIT = new Uint8Array(N * MAX_FIELDS);
 const F_SEL_GGTT = new Uint8Array(N * MAX_FIELDS);
 const F_STRIDE = new Uint16Array(N * MAX_FIELDS);
+/** Enable bit of a POINTERS field: dword (0xff: always used) and bit (`AddressField.enable`). */
+const F_EN_DWORD = new Uint8Array(N * MAX_FIELDS).fill(0xff);
+const F_EN_BIT = new Uint8Array(N * MAX_FIELDS);
+/** Mask of the enable field (after the shift): 1 for a bit, 0xffff for a 16-bit read length. */
+const F_EN_MASK = new Uint32Array(N * MAX_FIELDS);
 const F_BYTES = new Float64Array(N * MAX_FIELDS);
 const F_ACCESS = new Uint8Array(N * MAX_FIELDS);
 const F_VALUE = new Uint8Array(N * MAX_FIELDS);
@@ -364,6 +369,15 @@ function compileRow(c: CommandInfo): void {
     const access = (c.flags & CommandFlag.MEMORY_WRITE) !== 0 ? RW : R;
     tabulated.forEach((t, k) => {
       setField(id, k, t, t.repeatStride ?? 0, extents[k] ?? 4, access, V.NONE, 0);
+      if (t.enable !== undefined) {
+        const bits = t.enable.bits ?? 1;
+        if (t.repeatStride !== undefined || t.enable.dword < 1 || t.enable.dword > 0xfe || t.enable.bit + bits > 32 || bits < 1) {
+          throw new TableError(`effects of ${c.name}: bad enable bit of ${t.name}`);
+        }
+        F_EN_DWORD[id * MAX_FIELDS + k] = t.enable.dword;
+        F_EN_BIT[id * MAX_FIELDS + k] = t.enable.bit;
+        F_EN_MASK[id * MAX_FIELDS + k] = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+      }
       if (t.space !== 'context') summary |= EffectSummary.SELECTED_SPACE;
     });
     FIELD_COUNT[id] = tabulated.length;
@@ -495,6 +509,9 @@ export function effectsOf(id: number, dw: Uint32Array, i: number, len: number, o
           return EffectsError.SHORT;
         }
         if (F_RULE[at] === RuleKind.SELECT && F_SEL_DWORD[at] >= len) return EffectsError.SHORT;
+        const en = F_EN_DWORD[at];
+        // A base whose enable bit is clear is ignored by the hardware: no effect.
+        if (en !== 0xff && (en >= len || ((dw[i + en] >>> F_EN_BIT[at]) & F_EN_MASK[at]) === 0)) continue;
         const step = stride !== 0 ? stride : len;
         for (let x = d; x + last < len; x += step) {
           if (n >= EFFECTS_CAPACITY) return EffectsError.UNDEFINED;

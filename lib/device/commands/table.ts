@@ -103,6 +103,13 @@ export interface AddressField {
   readonly repeatStride?: number;
   /** Used only when the post-sync operation writes. */
   readonly postSyncOnly?: boolean;
+  /**
+   * The field is used only when this bit is set (STATE_BASE_ADDRESS "... Base Address Modify
+   * Enable", bit 0 of the field's low dword; the pool commands' "Pool Enable", dword 1 bit 11), or
+   * only when the `bits`-wide field at `bit` is non-zero (a constant buffer's Read Length): else
+   * the hardware ignores the address, so it is no effect.
+   */
+  readonly enable?: { readonly dword: number; readonly bit: number; readonly bits?: number };
 }
 
 /** Variable length: `(dw0 & mask) + bias` dwords. */
@@ -229,6 +236,8 @@ function a32(name: string, dword: number, lowBit: number, space: AddressSpaceRul
 
 const F = CommandFlag;
 const GGTT_BIT_22 = sel(0, 22, true);
+/** The pool commands' enable bit (dword 1 bit 11). */
+const POOL_ENABLE = { dword: 1, bit: 11 } as const;
 
 interface Annotation {
   flags?: number;
@@ -331,13 +340,15 @@ const ANNOTATIONS: Record<string, Annotation> = {
     addresses: [a64('Address', 2, 2, sel(1, 24, true), { postSyncOnly: true })],
   },
   STATE_BASE_ADDRESS: {
+    // Each base is loaded only when its Modify Enable (bit 0 of its low dword) is set (genxml
+    // gen9 STATE_BASE_ADDRESS; Mesa's batch decoder updates a base only then).
     addresses: [
-      a64('General State Base Address', 1, 12, 'context'),
-      a64('Surface State Base Address', 4, 12, 'context'),
-      a64('Dynamic State Base Address', 6, 12, 'context'),
-      a64('Indirect Object Base Address', 8, 12, 'context'),
-      a64('Instruction Base Address', 10, 12, 'context'),
-      a64('Bindless Surface State Base Address', 16, 12, 'context'),
+      a64('General State Base Address', 1, 12, 'context', { enable: { dword: 1, bit: 0 } }),
+      a64('Surface State Base Address', 4, 12, 'context', { enable: { dword: 4, bit: 0 } }),
+      a64('Dynamic State Base Address', 6, 12, 'context', { enable: { dword: 6, bit: 0 } }),
+      a64('Indirect Object Base Address', 8, 12, 'context', { enable: { dword: 8, bit: 0 } }),
+      a64('Instruction Base Address', 10, 12, 'context', { enable: { dword: 10, bit: 0 } }),
+      a64('Bindless Surface State Base Address', 16, 12, 'context', { enable: { dword: 16, bit: 0 } }),
     ],
   },
   STATE_PREFETCH: { addresses: [a32('Prefetch Pointer', 1, 6, 'context')] },
@@ -356,10 +367,14 @@ const ANNOTATIONS: Record<string, Annotation> = {
       a64('Stream Output Buffer Offset Address', 5, 2, 'context'),
     ],
   },
-  '3DSTATE_BINDING_TABLE_POOL_ALLOC': { addresses: [a64('Binding Table Pool Base Address', 1, 12, 'context')] },
-  '3DSTATE_GATHER_POOL_ALLOC': { addresses: [a64('Gather Pool Base Address', 1, 12, 'context')] },
-  // GVT-g's row (ADDR_FIX_1(1)); laid out as its two siblings above: a 4 KiB-aligned 64-bit base in dwords 1-2.
-  '3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC': { addresses: [a64('DX9 Constant Buffer Pool Base Address', 1, 12, 'context')] },
+  // Binding Table / Gather Pool Enable: dword 1 bit 11 (genxml gen9 start=43); a disabled pool's base is unused.
+  '3DSTATE_BINDING_TABLE_POOL_ALLOC': { addresses: [a64('Binding Table Pool Base Address', 1, 12, 'context', { enable: POOL_ENABLE })] },
+  '3DSTATE_GATHER_POOL_ALLOC': { addresses: [a64('Gather Pool Base Address', 1, 12, 'context', { enable: POOL_ENABLE })] },
+  // GVT-g's row (ADDR_FIX_1(1)); laid out as its two siblings above: a 4 KiB-aligned 64-bit base in dwords 1-2,
+  // its enable bit where theirs is (an assumption: genxml lacks the command).
+  '3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC': {
+    addresses: [a64('DX9 Constant Buffer Pool Base Address', 1, 12, 'context', { enable: POOL_ENABLE })],
+  },
   '3DSTATE_RS_CONSTANT_POINTER': { addresses: [a64('Global Constant Buffer Address', 2, 6, 'context')] },
   GPGPU_CSR_BASE_ADDRESS: { addresses: [a64('GPGPU CSR Base Address', 1, 12, 'context')] },
   XY_COLOR_BLT: { flags: F.MEMORY_WRITE, addresses: [a64('Destination Base Address', 4, 0, 'context')] },
@@ -375,7 +390,8 @@ const ANNOTATIONS: Record<string, Annotation> = {
 // 3DSTATE_CONSTANT_* bodies hold four constant buffers at dwords 3, 5, 7, 9 (3DSTATE_CONSTANT_BODY).
 for (const stage of ['VS', 'HS', 'DS', 'GS', 'PS']) {
   ANNOTATIONS[`3DSTATE_CONSTANT_${stage}`] = {
-    addresses: [3, 5, 7, 9].map((dw, i) => a64(`Buffer ${i}`, dw, 5, 'context')),
+    // Buffer k is read only when its Read Length (dword 1 + k/2, bits 15:0 or 31:16) is non-zero.
+    addresses: [3, 5, 7, 9].map((dw, i) => a64(`Buffer ${i}`, dw, 5, 'context', { enable: { dword: 1 + (i >> 1), bit: 16 * (i & 1), bits: 16 } })),
   };
 }
 
