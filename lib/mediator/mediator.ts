@@ -275,7 +275,7 @@ export class Mediator {
         outOfSync: this.outOfSync,
         privateGgtt: this.gscale,
       });
-      v.resetHook = (x, engineId) => this.dropWork(x, engineId);
+      v.resetHook = (x, engineId) => this.dropWork(x, engineId, true);
       v.activationHook = () => this.kick();
       if (opts.activate === false) v.active = false;
       v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
@@ -334,21 +334,16 @@ export class Mediator {
    * after a hang: the element completes, its other work on that engine is dropped, its engine
    * state is reset, and a command-streamer error interrupt is raised.
    */
-  hang(w: Workload, message: string): void {
+  hang(w: Workload, message: string, rule = 'watchdog'): void {
     const e = w.engine.id;
     if (this.inflight[e] !== w) return;
-    this.byHostContext.delete(w.hostContextId);
-    this.inflight[e] = null;
+    this.detach(w);
     this.device.engines[e].reset();
-    w.status = 'failed';
-    w.failure = { rule: 'watchdog', code: 'HANG', message, gma: -1, header: '', command: '' };
+    this.retire(w, 'failed', { rule, code: 'HANG', message, gma: -1, header: '', command: '' }, true);
     const v = this.vgpuMap.get(w.vgpuId);
-    if (v) {
-      this.finish(w, v);
-      if (v.state !== 'destroyed') {
-        v.resetEngine(e);
-        v.raise(w.engine, EngineIrq.CS_ERROR);
-      }
+    if (v && v.state !== 'destroyed') {
+      v.resetEngine(e);
+      v.raise(w.engine, EngineIrq.CS_ERROR);
     }
     this.kick();
   }
@@ -504,7 +499,8 @@ export class Mediator {
     if (!v) return;
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
     if (w.status === 'failed') {
-      this.finish(w, v);
+      // Refused at submission (bad descriptor, ring-context): it ends here, in order.
+      this.retire(w, 'failed', w.failure, true);
       this.kick();
       return;
     }
@@ -526,9 +522,7 @@ export class Mediator {
       failure = { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
     }
     if (failure) {
-      w.status = 'failed';
-      w.failure = failure;
-      this.finish(w, v);
+      this.retire(w, 'failed', failure, true);
       this.kick();
       return;
     }
@@ -550,6 +544,8 @@ export class Mediator {
       this.preparing[e] = null;
       const v = this.vgpuMap.get(w.vgpuId);
       if (!v || v.state === 'destroyed' || w.status === 'failed' || w.shadowContext === null) {
+        // Its vGPU went away meanwhile: the workload ends here, shadows and all.
+        this.retire(w, 'failed', { rule: 'reset', code: 'HANG', message: 'dropped before submission', gma: -1, header: '', command: '' }, false);
         this.kick();
         return;
       }
@@ -602,12 +598,7 @@ export class Mediator {
 
   /** Fail the workload on the device with `failure` and finish it. */
   private failInflight(w: Workload, failure: WorkloadFailure): void {
-    this.byHostContext.delete(w.hostContextId);
-    this.inflight[w.engine.id] = null;
-    w.status = 'failed';
-    w.failure = failure;
-    const v = this.vgpuMap.get(w.vgpuId);
-    if (v) this.finish(w, v);
+    this.retire(w, 'failed', failure, true);
   }
 
   /** When each engine's current run started (for busy time). */
@@ -732,6 +723,20 @@ export class Mediator {
       }
       return;
     }
+    if (e.kind === 'stopped' && e.engine) {
+      // A workload set STOP_RING (RING_MI_MODE bit 8) with a command: its engine halted with the
+      // context loaded and would serve nobody again. The mediator owns engine liveness whether
+      // or not a scheduler (and its watchdog) runs: the workload ends as a hang of its own vGPU,
+      // the engine is reset, the next workload goes. Outside the device's step.
+      const id = this.device.engine(e.engine).id;
+      const w = this.inflight[id];
+      if (w) {
+        this.device.clock.schedule(0, () => {
+          if (this.inflight[id] === w) this.hang(w, `the workload stopped its ring (STOP_RING in RING_MI_MODE) on ${e.engine}`, 'stop-ring');
+        });
+      }
+      return;
+    }
     if (e.kind === 'submit-dropped' && e.contextId !== undefined) {
       const w = this.byHostContext.get(e.contextId);
       if (w && this.inflight[w.engine.id] === w) {
@@ -758,22 +763,16 @@ export class Mediator {
     if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.COMPLETE) !== 0 && e.contextId !== undefined) {
       const w = this.byHostContext.get(e.contextId);
       if (!w) return;
-      const v = this.vgpuMap.get(w.vgpuId);
       w.busyNs += this.device.clock.now - this.runStart[w.engine.id];
-      w.status = 'completed';
-      this.byHostContext.delete(w.hostContextId);
-      this.inflight[w.engine.id] = null;
-      if (v) this.finish(w, v);
+      this.retire(w, 'completed', null, true);
       this.kick();
     } else if (e.kind === 'error' && e.engine) {
       const engine = this.device.engine(e.engine);
       const w = this.inflight[engine.id];
       if (!w) return;
-      this.byHostContext.delete(w.hostContextId);
-      this.inflight[engine.id] = null;
-      w.status = 'failed';
+      this.detach(w);
       const err = engine.error;
-      w.failure = {
+      const failure: WorkloadFailure = {
         rule: 'gpu-hang', code: err?.code ?? 'HANG', message: err?.message ?? 'engine error',
         gma: err?.address ?? -1, header: err ? '0x' + (err.header >>> 0).toString(16) : '', command: '',
       };
@@ -785,49 +784,78 @@ export class Mediator {
         this.resetting[engine.id] = 0;
         this.kick();
       });
-      const v = this.vgpuMap.get(w.vgpuId);
-      if (v) this.finish(w, v);
+      this.retire(w, 'failed', failure, true);
     }
   }
 
-  /** Finish a workload (completed or failed): guest context, CSB, interrupts, shadows, records. */
-  private finish(w: Workload, v: Vgpu): void {
+  /** Take `w` out of wherever the mediator holds it (queue, mediation, device); idempotent. */
+  private detach(w: Workload): void {
+    const e = w.engine.id;
+    if (this.inflight[e] === w) {
+      this.inflight[e] = null;
+      this.byHostContext.delete(w.hostContextId);
+    }
+    if (this.preparing[e] === w) this.preparing[e] = null;
+    const q = this.queues[e];
+    const i = q.indexOf(w);
+    if (i >= 0) q.splice(i, 1);
+  }
+
+  /**
+   * The one end of a workload's life (STYLE item 5: every path that finishes or drops a workload
+   * comes here, once): it leaves the queues and the device, its shadows (ring, batches, context,
+   * PPGTT reference) are released, the counters, history and listeners see it once. With
+   * `report` the guest sees the end as a driver expects (GVT-g `complete_current_workload`): the
+   * status page merge, the ring head, the CSB event and interrupts, failsafe by policy; without
+   * it (the vGPU or engine is being reset, destroyed, or is in failsafe) nothing reaches the
+   * guest, whose execlist state is reset anyway. A second call for the same workload is ignored.
+   */
+  private retire(w: Workload, status: 'completed' | 'failed', failure: WorkloadFailure | null, report: boolean): void {
+    if (w.completedAt >= 0) return;
+    this.detach(w);
+    w.status = status;
+    w.failure = failure;
     w.completedAt = this.device.clock.now;
-    if (w.status === 'completed' && w.shadowContext && w.ppHwspAtDispatch) {
+    const v = this.vgpuMap.get(w.vgpuId);
+    const guest = report && v !== undefined && v.state !== 'destroyed' ? v : null;
+    if (guest && status === 'completed' && w.shadowContext && w.ppHwspAtDispatch) {
       // Its per-process status page (context page 0) receives what the device wrote there
       // (store-data-index, seqnos): only the dwords that changed in the shadow, so that stores
-      // the guest's own commands made to that page through another mapping are kept.
-      const hpa = v.ggtt.translate(w.lrca);
-      if (hpa >= 0) {
-        const guest = this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE));
-        const shadow = this.hostGm.page32(w.shadowContext, 0);
-        const before = w.ppHwspAtDispatch;
-        for (let i = 0; i < shadow.length; i++) if (shadow[i] !== before[i]) guest[i] = shadow[i];
-      }
+      // the guest's own commands made to that page through another mapping are kept. Through
+      // the guest write path: a page table there is write-protected and must see the store.
+      const shadow = this.hostGm.page32(w.shadowContext, 0);
+      const before = w.ppHwspAtDispatch;
+      for (let i = 0; i < shadow.length; i++) if (shadow[i] !== before[i]) guest.writeGuestGma32(w.lrca + i * 4, shadow[i]);
     }
     w.ppHwspAtDispatch = null;
-    if (w.ringSize > 0 && (w.status === 'completed' || (w.failure && w.failure.rule !== 'ring-context' && w.failure.rule !== 'bad-descriptor'))) {
+    if (guest && w.ringSize > 0 && (status === 'completed' || (failure && failure.rule !== 'ring-context' && failure.rule !== 'bad-descriptor'))) {
       // The guest's ring is consumed up to the workload's tail: executed, or refused and
       // dropped (a refused request is not run again at the next submission).
-      v.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
+      guest.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
     }
     this.releaseShadows(w);
-    if (w.status === 'completed') {
+    if (status === 'completed') {
       this.stats.completed++;
-      if (w.userInterrupts > 0) v.raise(w.engine, EngineIrq.USER);
+      if (guest && w.userInterrupts > 0) guest.raise(w.engine, EngineIrq.USER);
     } else {
       this.stats.failed++;
-      const f = w.failure!;
-      this.stats.refusedByRule[f.rule] = (this.stats.refusedByRule[f.rule] ?? 0) + 1;
-      v.log('workload-failed', `${f.rule} (${f.code}) at 0x${Math.max(0, f.gma).toString(16)} ${f.command} ${f.header}: ${f.message}`);
-      log('%s: workload %d failed: %s: %s', v.name, w.seq, f.rule, f.message);
+      if (guest) {
+        const f = failure!;
+        this.stats.refusedByRule[f.rule] = (this.stats.refusedByRule[f.rule] ?? 0) + 1;
+        guest.log('workload-failed', `${f.rule} (${f.code}) at 0x${Math.max(0, f.gma).toString(16)} ${f.command} ${f.header}: ${f.message}`);
+        log('%s: workload %d failed: %s: %s', guest.name, w.seq, f.rule, f.message);
+      }
     }
-    v.execlists[w.engine.id].complete(w);
-    if (w.status === 'failed' && this.shouldFailsafe(w.failure!)) v.enterFailsafe(`${w.failure!.rule}: ${w.failure!.message}`);
-    if (v.state === 'failsafe') this.dropWork(v, -1);
+    if (guest) {
+      guest.execlists[w.engine.id].complete(w);
+      if (status === 'failed' && this.shouldFailsafe(failure!)) guest.enterFailsafe(`${failure!.rule}: ${failure!.message}`);
+      if (guest.state === 'failsafe') this.dropWork(guest, -1, false);
+    }
     this.history.push(w);
     if (this.history.length > this.historyLimit) this.history.shift();
     for (const cb of this.doneListeners) cb(w);
+    // Shadow space came back: a workload waiting for it may go now.
+    this.kick();
   }
 
   private shouldFailsafe(f: WorkloadFailure): boolean {
@@ -836,53 +864,34 @@ export class Mediator {
     return f.code === 'BAD_COMMAND' || f.code === 'BAD_ADDRESS';
   }
 
-  /** Drop the queued (and, on reset, in-flight) work of a vGPU: engine -1 for all engines. */
-  private dropWork(v: Vgpu, engineId: number): void {
+  /**
+   * Drop the work of a vGPU: engine -1 for all engines. Queued workloads (preempted ones with
+   * their shadows included) and one being prepared always go; with `stopInflight` (a vGPU or
+   * engine reset, a destroy) its workload on the device is stopped first, by an engine reset,
+   * before anything it uses (shadow PPGTT, shadows) is freed (GVT-g `intel_gvt_reset_vgpu_locked`
+   * waits for the vGPU's workloads to leave the device, `intel_vgpu_stop_schedule`). Without it
+   * (failsafe) the running workload ends normally.
+   */
+  private dropWork(v: Vgpu, engineId: number, stopInflight: boolean): void {
+    const dropped: WorkloadFailure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset, a destroy, or failsafe', gma: -1, header: '', command: '' };
     for (let e = 0; e < this.queues.length; e++) {
       if (engineId >= 0 && e !== engineId) continue;
       const q = this.queues[e];
-      for (let i = q.length - 1; i >= 0; i--) {
-        if (q[i].vgpuId !== v.id) continue;
-        const [w] = q.splice(i, 1);
-        w.status = 'failed';
-        w.failure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset, or failsafe', gma: -1, header: '', command: '' };
-        w.completedAt = this.device.clock.now;
-        this.stats.failed++;
-        this.history.push(w);
-        for (const cb of this.doneListeners) cb(w);
-      }
+      for (let i = q.length - 1; i >= 0; i--) if (q[i].vgpuId === v.id) this.retire(q[i], 'failed', dropped, false);
       const p = this.preparing[e];
-      if (p && p.vgpuId === v.id) {
-        this.preparing[e] = null;
-        p.status = 'failed';
-        p.failure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset', gma: -1, header: '', command: '' };
-        p.completedAt = this.device.clock.now;
-        this.releaseShadows(p);
-        this.stats.failed++;
-        this.history.push(p);
-        for (const cb of this.doneListeners) cb(p);
-        this.kick();
-      }
+      if (p && p.vgpuId === v.id) this.retire(p, 'failed', dropped, false);
       const f = this.inflight[e];
-      if (f && f.vgpuId === v.id && v.state !== 'failsafe') {
-        // A reset stops the vGPU's context on the device.
-        this.byHostContext.delete(f.hostContextId);
-        this.inflight[e] = null;
+      if (f && f.vgpuId === v.id && stopInflight) {
+        this.detach(f);
         this.device.engines[e].reset();
-        f.status = 'failed';
-        f.failure = { rule: 'reset', code: 'HANG', message: 'stopped by a vGPU or engine reset', gma: -1, header: '', command: '' };
-        f.completedAt = this.device.clock.now;
-        this.releaseShadows(f);
-        this.stats.failed++;
-        this.history.push(f);
-        for (const cb of this.doneListeners) cb(f);
-        this.kick();
+        this.retire(f, 'failed', { ...dropped, message: 'stopped on the device by a vGPU or engine reset, or a destroy' }, false);
       }
     }
+    this.kick();
   }
 
   private release(v: Vgpu): void {
-    this.dropWork(v, -1);
+    this.dropWork(v, -1, true);
     this.vgpuMap.delete(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);
