@@ -13,7 +13,7 @@
  * vGPU enters failsafe; the other vGPUs keep running.
  */
 import createDebug from 'debug';
-import { ConfigError, GvtError } from '../errors.js';
+import { ConfigError, GvtError, NoResourceError } from '../errors.js';
 import type { Gen9Device } from '../device/device.js';
 import type { DeviceEvent } from '../device/execlists.js';
 import { GEN9_ENGINES } from '../device/engines.js';
@@ -94,7 +94,35 @@ export interface MediatorOptions {
    * otherwise. Each load costs `cost.ggttLoadNsPerEntry` per entry before the dispatch.
    */
   gscale?: boolean;
+  /**
+   * Per-vGPU bound on the mediator's shadow graphics memory (ring, batch and context shadows in
+   * the host's reserved range), in 4 KiB pages held at once by one vGPU's workloads. A workload
+   * needing more on its own is refused (`shadow-quota`, LIMIT); one that would exceed it with
+   * the vGPU's other shadows waits for them. Default: a quarter of the range, and at least one
+   * largest workload the parser admits (`parser.maxWorkloadBytes` + a 2 MiB ring + a page per
+   * batch + a context image): 24,576 pages (96 MiB) with GVT-g's 384 MiB reservation.
+   */
+  shadowQuotaPages?: number;
+  /**
+   * Pages of the reserved range kept for each vGPU (default 1024 = 4 MiB, at most an equal share
+   * of the range per vGPU id): no other vGPU may allocate into it, so a vGPU's ordinary work
+   * finds shadow space whatever the others hold.
+   */
+  shadowReservePages?: number;
 }
+
+/** Simulated ns before a workload waiting for shared shadow resources is tried again (or at the next release). */
+export const SHADOW_RETRY_NS = 1_000_000;
+
+/** A workload whose shadows cannot be had now: it stays queued and is tried again. */
+const WAIT = 'wait';
+
+/**
+ * NoResourceError resources shared by every vGPU: running short of one is not the workload's
+ * doing, so the workload waits (GVT-g returns -EAGAIN-like errors to its scheduler and retries
+ * the workload) instead of failing.
+ */
+const SHARED_RESOURCES: ReadonlySet<string> = new Set(['host-gm', 'host-memory']);
 
 /**
  * What mediation costs in simulated time, as data. The scan and copy of a workload happen on the
@@ -161,6 +189,8 @@ export interface MediatorStats {
   ggttLoads: number;
   /** gScale: host GGTT entries written by those loads. */
   ggttEntriesLoaded: number;
+  /** Times a workload waited for shared shadow resources (host shadow space or frames) instead of failing. */
+  shadowWaits: number;
 }
 
 /**
@@ -185,7 +215,7 @@ export class Mediator {
   readonly outOfSync: boolean;
   readonly stats: MediatorStats = {
     submitted: 0, completed: 0, failed: 0, commandsAudited: 0, batchesShadowed: 0, addressesPatched: 0, refusedByRule: {},
-    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0,
+    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0, shadowWaits: 0,
   };
   readonly cost: MediationCostModel;
   readonly mode: MediationMode;
@@ -212,6 +242,9 @@ export class Mediator {
   private readonly historyLimit: number;
   private seq = 0;
   private kickPending = false;
+  /** Workloads waiting for shared shadow resources: not tried again before this time (ns). */
+  private readonly waitUntil = new Map<Workload, number>();
+  private retryPending = false;
 
   constructor(device: Gen9Device, opts: MediatorOptions = {}) {
     this.device = device;
@@ -248,8 +281,17 @@ export class Mediator {
       share: this.gscale,
     });
     this.parser = new CommandParser(opts.parser);
-    // Shadows live in the host's reserved hidden range (no aperture needed).
-    this.hostGm = new HostGmPool(device, device.apertureSize, device.apertureSize + host.highGmSize);
+    // Shadows live in the host's reserved hidden range (no aperture needed), bounded per vGPU.
+    const poolPages = Math.floor(host.highGmSize / PAGE_SIZE);
+    const limits = this.parser.limits;
+    const largest = Math.ceil(limits.maxWorkloadBytes / PAGE_SIZE) + limits.maxBatches + 512 + 32;
+    const quota = opts.shadowQuotaPages ?? Math.min(poolPages, Math.max(Math.floor(poolPages / 4), largest));
+    if (!(Number.isSafeInteger(quota) && quota >= 1)) throw new ConfigError('shadowQuotaPages', `must be a positive integer, got ${String(opts.shadowQuotaPages)}`);
+    const reserve = opts.shadowReservePages ?? 1024;
+    if (!(Number.isSafeInteger(reserve) && reserve >= 0)) throw new ConfigError('shadowReservePages', `must be a non-negative integer, got ${String(opts.shadowReservePages)}`);
+    this.hostGm = new HostGmPool(device, device.apertureSize, device.apertureSize + host.highGmSize, {
+      quotaPages: quota, reservePages: reserve, maxOwners: this.partition.maxVgpus - 1,
+    });
     // The host driver runs the device in execlist mode on every engine.
     for (const e of GEN9_ENGINES) device.regs.write(e.mmioBase + RING.GFX_MODE, 4, (Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE);
     device.onEvent((e) => this.onDeviceEvent(e));
@@ -280,6 +322,7 @@ export class Mediator {
       if (opts.activate === false) v.active = false;
       v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
       this.vgpuMap.set(id, v);
+      this.hostGm.addOwner(id);
       log('created %s (%s): low 0x%s+%d MiB, high 0x%s+%d MiB', v.name, opts.type,
         slices.lowBase.toString(16), slices.lowSize >>> 20, slices.highBase.toString(16), slices.highSize >>> 20);
       return v;
@@ -450,9 +493,12 @@ export class Mediator {
         let earlier = false;
         for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
         if (earlier) continue;
+        const until = this.waitUntil.get(w);
+        if (until !== undefined && until > now) continue;
         q.splice(i, 1);
-        this.dispatch(w);
-        break;
+        if (this.dispatch(w)) break;
+        // It waits for shared shadow resources: back in its place; a later workload may go.
+        q.splice(i, 0, w);
       }
     }
   }
@@ -494,15 +540,19 @@ export class Mediator {
     return entries * this.cost.ggttLoadNsPerEntry;
   }
 
-  private dispatch(w: Workload): void {
+  /**
+   * Start `w` (prepare and submit it, or end it when it fails). Returns false when it must wait
+   * for shared shadow resources (it is not queued then; the caller puts it back).
+   */
+  private dispatch(w: Workload): boolean {
     const v = this.vgpuMap.get(w.vgpuId);
-    if (!v) return;
+    if (!v) return true;
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
     if (w.status === 'failed') {
       // Refused at submission (bad descriptor, ring-context): it ends here, in order.
       this.retire(w, 'failed', w.failure, true);
       this.kick();
-      return;
+      return true;
     }
     const load = this.makeResident(v);
     if (load > 0) {
@@ -512,19 +562,28 @@ export class Mediator {
     if (w.status === 'queued' && w.shadowContext !== null) {
       // Resuming a preempted workload: its shadow context holds the saved state.
       this.submitToDevice(w, load);
-      return;
+      return true;
     }
-    let failure: WorkloadFailure | null;
+    let failure: WorkloadFailure | typeof WAIT | null;
     try {
       failure = this.prepare(w, v);
     } catch (e) {
       if (!(e instanceof GvtError)) throw e;
-      failure = { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
+      this.releaseShadows(w);
+      failure = e instanceof NoResourceError && SHARED_RESOURCES.has(e.resource) ? WAIT
+        : { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
+    } finally {
+      // The parser's buffers shrink back once the shadows are copied out (or refused).
+      this.parser.trimBuffers();
+    }
+    if (failure === WAIT) {
+      this.wait(w, v);
+      return false;
     }
     if (failure) {
       this.retire(w, 'failed', failure, true);
       this.kick();
-      return;
+      return true;
     }
     const c = this.cost;
     let pages = w.engine.contextPages;
@@ -533,6 +592,25 @@ export class Mediator {
     w.mediationNs += delay;
     this.stats.mediationNs += delay;
     this.submitToDevice(w, delay + load);
+    return true;
+  }
+
+  /**
+   * `w` cannot have its shadows now, through no fault of its own (shared shadow space or host
+   * frames held by others, or its own earlier workloads' shadows): it stays queued and is tried
+   * again at the next release of shadows or after `SHADOW_RETRY_NS`, whichever comes first. Its
+   * commands are never skipped for it.
+   */
+  private wait(w: Workload, v: Vgpu): void {
+    this.stats.shadowWaits++;
+    this.waitUntil.set(w, this.device.clock.now + SHADOW_RETRY_NS);
+    v.log('shadow-wait', `${w.engine.name} workload ${w.seq} waits for shadow resources`);
+    if (this.retryPending) return;
+    this.retryPending = true;
+    this.device.clock.schedule(SHADOW_RETRY_NS, () => {
+      this.retryPending = false;
+      this.kick();
+    });
   }
 
   /** Submit the shadow context after `delay` ns of mediation (the engine is reserved meanwhile). */
@@ -608,22 +686,35 @@ export class Mediator {
    * Shadow a workload: PPGTT, audit, shadow buffers, shadow context. Returns a failure record,
    * or null when the workload is ready to submit. Releases everything on failure.
    */
-  private prepare(w: Workload, v: Vgpu): WorkloadFailure | null {
+  private prepare(w: Workload, v: Vgpu): WorkloadFailure | typeof WAIT | null {
     const hasPpgtt = w.pdps.some((p) => p !== 0);
+    // Shadow page allocations the vGPU's own quota refuses are its doing; host memory is not.
+    const quotaHits = v.ppgtt.quotaHits;
+    const ownQuota = (): WorkloadFailure => ({
+      rule: 'shadow-alloc', code: 'LIMIT', gma: -1, header: '', command: '',
+      message: `shadow PPGTT could not be built or synced (the vGPU's quota of ${v.ppgtt.maxShadowPages} shadow pages is reached)`,
+    });
     if (hasPpgtt) {
-      const mm = w.addressingMode === 3 ? v.ppgtt.get(w.pdps[0], PPGTT_MODE_L4) : v.ppgtt.get(w.pdps, PPGTT_MODE_L3);
+      let mm;
+      try {
+        mm = w.addressingMode === 3 ? v.ppgtt.get(w.pdps[0], PPGTT_MODE_L4) : v.ppgtt.get(w.pdps, PPGTT_MODE_L3);
+      } catch (e) {
+        if (e instanceof NoResourceError && v.ppgtt.quotaHits !== quotaHits) return ownQuota();
+        throw e;
+      }
       w.ppgtt = mm.acquire();
     }
     if (!v.ppgtt.sync()) {
-      // Host memory ran out while re-shadowing pending entries: running now would lose stores.
+      // Entries could not be re-shadowed: running now would lose stores. At the vGPU's own
+      // shadow page quota it is the guest's doing (it fails); host memory short, it waits.
       this.releaseShadows(w);
-      return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow PPGTT could not be synced (host memory exhausted)', gma: -1, header: '', command: '' };
+      return v.ppgtt.quotaHits !== quotaHits ? ownQuota() : WAIT;
     }
     if (!v.ggtt.sync()) {
       // The same for GGTT entries whose frames the host could not back: they still point at
       // scratch, and the guest did nothing wrong.
       this.releaseShadows(w);
-      return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow GGTT entries could not be backed (host memory exhausted)', gma: -1, header: '', command: '' };
+      return WAIT;
     }
     const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt));
     w.commands = r.commands;
@@ -648,12 +739,25 @@ export class Mediator {
         this.releaseShadows(w);
         return { rule: 'command-budget', code: 'LIMIT', message: `ring segment of ${ringLen} dwords exceeds a 2 MiB shadow ring`, gma: w.ringBase, header: '', command: '' };
       }
-      const ring = pool.alloc(ringBytes);
+      // The whole workload is admitted against its vGPU's quota and the others' reserves first.
+      const pages = w.engine.contextPages;
+      let need = ringBytes / PAGE_SIZE + pages;
+      for (let k = 1; k < shadows.length; k++) need += Math.max(1, Math.ceil((shadows[k].length * 4) / PAGE_SIZE));
+      const admission = pool.admit(v.id, need);
+      if (admission !== 'ok') {
+        this.releaseShadows(w);
+        if (admission === 'wait') return WAIT;
+        return {
+          rule: 'shadow-quota', code: 'LIMIT', gma: w.ringBase, header: '', command: '',
+          message: `the workload's shadows need ${need} pages, beyond the vGPU's quota of ${pool.quotaPages}`,
+        };
+      }
+      const ring = pool.alloc(ringBytes, v.id);
       w.shadowAllocs.push(ring);
       gmas[0] = ring.gma;
       const allocs: HostGmAllocation[] = [ring];
       for (let k = 1; k < shadows.length; k++) {
-        const a = pool.alloc(shadows[k].length * 4);
+        const a = pool.alloc(shadows[k].length * 4, v.id);
         w.shadowAllocs.push(a);
         allocs.push(a);
         gmas[k] = a.gma;
@@ -661,8 +765,7 @@ export class Mediator {
       this.parser.relocate(gmas);
       for (let k = 0; k < shadows.length; k++) pool.write(allocs[k], 0, shadows[k].data, 0, shadows[k].length);
       // The shadow context: the guest's image, with the ring and PPGTT roots pointed at shadows.
-      const pages = w.engine.contextPages;
-      const ctx = pool.alloc(pages * PAGE_SIZE);
+      const ctx = pool.alloc(pages * PAGE_SIZE, v.id);
       w.shadowContext = ctx;
       for (let p = 0; p < pages; p++) {
         const hpa = v.ggtt.translate(w.lrca + p * PAGE_SIZE);
@@ -693,6 +796,8 @@ export class Mediator {
   }
 
   private releaseShadows(w: Workload): void {
+    // Shadow space comes back: waiting workloads may be tried at once.
+    if (w.shadowAllocs.length > 0 || w.shadowContext) this.waitUntil.clear();
     for (const a of w.shadowAllocs) this.hostGm.free(a);
     w.shadowAllocs.length = 0;
     if (w.shadowContext) {
@@ -813,6 +918,7 @@ export class Mediator {
   private retire(w: Workload, status: 'completed' | 'failed', failure: WorkloadFailure | null, report: boolean): void {
     if (w.completedAt >= 0) return;
     this.detach(w);
+    this.waitUntil.delete(w);
     w.status = status;
     w.failure = failure;
     w.completedAt = this.device.clock.now;
@@ -892,6 +998,7 @@ export class Mediator {
 
   private release(v: Vgpu): void {
     this.dropWork(v, -1, true);
+    this.hostGm.removeOwner(v.id);
     this.vgpuMap.delete(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);
