@@ -252,3 +252,18 @@ t.test('class 9: the mediator\'s CSB mirror into a status page the guest uses as
   t.same(w.checkFull(), []);
   t.same(w.teardown(), []);
 });
+
+t.test('class 8: the shadow quota options are checked and documented defaults apply', async (t) => {
+  const { Harness } = await import('../lib/harness/index.js');
+  t.throws(() => new Harness({ mediator: { shadowQuotaPages: 0 } }), { code: 'E_CONFIG' });
+  t.throws(() => new Harness({ mediator: { shadowReservePages: -1 } }), { code: 'E_CONFIG' });
+  t.throws(() => new Harness({ mediator: { shadowQuotaPages: 1.5 } }), { code: 'E_CONFIG' });
+  const h = new Harness();
+  const pool = h.mediator.hostGm;
+  t.equal(pool.totalPages, (384 * MiB) / PAGE_SIZE, 'GVT-g\'s 384 MiB reserved range');
+  t.equal(pool.quotaPages, 24576, 'default quota: a quarter of the range (96 MiB)');
+  t.equal(pool.reservePages, 1024, 'default reserve: 4 MiB per vGPU');
+  const g = h.addGuest();
+  t.equal(pool.admit(g.vgpu.id, 24577), 'quota', 'more than the quota on its own can never be met');
+  t.equal(pool.admit(g.vgpu.id, 1024), 'ok');
+});
