@@ -71,7 +71,7 @@ export const ENGINE_PHASE_NAMES: readonly string[] = ['idle', 'load', 'run', 'hu
 /** Kinds of device trace events. */
 export type DeviceEventKind =
   | 'submit' | 'submit-dropped' | 'context-load' | 'csb' | 'user-interrupt' | 'lite-restore'
-  | 'preempt' | 'error' | 'reset' | 'legacy-start' | 'idle' | 'interrupt';
+  | 'preempt' | 'error' | 'reset' | 'legacy-start' | 'idle' | 'interrupt' | 'stopped';
 
 /** One entry of the device trace. */
 export interface DeviceEvent {
@@ -385,6 +385,8 @@ export class Engine {
     // does that work now, and schedules its own continuation.
     this.cancelEvent();
     if ((this.host.regs.peek(this.reg(RING.MI_MODE)) & Bits.STOP_RING) !== 0) {
+      // Halted with a context loaded: whoever owns the engine is told (it may never resume).
+      if (!this.stopped) this.host.trace({ time: this.host.clock.now, kind: 'stopped', engine: this.name, contextId: this.currentContextId >>> 0 });
       this.stopped = true;
       return;
     }

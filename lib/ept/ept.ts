@@ -108,6 +108,8 @@ export interface EptCounters {
   pinNoMemory: number;
   /** Device writes reported through `markDirty`. */
   deviceDirty: number;
+  /** Stores the mediator made into guest RAM through `hostWrite32` (of them, `trapped` counts the trapped ones too). */
+  hostWrites: number;
 }
 
 /** Options of `Ept`. */
@@ -127,7 +129,7 @@ export class Ept {
   /** Counters. */
   readonly counters: EptCounters = {
     guestWrites: 0, landed: 0, trapped: 0, trapLanded: 0, denied: 0, outOfRam: 0,
-    mapped: 0, unmapped: 0, pinFailures: 0, pinNoMemory: 0, deviceDirty: 0,
+    mapped: 0, unmapped: 0, pinFailures: 0, pinNoMemory: 0, deviceDirty: 0, hostWrites: 0,
   };
   /** Guest frames currently backed by a host frame. */
   mappedFrames = 0;
@@ -419,6 +421,29 @@ export class Ept {
     }
     this.word32[0] = value;
     this.guestWrite(gpa, this.word8);
+  }
+
+  /**
+   * A 32-bit store the mediator makes into guest RAM on the emulated device's behalf (the virtual
+   * CSB mirror in the status page, the ring head write-back, the context status page merge):
+   * a write-protected page routes it to its handler exactly as a vCPU store, so a shadow page
+   * table built from that page sees it (GVT-g's emulated writes go through
+   * `intel_gvt_write_gpa`, which the page track sees as well). The vCPU's write permission is
+   * not applied (the device writes as DMA would); the page is marked dirty. Returns false
+   * outside guest RAM (nothing written).
+   */
+  hostWrite32(gpa: Gpa | number, value: number): boolean {
+    if (!((gpa & 3) === 0 && gpa >= 0 && gpa + 4 <= this.guest.size)) return false;
+    this.counters.hostWrites++;
+    const gfn = Math.floor(gpa / PAGE_SIZE);
+    if ((this.perms[gfn] & EPT_TRAP) !== 0) {
+      this.word32[0] = value;
+      this.writePiece(gfn, gpa, this.word8);
+      return true;
+    }
+    this.guest.page32(gfn)[(gpa & 0xfff) >>> 2] = value;
+    this.setDirty(gfn);
+    return true;
   }
 
   private writePiece(gfn: number, a: number, piece: Uint8Array): void {

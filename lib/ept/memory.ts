@@ -284,6 +284,10 @@ export class HostMemory extends SparsePages {
     if (this.freeList.length) f = this.freeList.pop()!;
     else if (this.nextFresh < this.frames) f = this.nextFresh++;
     else throw new NoResourceError('host-memory', 1, `host memory exhausted: all ${this.frames} frames allocated`);
+    // Scrubbed before reuse: `freeFrame` dropped the contents, but a write that reached the frame
+    // while it was free (a device still walking a table freed under it) must not be handed to
+    // the next owner.
+    if (this.pages8[f] !== undefined) this.discardRecycling(f);
     this.allocated[f] = 1;
     if (++this.allocatedFrames > this.peakAllocatedFrames) this.peakAllocatedFrames = this.allocatedFrames;
     return f;

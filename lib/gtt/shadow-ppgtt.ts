@@ -453,11 +453,18 @@ export class PpgttManager {
   /** A host frame for a shadow page, within the quota; throws `NoResourceError` beyond it. */
   private allocShadowFrame(): number {
     if (this.nPages >= this.maxShadowPages) {
+      this.quotaHits++;
       throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
     }
     return this.host.allocFrame();
   }
 
+  /**
+   * Shadow page allocations refused by the vGPU's own quota (`maxShadowPages`), as opposed to
+   * host memory exhaustion: the mediator fails a workload for the first, lets it wait for the
+   * second.
+   */
+  quotaHits = 0;
   /** The per-vGPU bound on shadow pages (`PpgttManagerOptions.maxShadowPages`). */
   readonly maxShadowPages: number;
   /** The bound on cached shadow mms (`PpgttManagerOptions.maxMms`). */

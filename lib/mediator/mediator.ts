@@ -13,7 +13,7 @@
  * vGPU enters failsafe; the other vGPUs keep running.
  */
 import createDebug from 'debug';
-import { ConfigError, GvtError } from '../errors.js';
+import { ConfigError, GvtError, NoResourceError } from '../errors.js';
 import type { Gen9Device } from '../device/device.js';
 import type { DeviceEvent } from '../device/execlists.js';
 import { GEN9_ENGINES } from '../device/engines.js';
@@ -94,7 +94,35 @@ export interface MediatorOptions {
    * otherwise. Each load costs `cost.ggttLoadNsPerEntry` per entry before the dispatch.
    */
   gscale?: boolean;
+  /**
+   * Per-vGPU bound on the mediator's shadow graphics memory (ring, batch and context shadows in
+   * the host's reserved range), in 4 KiB pages held at once by one vGPU's workloads. A workload
+   * needing more on its own is refused (`shadow-quota`, LIMIT); one that would exceed it with
+   * the vGPU's other shadows waits for them. Default: a quarter of the range, and at least one
+   * largest workload the parser admits (`parser.maxWorkloadBytes` + a 2 MiB ring + a page per
+   * batch + a context image): 24,576 pages (96 MiB) with GVT-g's 384 MiB reservation.
+   */
+  shadowQuotaPages?: number;
+  /**
+   * Pages of the reserved range kept for each vGPU (default 1024 = 4 MiB, at most an equal share
+   * of the range per vGPU id): no other vGPU may allocate into it, so a vGPU's ordinary work
+   * finds shadow space whatever the others hold.
+   */
+  shadowReservePages?: number;
 }
+
+/** Simulated ns before a workload waiting for shared shadow resources is tried again (or at the next release). */
+export const SHADOW_RETRY_NS = 1_000_000;
+
+/** A workload whose shadows cannot be had now: it stays queued and is tried again. */
+const WAIT = 'wait';
+
+/**
+ * NoResourceError resources shared by every vGPU: running short of one is not the workload's
+ * doing, so the workload waits (GVT-g returns -EAGAIN-like errors to its scheduler and retries
+ * the workload) instead of failing.
+ */
+const SHARED_RESOURCES: ReadonlySet<string> = new Set(['host-gm', 'host-memory']);
 
 /**
  * What mediation costs in simulated time, as data. The scan and copy of a workload happen on the
@@ -161,6 +189,8 @@ export interface MediatorStats {
   ggttLoads: number;
   /** gScale: host GGTT entries written by those loads. */
   ggttEntriesLoaded: number;
+  /** Times a workload waited for shared shadow resources (host shadow space or frames) instead of failing. */
+  shadowWaits: number;
 }
 
 /**
@@ -185,7 +215,7 @@ export class Mediator {
   readonly outOfSync: boolean;
   readonly stats: MediatorStats = {
     submitted: 0, completed: 0, failed: 0, commandsAudited: 0, batchesShadowed: 0, addressesPatched: 0, refusedByRule: {},
-    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0,
+    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0, shadowWaits: 0,
   };
   readonly cost: MediationCostModel;
   readonly mode: MediationMode;
@@ -212,6 +242,9 @@ export class Mediator {
   private readonly historyLimit: number;
   private seq = 0;
   private kickPending = false;
+  /** Workloads waiting for shared shadow resources: not tried again before this time (ns). */
+  private readonly waitUntil = new Map<Workload, number>();
+  private retryPending = false;
 
   constructor(device: Gen9Device, opts: MediatorOptions = {}) {
     this.device = device;
@@ -248,8 +281,17 @@ export class Mediator {
       share: this.gscale,
     });
     this.parser = new CommandParser(opts.parser);
-    // Shadows live in the host's reserved hidden range (no aperture needed).
-    this.hostGm = new HostGmPool(device, device.apertureSize, device.apertureSize + host.highGmSize);
+    // Shadows live in the host's reserved hidden range (no aperture needed), bounded per vGPU.
+    const poolPages = Math.floor(host.highGmSize / PAGE_SIZE);
+    const limits = this.parser.limits;
+    const largest = Math.ceil(limits.maxWorkloadBytes / PAGE_SIZE) + limits.maxBatches + 512 + 32;
+    const quota = opts.shadowQuotaPages ?? Math.min(poolPages, Math.max(Math.floor(poolPages / 4), largest));
+    if (!(Number.isSafeInteger(quota) && quota >= 1)) throw new ConfigError('shadowQuotaPages', `must be a positive integer, got ${String(opts.shadowQuotaPages)}`);
+    const reserve = opts.shadowReservePages ?? 1024;
+    if (!(Number.isSafeInteger(reserve) && reserve >= 0)) throw new ConfigError('shadowReservePages', `must be a non-negative integer, got ${String(opts.shadowReservePages)}`);
+    this.hostGm = new HostGmPool(device, device.apertureSize, device.apertureSize + host.highGmSize, {
+      quotaPages: quota, reservePages: reserve, maxOwners: this.partition.maxVgpus - 1,
+    });
     // The host driver runs the device in execlist mode on every engine.
     for (const e of GEN9_ENGINES) device.regs.write(e.mmioBase + RING.GFX_MODE, 4, (Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE);
     device.onEvent((e) => this.onDeviceEvent(e));
@@ -275,11 +317,12 @@ export class Mediator {
         outOfSync: this.outOfSync,
         privateGgtt: this.gscale,
       });
-      v.resetHook = (x, engineId) => this.dropWork(x, engineId);
+      v.resetHook = (x, engineId) => this.dropWork(x, engineId, true);
       v.activationHook = () => this.kick();
       if (opts.activate === false) v.active = false;
       v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
       this.vgpuMap.set(id, v);
+      this.hostGm.addOwner(id);
       log('created %s (%s): low 0x%s+%d MiB, high 0x%s+%d MiB', v.name, opts.type,
         slices.lowBase.toString(16), slices.lowSize >>> 20, slices.highBase.toString(16), slices.highSize >>> 20);
       return v;
@@ -334,21 +377,16 @@ export class Mediator {
    * after a hang: the element completes, its other work on that engine is dropped, its engine
    * state is reset, and a command-streamer error interrupt is raised.
    */
-  hang(w: Workload, message: string): void {
+  hang(w: Workload, message: string, rule = 'watchdog'): void {
     const e = w.engine.id;
     if (this.inflight[e] !== w) return;
-    this.byHostContext.delete(w.hostContextId);
-    this.inflight[e] = null;
+    this.detach(w);
     this.device.engines[e].reset();
-    w.status = 'failed';
-    w.failure = { rule: 'watchdog', code: 'HANG', message, gma: -1, header: '', command: '' };
+    this.retire(w, 'failed', { rule, code: 'HANG', message, gma: -1, header: '', command: '' }, true);
     const v = this.vgpuMap.get(w.vgpuId);
-    if (v) {
-      this.finish(w, v);
-      if (v.state !== 'destroyed') {
-        v.resetEngine(e);
-        v.raise(w.engine, EngineIrq.CS_ERROR);
-      }
+    if (v && v.state !== 'destroyed') {
+      v.resetEngine(e);
+      v.raise(w.engine, EngineIrq.CS_ERROR);
     }
     this.kick();
   }
@@ -455,9 +493,12 @@ export class Mediator {
         let earlier = false;
         for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
         if (earlier) continue;
+        const until = this.waitUntil.get(w);
+        if (until !== undefined && until > now) continue;
         q.splice(i, 1);
-        this.dispatch(w);
-        break;
+        if (this.dispatch(w)) break;
+        // It waits for shared shadow resources: back in its place; a later workload may go.
+        q.splice(i, 0, w);
       }
     }
   }
@@ -499,14 +540,19 @@ export class Mediator {
     return entries * this.cost.ggttLoadNsPerEntry;
   }
 
-  private dispatch(w: Workload): void {
+  /**
+   * Start `w` (prepare and submit it, or end it when it fails). Returns false when it must wait
+   * for shared shadow resources (it is not queued then; the caller puts it back).
+   */
+  private dispatch(w: Workload): boolean {
     const v = this.vgpuMap.get(w.vgpuId);
-    if (!v) return;
+    if (!v) return true;
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
     if (w.status === 'failed') {
-      this.finish(w, v);
+      // Refused at submission (bad descriptor, ring-context): it ends here, in order.
+      this.retire(w, 'failed', w.failure, true);
       this.kick();
-      return;
+      return true;
     }
     const load = this.makeResident(v);
     if (load > 0) {
@@ -516,21 +562,28 @@ export class Mediator {
     if (w.status === 'queued' && w.shadowContext !== null) {
       // Resuming a preempted workload: its shadow context holds the saved state.
       this.submitToDevice(w, load);
-      return;
+      return true;
     }
-    let failure: WorkloadFailure | null;
+    let failure: WorkloadFailure | typeof WAIT | null;
     try {
       failure = this.prepare(w, v);
     } catch (e) {
       if (!(e instanceof GvtError)) throw e;
-      failure = { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
+      this.releaseShadows(w);
+      failure = e instanceof NoResourceError && SHARED_RESOURCES.has(e.resource) ? WAIT
+        : { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
+    } finally {
+      // The parser's buffers shrink back once the shadows are copied out (or refused).
+      this.parser.trimBuffers();
+    }
+    if (failure === WAIT) {
+      this.wait(w, v);
+      return false;
     }
     if (failure) {
-      w.status = 'failed';
-      w.failure = failure;
-      this.finish(w, v);
+      this.retire(w, 'failed', failure, true);
       this.kick();
-      return;
+      return true;
     }
     const c = this.cost;
     let pages = w.engine.contextPages;
@@ -539,6 +592,25 @@ export class Mediator {
     w.mediationNs += delay;
     this.stats.mediationNs += delay;
     this.submitToDevice(w, delay + load);
+    return true;
+  }
+
+  /**
+   * `w` cannot have its shadows now, through no fault of its own (shared shadow space or host
+   * frames held by others, or its own earlier workloads' shadows): it stays queued and is tried
+   * again at the next release of shadows or after `SHADOW_RETRY_NS`, whichever comes first. Its
+   * commands are never skipped for it.
+   */
+  private wait(w: Workload, v: Vgpu): void {
+    this.stats.shadowWaits++;
+    this.waitUntil.set(w, this.device.clock.now + SHADOW_RETRY_NS);
+    v.log('shadow-wait', `${w.engine.name} workload ${w.seq} waits for shadow resources`);
+    if (this.retryPending) return;
+    this.retryPending = true;
+    this.device.clock.schedule(SHADOW_RETRY_NS, () => {
+      this.retryPending = false;
+      this.kick();
+    });
   }
 
   /** Submit the shadow context after `delay` ns of mediation (the engine is reserved meanwhile). */
@@ -550,6 +622,8 @@ export class Mediator {
       this.preparing[e] = null;
       const v = this.vgpuMap.get(w.vgpuId);
       if (!v || v.state === 'destroyed' || w.status === 'failed' || w.shadowContext === null) {
+        // Its vGPU went away meanwhile: the workload ends here, shadows and all.
+        this.retire(w, 'failed', { rule: 'reset', code: 'HANG', message: 'dropped before submission', gma: -1, header: '', command: '' }, false);
         this.kick();
         return;
       }
@@ -602,12 +676,7 @@ export class Mediator {
 
   /** Fail the workload on the device with `failure` and finish it. */
   private failInflight(w: Workload, failure: WorkloadFailure): void {
-    this.byHostContext.delete(w.hostContextId);
-    this.inflight[w.engine.id] = null;
-    w.status = 'failed';
-    w.failure = failure;
-    const v = this.vgpuMap.get(w.vgpuId);
-    if (v) this.finish(w, v);
+    this.retire(w, 'failed', failure, true);
   }
 
   /** When each engine's current run started (for busy time). */
@@ -617,22 +686,35 @@ export class Mediator {
    * Shadow a workload: PPGTT, audit, shadow buffers, shadow context. Returns a failure record,
    * or null when the workload is ready to submit. Releases everything on failure.
    */
-  private prepare(w: Workload, v: Vgpu): WorkloadFailure | null {
+  private prepare(w: Workload, v: Vgpu): WorkloadFailure | typeof WAIT | null {
     const hasPpgtt = w.pdps.some((p) => p !== 0);
+    // Shadow page allocations the vGPU's own quota refuses are its doing; host memory is not.
+    const quotaHits = v.ppgtt.quotaHits;
+    const ownQuota = (): WorkloadFailure => ({
+      rule: 'shadow-alloc', code: 'LIMIT', gma: -1, header: '', command: '',
+      message: `shadow PPGTT could not be built or synced (the vGPU's quota of ${v.ppgtt.maxShadowPages} shadow pages is reached)`,
+    });
     if (hasPpgtt) {
-      const mm = w.addressingMode === 3 ? v.ppgtt.get(w.pdps[0], PPGTT_MODE_L4) : v.ppgtt.get(w.pdps, PPGTT_MODE_L3);
+      let mm;
+      try {
+        mm = w.addressingMode === 3 ? v.ppgtt.get(w.pdps[0], PPGTT_MODE_L4) : v.ppgtt.get(w.pdps, PPGTT_MODE_L3);
+      } catch (e) {
+        if (e instanceof NoResourceError && v.ppgtt.quotaHits !== quotaHits) return ownQuota();
+        throw e;
+      }
       w.ppgtt = mm.acquire();
     }
     if (!v.ppgtt.sync()) {
-      // Host memory ran out while re-shadowing pending entries: running now would lose stores.
+      // Entries could not be re-shadowed: running now would lose stores. At the vGPU's own
+      // shadow page quota it is the guest's doing (it fails); host memory short, it waits.
       this.releaseShadows(w);
-      return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow PPGTT could not be synced (host memory exhausted)', gma: -1, header: '', command: '' };
+      return v.ppgtt.quotaHits !== quotaHits ? ownQuota() : WAIT;
     }
     if (!v.ggtt.sync()) {
       // The same for GGTT entries whose frames the host could not back: they still point at
       // scratch, and the guest did nothing wrong.
       this.releaseShadows(w);
-      return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow GGTT entries could not be backed (host memory exhausted)', gma: -1, header: '', command: '' };
+      return WAIT;
     }
     const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt, w));
     w.commands = r.commands;
@@ -659,12 +741,25 @@ export class Mediator {
         this.releaseShadows(w);
         return { rule: 'command-budget', code: 'LIMIT', message: `ring segment of ${ringLen} dwords exceeds a 2 MiB shadow ring`, gma: w.ringBase, header: '', command: '' };
       }
-      const ring = pool.alloc(ringBytes);
+      // The whole workload is admitted against its vGPU's quota and the others' reserves first.
+      const pages = w.engine.contextPages;
+      let need = ringBytes / PAGE_SIZE + pages;
+      for (let k = 1; k < shadows.length; k++) need += Math.max(1, Math.ceil((shadows[k].length * 4) / PAGE_SIZE));
+      const admission = pool.admit(v.id, need);
+      if (admission !== 'ok') {
+        this.releaseShadows(w);
+        if (admission === 'wait') return WAIT;
+        return {
+          rule: 'shadow-quota', code: 'LIMIT', gma: w.ringBase, header: '', command: '',
+          message: `the workload's shadows need ${need} pages, beyond the vGPU's quota of ${pool.quotaPages}`,
+        };
+      }
+      const ring = pool.alloc(ringBytes, v.id);
       w.shadowAllocs.push(ring);
       gmas[0] = ring.gma;
       const allocs: HostGmAllocation[] = [ring];
       for (let k = 1; k < shadows.length; k++) {
-        const a = pool.alloc(shadows[k].length * 4);
+        const a = pool.alloc(shadows[k].length * 4, v.id);
         w.shadowAllocs.push(a);
         allocs.push(a);
         gmas[k] = a.gma;
@@ -672,8 +767,7 @@ export class Mediator {
       this.parser.relocate(gmas);
       for (let k = 0; k < shadows.length; k++) pool.write(allocs[k], 0, shadows[k].data, 0, shadows[k].length);
       // The shadow context: the guest's image, with the ring and PPGTT roots pointed at shadows.
-      const pages = w.engine.contextPages;
-      const ctx = pool.alloc(pages * PAGE_SIZE);
+      const ctx = pool.alloc(pages * PAGE_SIZE, v.id);
       w.shadowContext = ctx;
       for (let p = 0; p < pages; p++) {
         const hpa = v.ggtt.translate(w.lrca + p * PAGE_SIZE);
@@ -704,6 +798,8 @@ export class Mediator {
   }
 
   private releaseShadows(w: Workload): void {
+    // Shadow space comes back: waiting workloads may be tried at once.
+    if (w.shadowAllocs.length > 0 || w.shadowContext) this.waitUntil.clear();
     for (const a of w.shadowAllocs) this.hostGm.free(a);
     w.shadowAllocs.length = 0;
     if (w.shadowContext) {
@@ -738,6 +834,20 @@ export class Mediator {
       }
       return;
     }
+    if (e.kind === 'stopped' && e.engine) {
+      // A workload set STOP_RING (RING_MI_MODE bit 8) with a command: its engine halted with the
+      // context loaded and would serve nobody again. The mediator owns engine liveness whether
+      // or not a scheduler (and its watchdog) runs: the workload ends as a hang of its own vGPU,
+      // the engine is reset, the next workload goes. Outside the device's step.
+      const id = this.device.engine(e.engine).id;
+      const w = this.inflight[id];
+      if (w) {
+        this.device.clock.schedule(0, () => {
+          if (this.inflight[id] === w) this.hang(w, `the workload stopped its ring (STOP_RING in RING_MI_MODE) on ${e.engine}`, 'stop-ring');
+        });
+      }
+      return;
+    }
     if (e.kind === 'submit-dropped' && e.contextId !== undefined) {
       const w = this.byHostContext.get(e.contextId);
       if (w && this.inflight[w.engine.id] === w) {
@@ -764,22 +874,16 @@ export class Mediator {
     if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.COMPLETE) !== 0 && e.contextId !== undefined) {
       const w = this.byHostContext.get(e.contextId);
       if (!w) return;
-      const v = this.vgpuMap.get(w.vgpuId);
       w.busyNs += this.device.clock.now - this.runStart[w.engine.id];
-      w.status = 'completed';
-      this.byHostContext.delete(w.hostContextId);
-      this.inflight[w.engine.id] = null;
-      if (v) this.finish(w, v);
+      this.retire(w, 'completed', null, true);
       this.kick();
     } else if (e.kind === 'error' && e.engine) {
       const engine = this.device.engine(e.engine);
       const w = this.inflight[engine.id];
       if (!w) return;
-      this.byHostContext.delete(w.hostContextId);
-      this.inflight[engine.id] = null;
-      w.status = 'failed';
+      this.detach(w);
       const err = engine.error;
-      w.failure = {
+      const failure: WorkloadFailure = {
         rule: 'gpu-hang', code: err?.code ?? 'HANG', message: err?.message ?? 'engine error',
         gma: err?.address ?? -1, header: err ? '0x' + (err.header >>> 0).toString(16) : '', command: '',
       };
@@ -791,49 +895,79 @@ export class Mediator {
         this.resetting[engine.id] = 0;
         this.kick();
       });
-      const v = this.vgpuMap.get(w.vgpuId);
-      if (v) this.finish(w, v);
+      this.retire(w, 'failed', failure, true);
     }
   }
 
-  /** Finish a workload (completed or failed): guest context, CSB, interrupts, shadows, records. */
-  private finish(w: Workload, v: Vgpu): void {
+  /** Take `w` out of wherever the mediator holds it (queue, mediation, device); idempotent. */
+  private detach(w: Workload): void {
+    const e = w.engine.id;
+    if (this.inflight[e] === w) {
+      this.inflight[e] = null;
+      this.byHostContext.delete(w.hostContextId);
+    }
+    if (this.preparing[e] === w) this.preparing[e] = null;
+    const q = this.queues[e];
+    const i = q.indexOf(w);
+    if (i >= 0) q.splice(i, 1);
+  }
+
+  /**
+   * The one end of a workload's life (STYLE item 5: every path that finishes or drops a workload
+   * comes here, once): it leaves the queues and the device, its shadows (ring, batches, context,
+   * PPGTT reference) are released, the counters, history and listeners see it once. With
+   * `report` the guest sees the end as a driver expects (GVT-g `complete_current_workload`): the
+   * status page merge, the ring head, the CSB event and interrupts, failsafe by policy; without
+   * it (the vGPU or engine is being reset, destroyed, or is in failsafe) nothing reaches the
+   * guest, whose execlist state is reset anyway. A second call for the same workload is ignored.
+   */
+  private retire(w: Workload, status: 'completed' | 'failed', failure: WorkloadFailure | null, report: boolean): void {
+    if (w.completedAt >= 0) return;
+    this.detach(w);
+    this.waitUntil.delete(w);
+    w.status = status;
+    w.failure = failure;
     w.completedAt = this.device.clock.now;
-    if (w.status === 'completed' && w.shadowContext && w.ppHwspAtDispatch) {
+    const v = this.vgpuMap.get(w.vgpuId);
+    const guest = report && v !== undefined && v.state !== 'destroyed' ? v : null;
+    if (guest && status === 'completed' && w.shadowContext && w.ppHwspAtDispatch) {
       // Its per-process status page (context page 0) receives what the device wrote there
       // (store-data-index, seqnos): only the dwords that changed in the shadow, so that stores
-      // the guest's own commands made to that page through another mapping are kept.
-      const hpa = v.ggtt.translate(w.lrca);
-      if (hpa >= 0) {
-        const guest = this.device.hostMemory.page32(Math.floor(hpa / PAGE_SIZE));
-        const shadow = this.hostGm.page32(w.shadowContext, 0);
-        const before = w.ppHwspAtDispatch;
-        for (let i = 0; i < shadow.length; i++) if (shadow[i] !== before[i]) guest[i] = shadow[i];
-      }
+      // the guest's own commands made to that page through another mapping are kept. Through
+      // the guest write path: a page table there is write-protected and must see the store.
+      const shadow = this.hostGm.page32(w.shadowContext, 0);
+      const before = w.ppHwspAtDispatch;
+      for (let i = 0; i < shadow.length; i++) if (shadow[i] !== before[i]) guest.writeGuestGma32(w.lrca + i * 4, shadow[i]);
     }
     w.ppHwspAtDispatch = null;
-    if (w.ringSize > 0 && (w.status === 'completed' || (w.failure && w.failure.rule !== 'ring-context' && w.failure.rule !== 'bad-descriptor'))) {
+    if (guest && w.ringSize > 0 && (status === 'completed' || (failure && failure.rule !== 'ring-context' && failure.rule !== 'bad-descriptor'))) {
       // The guest's ring is consumed up to the workload's tail: executed, or refused and
       // dropped (a refused request is not run again at the next submission).
-      v.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
+      guest.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
     }
     this.releaseShadows(w);
-    if (w.status === 'completed') {
+    if (status === 'completed') {
       this.stats.completed++;
-      if (w.userInterrupts > 0) v.raise(w.engine, EngineIrq.USER);
+      if (guest && w.userInterrupts > 0) guest.raise(w.engine, EngineIrq.USER);
     } else {
       this.stats.failed++;
-      const f = w.failure!;
-      this.stats.refusedByRule[f.rule] = (this.stats.refusedByRule[f.rule] ?? 0) + 1;
-      v.log('workload-failed', `${f.rule} (${f.code}) at 0x${Math.max(0, f.gma).toString(16)} ${f.command} ${f.header}: ${f.message}`);
-      log('%s: workload %d failed: %s: %s', v.name, w.seq, f.rule, f.message);
+      if (guest) {
+        const f = failure!;
+        this.stats.refusedByRule[f.rule] = (this.stats.refusedByRule[f.rule] ?? 0) + 1;
+        guest.log('workload-failed', `${f.rule} (${f.code}) at 0x${Math.max(0, f.gma).toString(16)} ${f.command} ${f.header}: ${f.message}`);
+        log('%s: workload %d failed: %s: %s', guest.name, w.seq, f.rule, f.message);
+      }
     }
-    v.execlists[w.engine.id].complete(w);
-    if (w.status === 'failed' && this.shouldFailsafe(w.failure!)) v.enterFailsafe(`${w.failure!.rule}: ${w.failure!.message}`);
-    if (v.state === 'failsafe') this.dropWork(v, -1);
+    if (guest) {
+      guest.execlists[w.engine.id].complete(w);
+      if (status === 'failed' && this.shouldFailsafe(failure!)) guest.enterFailsafe(`${failure!.rule}: ${failure!.message}`);
+      if (guest.state === 'failsafe') this.dropWork(guest, -1, false);
+    }
     this.history.push(w);
     if (this.history.length > this.historyLimit) this.history.shift();
     for (const cb of this.doneListeners) cb(w);
+    // Shadow space came back: a workload waiting for it may go now.
+    this.kick();
   }
 
   private shouldFailsafe(f: WorkloadFailure): boolean {
@@ -842,53 +976,35 @@ export class Mediator {
     return f.code === 'BAD_COMMAND' || f.code === 'BAD_ADDRESS';
   }
 
-  /** Drop the queued (and, on reset, in-flight) work of a vGPU: engine -1 for all engines. */
-  private dropWork(v: Vgpu, engineId: number): void {
+  /**
+   * Drop the work of a vGPU: engine -1 for all engines. Queued workloads (preempted ones with
+   * their shadows included) and one being prepared always go; with `stopInflight` (a vGPU or
+   * engine reset, a destroy) its workload on the device is stopped first, by an engine reset,
+   * before anything it uses (shadow PPGTT, shadows) is freed (GVT-g `intel_gvt_reset_vgpu_locked`
+   * waits for the vGPU's workloads to leave the device, `intel_vgpu_stop_schedule`). Without it
+   * (failsafe) the running workload ends normally.
+   */
+  private dropWork(v: Vgpu, engineId: number, stopInflight: boolean): void {
+    const dropped: WorkloadFailure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset, a destroy, or failsafe', gma: -1, header: '', command: '' };
     for (let e = 0; e < this.queues.length; e++) {
       if (engineId >= 0 && e !== engineId) continue;
       const q = this.queues[e];
-      for (let i = q.length - 1; i >= 0; i--) {
-        if (q[i].vgpuId !== v.id) continue;
-        const [w] = q.splice(i, 1);
-        w.status = 'failed';
-        w.failure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset, or failsafe', gma: -1, header: '', command: '' };
-        w.completedAt = this.device.clock.now;
-        this.stats.failed++;
-        this.history.push(w);
-        for (const cb of this.doneListeners) cb(w);
-      }
+      for (let i = q.length - 1; i >= 0; i--) if (q[i].vgpuId === v.id) this.retire(q[i], 'failed', dropped, false);
       const p = this.preparing[e];
-      if (p && p.vgpuId === v.id) {
-        this.preparing[e] = null;
-        p.status = 'failed';
-        p.failure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset', gma: -1, header: '', command: '' };
-        p.completedAt = this.device.clock.now;
-        this.releaseShadows(p);
-        this.stats.failed++;
-        this.history.push(p);
-        for (const cb of this.doneListeners) cb(p);
-        this.kick();
-      }
+      if (p && p.vgpuId === v.id) this.retire(p, 'failed', dropped, false);
       const f = this.inflight[e];
-      if (f && f.vgpuId === v.id && v.state !== 'failsafe') {
-        // A reset stops the vGPU's context on the device.
-        this.byHostContext.delete(f.hostContextId);
-        this.inflight[e] = null;
+      if (f && f.vgpuId === v.id && stopInflight) {
+        this.detach(f);
         this.device.engines[e].reset();
-        f.status = 'failed';
-        f.failure = { rule: 'reset', code: 'HANG', message: 'stopped by a vGPU or engine reset', gma: -1, header: '', command: '' };
-        f.completedAt = this.device.clock.now;
-        this.releaseShadows(f);
-        this.stats.failed++;
-        this.history.push(f);
-        for (const cb of this.doneListeners) cb(f);
-        this.kick();
+        this.retire(f, 'failed', { ...dropped, message: 'stopped on the device by a vGPU or engine reset, or a destroy' }, false);
       }
     }
+    this.kick();
   }
 
   private release(v: Vgpu): void {
-    this.dropWork(v, -1);
+    this.dropWork(v, -1, true);
+    this.hostGm.removeOwner(v.id);
     this.vgpuMap.delete(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);

@@ -490,6 +490,10 @@ const HWSP_BYTES = 4096;
 const LRI_MAX_LENGTH = 0xff + 2;
 const REG_FLAGS = GEN9_REGISTERS.flags;
 const REG_RESET = GEN9_REGISTERS.reset;
+/** Shadow buffers `trimBuffers` keeps (a workload with more batches allocates them again). */
+const BUFFERS_KEPT = 16;
+/** Largest backing store (dwords, 64 KiB) `trimBuffers` keeps. */
+const BUFFER_KEPT_DWORDS = 16 * 1024;
 /** Largest ring RING_CTL can describe. */
 const MAX_RING_BYTES = 2 * 1024 * 1024;
 
@@ -633,6 +637,35 @@ export class CommandParser {
       data[at + 1] = gma >>> 0;
       data[at + 2] = Math.floor(gma / TWO_POW_32) & 0xffff;
     }
+  }
+
+  /**
+   * Give back what a large workload made the parser grow (the mediator calls it once a workload's
+   * shadows are copied out or refused): shadow buffers beyond `BUFFERS_KEPT`, backing stores
+   * grown past `BUFFER_KEPT_DWORDS`, the relocation table past its initial size. Ordinary work
+   * keeps its buffers (no churn); nothing stays at a hostile workload's high-water mark for the
+   * parser's lifetime. The last result's shadows are invalid afterwards.
+   */
+  trimBuffers(): void {
+    const pool = this.pool;
+    if (pool.length > BUFFERS_KEPT) pool.length = BUFFERS_KEPT;
+    for (let k = 0; k < pool.length; k++) {
+      const s = pool[k];
+      if (s.data.length > BUFFER_KEPT_DWORDS) {
+        s.data = new Uint32Array(1024);
+        s.length = 0;
+        s.copied = 0;
+      }
+    }
+    if (this.relocs.length > 3 * 64) this.relocs = new Int32Array(3 * 64);
+    this.result.clear();
+  }
+
+  /** Dwords the shadow buffers hold in all (their backing stores; for bounds checks). */
+  get bufferDwords(): number {
+    let n = this.relocs.length;
+    for (const s of this.pool) n += s.data.length;
+    return n;
   }
 
   // --- buffers ----------------------------------------------------------------------------------------

@@ -494,13 +494,19 @@ export class Vgpu {
     return this.device.hostMemory.read32(hpa);
   }
 
-  /** Write a dword of guest graphics memory through the vGPU's GGTT view (false when unmapped). */
+  /**
+   * Write a dword of guest graphics memory through the vGPU's GGTT view (false when unmapped):
+   * the mediator's own stores into guest memory (CSB mirror, ring head, status page merge). A
+   * page of guest RAM takes it through the EPT's write-protect path (`Ept.hostWrite32`), as a
+   * guest store would, so a shadow page table of that page stays in sync; a frame that is not
+   * guest RAM (scratch) is written directly.
+   */
   writeGuestGma32(gma: number, value: number): boolean {
     const hpa = this.ggtt.translate(gma);
     if (hpa < 0) return false;
-    this.device.hostMemory.write32(hpa, value >>> 0);
     const gfn = this.ept.gfnOfMfn(Math.floor(hpa / PAGE_SIZE));
-    if (gfn >= 0) this.ept.markDirty(gfn);
+    if (gfn >= 0) return this.ept.hostWrite32(gfn * PAGE_SIZE + (hpa % PAGE_SIZE), value >>> 0);
+    this.device.hostMemory.write32(hpa, value >>> 0);
     return true;
   }
 

@@ -6,6 +6,7 @@ import { COMMAND_ATTACKS } from './commands.js';
 import { EXECLIST_ATTACKS, RESOURCE_ATTACKS } from './execlists-resources.js';
 import { GGTT_ATTACKS } from './ggtt.js';
 import { GSCALE_ATTACKS } from './gscale.js';
+import { LIFECYCLE_ATTACKS } from './lifecycle.js';
 import { MMIO_ATTACKS } from './mmio.js';
 import { PCI_ATTACKS, PVINFO_ATTACKS } from './pci-pvinfo.js';
 import { PPGTT_ATTACKS } from './ppgtt.js';
@@ -16,5 +17,5 @@ export type { Assert, Attack, AttackContext, AttackOutcome, AttackSurface } from
 
 /** Every attack, in surface order. Names are unique. */
 export const ATTACKS: readonly Attack[] = Object.freeze([
-  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...GSCALE_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS,
+  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...GSCALE_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS, ...LIFECYCLE_ATTACKS,
 ]);
