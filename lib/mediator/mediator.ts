@@ -25,6 +25,7 @@ import { PPGTT_MODE_L3, PPGTT_MODE_L4 } from '../gtt/shadow-ppgtt.js';
 import { GEN9_HOST_RESERVATION, GEN9_VGPU_TYPES, GVT_MAX_VGPU, type HostReservation, type VgpuType } from '../gtt/vgpu-types.js';
 import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
 import { HostGmPool, type HostGmAllocation } from './host-gm.js';
+import { RegisterResidue } from './residue.js';
 import { CommandParser, type CommandParserOptions } from './parser.js';
 import { Vgpu } from './vgpu.js';
 import { failureOfViolation, type Workload, type WorkloadFailure } from './workload.js';
@@ -212,6 +213,8 @@ export class Mediator {
   private readonly historyLimit: number;
   private seq = 0;
   private kickPending = false;
+  /** The command-accessible registers, saved and restored per vGPU (docs/isolation.md). */
+  private readonly residue: RegisterResidue;
 
   constructor(device: Gen9Device, opts: MediatorOptions = {}) {
     this.device = device;
@@ -253,6 +256,8 @@ export class Mediator {
     // The host driver runs the device in execlist mode on every engine.
     for (const e of GEN9_ENGINES) device.regs.write(e.mmioBase + RING.GFX_MODE, 4, (Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE);
     device.onEvent((e) => this.onDeviceEvent(e));
+    this.residue = new RegisterResidue(device);
+    RegisterResidue.bindPdpReads(device, (e) => this.inflight[e]);
   }
 
   /**
@@ -275,7 +280,11 @@ export class Mediator {
         outOfSync: this.outOfSync,
         privateGgtt: this.gscale,
       });
-      v.resetHook = (x, engineId) => this.dropWork(x, engineId);
+      v.resetHook = (x, engineId) => {
+        this.dropWork(x, engineId);
+        if (engineId < 0) this.residue.reset(x.id);
+      };
+      this.residue.add(id);
       v.activationHook = () => this.kick();
       if (opts.activate === false) v.active = false;
       v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
@@ -440,6 +449,11 @@ export class Mediator {
 
   private dispatchAll(): void {
     const now = this.device.clock.now;
+    // One vGPU on the device at a time (GVT-g's scheduler waits for every engine to be idle before
+    // another vGPU runs, `try_to_schedule_next_vgpu`): the registers its commands reach are
+    // switched whole (`RegisterResidue`), GT-wide ones included, which two vGPUs running at once
+    // would share. Without a scheduler, the oldest queued workload's vGPU goes next.
+    const fifoNext = this.gate === FIFO ? this.oldestQueuedVgpu() : -1;
     for (let e = 0; e < this.queues.length; e++) {
       if (this.inflight[e] !== null || this.preparing[e] !== null || this.resetting[e] === 1) continue;
       const q = this.queues[e];
@@ -448,6 +462,8 @@ export class Mediator {
         const v = this.vgpuMap.get(w.vgpuId);
         if (!v?.active) continue;
         if (!this.gate.mayDispatch(w, now)) continue;
+        const occupant = this.deviceOccupant();
+        if (occupant >= 0 ? occupant !== v.id : fifoNext >= 0 && fifoNext !== v.id) continue;
         // gScale: its slices hold a sharer's entries while that sharer has work on the device; and
         // a resident vGPU lets an older workload of a sharer go first (else it could starve it).
         if (this.gscale && (v.resident ? this.olderSharerQueued(v, w, now) : this.sharerOnDevice(v))) continue;
@@ -460,6 +476,29 @@ export class Mediator {
         break;
       }
     }
+  }
+
+  /** The vGPU with work on (or being prepared for) the device, -1 when none. */
+  private deviceOccupant(): number {
+    for (let e = 0; e < this.inflight.length; e++) {
+      const w = this.inflight[e] ?? this.preparing[e];
+      if (w) return w.vgpuId;
+    }
+    return -1;
+  }
+
+  /** The vGPU of the oldest queued workload of an active vGPU (-1: none). */
+  private oldestQueuedVgpu(): number {
+    let seq = Infinity, id = -1;
+    for (const q of this.queues) {
+      for (const w of q) {
+        if (w.seq < seq && this.vgpuMap.get(w.vgpuId)?.active) {
+          seq = w.seq;
+          id = w.vgpuId;
+        }
+      }
+    }
+    return id;
   }
 
   /** gScale: true when work of another vGPU sharing `v`'s slices is on (or going to) the device. */
@@ -508,7 +547,8 @@ export class Mediator {
       this.kick();
       return;
     }
-    const load = this.makeResident(v);
+    // Nothing of another vGPU is on the device (`dispatchAll`): the registers become `v`'s.
+    const load = this.makeResident(v) + this.residue.switchTo(v);
     if (load > 0) {
       w.mediationNs += load;
       this.stats.mediationNs += load;
@@ -884,6 +924,7 @@ export class Mediator {
   private release(v: Vgpu): void {
     this.dropWork(v, -1);
     this.vgpuMap.delete(v.id);
+    this.residue.remove(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);
     log('destroyed %s', v.name);
