@@ -13,8 +13,10 @@
  * vGPU enters failsafe; the other vGPUs keep running.
  */
 import createDebug from 'debug';
-import { ConfigError, GvtError } from '../errors.js';
-import type { Gen9Device } from '../device/device.js';
+import { ConfigError, GvtError, StateError } from '../errors.js';
+import { arg, checkOptions, describe, optionKeys } from '../validate.js';
+import { isPagedGuestMemory } from '../ept/ept.js';
+import { Gen9Device } from '../device/device.js';
 import type { DeviceEvent } from '../device/execlists.js';
 import { GEN9_ENGINES } from '../device/engines.js';
 import { CtxReg, CtxStatus, Desc, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
@@ -176,6 +178,22 @@ export interface DispatchGate {
 
 const FIFO: DispatchGate = { mayDispatch: () => true };
 
+const MEDIATOR_OPTIONS = optionKeys<MediatorOptions>({
+  maxVgpus: true, types: true, hostReservation: true, failsafe: true, parser: true, outOfSync: true, historyLimit: true,
+  cost: true, mode: true, gscale: true,
+});
+const MEDIATION_COST_KEYS = optionKeys<MediationCostModel>({
+  dispatchNs: true, scanNsPerCommand: true, copyNsPerKiB: true, trapNs: true, emulateNsPerCommand: true, ggttLoadNsPerEntry: true,
+});
+const HOST_RESERVATION_KEYS = optionKeys<HostReservation>({ lowGmSize: true, highGmSize: true, fences: true });
+const CREATE_VGPU_OPTIONS = optionKeys<CreateVgpuOptions>({ type: true, memory: true, name: true, activate: true });
+
+/**
+ * Devices a mediator owns: a second `Mediator` on one device would hand out the same slices and
+ * fences and bind the same device events (refused with `StateError`).
+ */
+const MEDIATED = new WeakSet<Gen9Device>();
+
 export class Mediator {
   readonly device: Gen9Device;
   readonly partition: GmPartition;
@@ -217,6 +235,11 @@ export class Mediator {
   private readonly residue: RegisterResidue;
 
   constructor(device: Gen9Device, opts: MediatorOptions = {}) {
+    arg.instance('Mediator device', device, Gen9Device);
+    if (MEDIATED.has(device)) throw new StateError('the device already has a mediator: one Mediator per Gen9Device');
+    opts = checkOptions(opts, 'MediatorOptions', MEDIATOR_OPTIONS);
+    checkOptions(opts.cost, 'MediatorOptions.cost', MEDIATION_COST_KEYS);
+    checkOptions(opts.hostReservation, 'MediatorOptions.hostReservation', HOST_RESERVATION_KEYS);
     this.device = device;
     this.types = opts.types ?? GEN9_VGPU_TYPES;
     if (opts.maxVgpus !== undefined && (!Number.isInteger(opts.maxVgpus) || opts.maxVgpus < 2)) {
@@ -258,6 +281,7 @@ export class Mediator {
     device.onEvent((e) => this.onDeviceEvent(e));
     this.residue = new RegisterResidue(device);
     RegisterResidue.bindPdpReads(device, (e) => this.inflight[e]);
+    MEDIATED.add(device);
   }
 
   /**
@@ -265,6 +289,15 @@ export class Mediator {
    * the short resource, by how much, and which types still fit.
    */
   createVgpu(opts: CreateVgpuOptions): Vgpu {
+    if (opts === undefined) throw new ConfigError('CreateVgpuOptions', 'required: { type, memory }');
+    checkOptions(opts, 'CreateVgpuOptions', CREATE_VGPU_OPTIONS);
+    if (typeof opts.type !== 'string') throw new ConfigError('type', `must be a vGPU type name, got ${describe(opts.type)}`);
+    const mem: unknown = opts.memory;
+    if (mem === null || typeof mem !== 'object' || !isPagedGuestMemory(mem as GuestMemory)) {
+      throw new ConfigError('memory', `must be guest memory with page views (e.g. new SparseGuestMemory(bytes)), got ${describe(mem)}`);
+    }
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', `must be a string, got ${describe(opts.name)}`);
+    if (opts.activate !== undefined && typeof opts.activate !== 'boolean') throw new ConfigError('activate', `must be a boolean, got ${describe(opts.activate)}`);
     const { id, slices } = this.partition.allocateNext(opts.type);
     try {
       const v = new Vgpu({
@@ -315,16 +348,19 @@ export class Mediator {
 
   /** Call `cb` with every finished workload (completed or failed). */
   onWorkloadDone(cb: (w: Workload) => void): void {
+    arg.func('onWorkloadDone callback', cb);
     this.doneListeners.push(cb);
   }
 
   /** Call `cb` when a workload is submitted to the device (after its mediation delay). */
   onWorkloadDispatch(cb: (w: Workload) => void): void {
+    arg.func('onWorkloadDispatch callback', cb);
     this.dispatchListeners.push(cb);
   }
 
   /** Call `cb` when the device preempted a workload (it is queued again, first in line). */
   onWorkloadPreempt(cb: (w: Workload) => void): void {
+    arg.func('onWorkloadPreempt callback', cb);
     this.preemptListeners.push(cb);
   }
 
@@ -333,6 +369,7 @@ export class Mediator {
    * Returns false when nothing preemptible runs there.
    */
   preempt(engineId: number): boolean {
+    arg.int('preempt engineId', engineId);
     if (!this.inflight[engineId]) return false;
     return this.device.engines[engineId].requestPreemption();
   }
@@ -400,6 +437,7 @@ export class Mediator {
 
   /** Advance simulated time by `ns`. */
   run(ns: number): void {
+    arg.number('run ns', ns);
     this.device.clock.advance(ns);
   }
 
@@ -408,6 +446,7 @@ export class Mediator {
    * most `maxNs` (default 10 s). Returns true when everything finished.
    */
   runUntilIdle(maxNs = 10e9): boolean {
+    arg.number('runUntilIdle maxNs', maxNs);
     const clock = this.device.clock;
     const deadline = clock.now + maxNs;
     while (this.pendingWorkloads > 0 || this.device.busy || this.kickPending) {

@@ -28,6 +28,7 @@
  */
 import createDebug from 'debug';
 import { ConfigError, TableError } from '../errors.js';
+import { checkOptions, optionKeys } from '../validate.js';
 import { ENGINE_COUNT, GEN9_ENGINES, type EngineName } from '../device/engines.js';
 import { inContextImage } from '../device/lrc.js';
 import { GEN9_REGISTERS, REG } from '../device/registers.js';
@@ -294,6 +295,7 @@ export const TYPICAL_DIFFERING_REGISTERS = 24;
 
 /** Validate a (partial) cost model and merge it with the defaults. */
 export function switchCostModel(over: Partial<SwitchCostModel> = {}): SwitchCostModel {
+  over = checkOptions(over, 'SwitchCostModel', Object.keys(DEFAULT_SWITCH_COST));
   const m = { ...DEFAULT_SWITCH_COST, ...over };
   for (const k of ['fixedNs', 'perEngineNs', 'perRegisterReadNs', 'perRegisterWriteNs'] as const) {
     const v = m[k];
@@ -323,6 +325,8 @@ export interface ContextSwitcherOptions {
   /** Cost-model overrides. */
   cost?: Partial<SwitchCostModel>;
 }
+
+const CONTEXT_SWITCHER_OPTIONS = optionKeys<ContextSwitcherOptions>({ layout: true, cost: true });
 
 /**
  * Saves the outgoing vGPU's switched registers from a register file and restores the incoming
@@ -359,6 +363,7 @@ export class ContextSwitcher {
   private readonly engineStart: Uint32Array;
 
   constructor(regs: RegisterFile, opts: ContextSwitcherOptions = {}) {
+    opts = checkOptions(opts, 'ContextSwitcherOptions', CONTEXT_SWITCHER_OPTIONS);
     this.regs = regs;
     this.layout = opts.layout ?? GEN9_SWITCH_LAYOUT;
     this.cost = switchCostModel(opts.cost);
