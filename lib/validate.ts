@@ -41,8 +41,16 @@ export function describe(v: unknown): string {
 
 /** Argument checks of facade methods: each throws `RangeArgError` naming `name`, or returns the value. */
 export const arg = {
-  /** A finite number. */
+  /**
+   * A number, of any value: NaN or an offset out of range is guest input, counted and answered
+   * where it is used; only another type (null, a string) is the host's misuse.
+   */
   number(name: string, v: unknown): number {
+    if (typeof v !== 'number') throw new RangeArgError(`${name}: expected a number, got ${describe(v)}`);
+    return v;
+  },
+  /** A finite number (simulated durations). */
+  finite(name: string, v: unknown): number {
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeArgError(`${name}: expected a finite number, got ${describe(v)}`);
     return v;
   },

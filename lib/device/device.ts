@@ -530,7 +530,7 @@ export class Gen9Device {
 
   /** Advance simulated time by `ns`, running every event due. */
   run(ns: number): void {
-    arg.number('run ns', ns);
+    arg.finite('run ns', ns);
     this.clock.advance(ns);
   }
 

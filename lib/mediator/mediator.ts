@@ -437,7 +437,7 @@ export class Mediator {
 
   /** Advance simulated time by `ns`. */
   run(ns: number): void {
-    arg.number('run ns', ns);
+    arg.finite('run ns', ns);
     this.device.clock.advance(ns);
   }
 
