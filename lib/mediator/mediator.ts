@@ -586,8 +586,11 @@ export class Mediator {
       this.kick();
       return;
     }
-    // Nothing of another vGPU is on the device (`dispatchAll`): the registers become `v`'s.
-    const load = this.makeResident(v) + this.residue.switchTo(v);
+    // Nothing of another vGPU is on the device (`dispatchAll`): the registers become `v`'s. The
+    // switch is not charged here: the time-slice scheduler charges its own switch cost, and the
+    // mediation cost presets (passthrough: none) would otherwise need a per-register term.
+    this.residue.switchTo(v);
+    const load = this.makeResident(v);
     if (load > 0) {
       w.mediationNs += load;
       this.stats.mediationNs += load;

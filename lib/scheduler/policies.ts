@@ -18,7 +18,6 @@
  * if it has pending work and time left, otherwise the idle vGPU runs.
  */
 import createDebug from 'debug';
-import { checkOptions } from '../validate.js';
 import { ConfigError } from '../errors.js';
 import type { PriorityLevel, SchedEntity, SchedulerPolicy } from './types.js';
 
@@ -578,7 +577,11 @@ export function createPolicy(name: string, options: PolicyOptions = {}): Schedul
     throw new ConfigError('name', `unknown policy ${JSON.stringify(name)} (known: ${Object.keys(OPTION_KEYS).join(', ')})`);
   }
   const policy = name as PolicyName;
-  options = checkOptions(options, `${policy} policy options`, OPTION_KEYS[policy]);
+  // The field is the bare option name: scenario files report it under their own JSON path.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ConfigError('options', 'must be an object');
+  for (const k of Object.keys(options)) {
+    if (!OPTION_KEYS[policy].includes(k)) throw new ConfigError(k, `not an option of the ${policy} policy`);
+  }
   switch (policy) {
     case 'time-slice':
       return new TimeSlicePolicy(options);
