@@ -26,13 +26,16 @@ const SECRETS: readonly (readonly [number, number, string])[] = [
 /** What the sender moves into PS_DEPTH_COUNT by MI_LOAD_REGISTER_REG (from GPR1). */
 const DEPTH_SECRET = [0x5ec0de01, 0x00c0ffee] as const;
 
-/** The sender's program: LRI the secrets, LRR GPR1 into PS_DEPTH_COUNT. */
-function sendSecrets(g: TestGuest): void {
-  g.submit('rcs', [
-    ...miLoadRegisterImm(SECRETS.map(([r, v]) => [r, v] as const)),
+/**
+ * The sender's program: LRI the secrets; PS_DEPTH_COUNT through GPR1 by MI_LOAD_REGISTER_REG, or
+ * (`strict`: GVT-g's short list refuses LRR and SRM) by LRI.
+ */
+function sendSecrets(g: TestGuest, strict: boolean): void {
+  const depth = strict ? miLoadRegisterImm([[0x2350, DEPTH_SECRET[0]], [0x2354, DEPTH_SECRET[1]]]) : [
     ...miLoadRegisterImm([[0x2608, DEPTH_SECRET[0]], [0x260c, DEPTH_SECRET[1]]]),
     ...miLoadRegisterReg(0x2608, 0x2350), ...miLoadRegisterReg(0x260c, 0x2354),
-  ]);
+  ];
+  g.submit('rcs', [...miLoadRegisterImm(SECRETS.map(([r, v]) => [r, v] as const)), ...depth]);
 }
 
 /** The receiver's program: SRM every register and a depth-count post-sync into its own GGTT buffer. */
@@ -51,12 +54,12 @@ function residueAttack(name: string, strict: boolean): Attack {
     surface: 'commands',
     world: strict ? { parser: { strictSrmLrm: true } } : undefined,
     expectation: strict
-      ? 'with GVT-g\'s short SRM/LRM list, a guest still moves a value into PS_DEPTH_COUNT with MI_LOAD_REGISTER_REG; another guest\'s PIPE_CONTROL depth-count post-sync reads its own value, not that one (the register is switched per vGPU)'
+      ? 'with GVT-g\'s short SRM/LRM list (no SRM, no LRR), a guest still loads PS_DEPTH_COUNT by LRI and another guest reads it without SRM, by a PIPE_CONTROL depth-count post-sync: that guest reads its own value, not the sender\'s (the register is switched per vGPU)'
       : 'values a guest loads into command-accessible registers (GPRs, MI_PREDICATE_SRC0/1, MOCS, L3CC, dispatch dimensions, PS_DEPTH_COUNT by MI_LOAD_REGISTER_REG) are invisible to the next guest\'s MI_STORE_REGISTER_MEM and PIPE_CONTROL depth-count post-sync; the sender gets its own values back when it runs again',
     run(ctx) {
       const sender = ctx.attacker;
       const receiver = ctx.world.newAttacker();
-      sendSecrets(sender);
+      sendSecrets(sender, strict);
       ctx.world.settle();
       ctx.data.received = receive(receiver, !strict);
       ctx.data.receiver = receiver;
