@@ -82,6 +82,7 @@ export type GuestFaultCode =
   | 'BAD_COMMAND'       // unknown or malformed command (GVT-g: EBADRQC)
   | 'BAD_ADDRESS'       // a graphics address outside the vGPU's memory (EFAULT)
   | 'PRIVILEGED'        // a privileged command or register from a guest (EPERM)
+  | 'BAD_VALUE'         // a register value the auditor cannot make safe (EINVAL)
   | 'LIMIT'             // nesting, chain or length budget exceeded
   | 'BAD_DESCRIPTOR'    // a bad execlist context descriptor
   | 'BAD_PTE'           // a PTE naming a frame the guest does not own

@@ -30,6 +30,7 @@ const mem = (): SparseGuestMemory => new SparseGuestMemory(16 * MiB);
 const PRIVATE = new Set([
   'constructor', 'ladderRead', 'ladderWrite', 'execlistHost', 'bindGvtAwareness', 'onG2v', 'createWorkloads', 'readRingContext',
   'checkAlive', 'inLowSlice', 'pvinfoRead', 'pvinfoWrite', 'deliverInterrupt', 'bindFences', 'assignDefaultBars', 'buildStub', 'syncBars',
+  'contextControlOf', 'lriShadowRoot',
 ]);
 
 /** Plausible arguments per method (aimed at the slice's next owner where it matters); others get none. */

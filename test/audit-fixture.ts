@@ -55,6 +55,10 @@ export interface FakeEnvOptions {
   ranges?: { start: number; end: number }[];
   translate?: (gma: number) => number;
   registerAllowed?: (offset: number, engine: EngineInfo) => boolean;
+  gvtAware?: boolean;
+  contextControl?: number;
+  readVreg?: (offset: number) => number;
+  shadowPpgttRoot?: (root: number) => number;
 }
 
 export class FakeEnv implements AuditEnv {
@@ -65,6 +69,10 @@ export class FakeEnv implements AuditEnv {
   ranges: { start: number; end: number }[];
   translate: (gma: number) => number;
   registerAllowed?: (offset: number, engine: EngineInfo) => boolean;
+  gvtAware?: boolean;
+  contextControl?: number;
+  readVreg?: (offset: number) => number;
+  shadowPpgttRoot?: (root: number) => number;
   reads = 0;
   /** Every read that crossed a page (the parser promises none). */
   pageCrossings = 0;
@@ -75,6 +83,10 @@ export class FakeEnv implements AuditEnv {
     this.ranges = o.ranges ?? [LOW, HIGH];
     this.translate = o.translate ?? ((g) => (this.inRanges(g, 1) ? g + HOST_OFFSET : -1));
     if (o.registerAllowed) this.registerAllowed = o.registerAllowed;
+    if (o.gvtAware !== undefined) this.gvtAware = o.gvtAware;
+    if (o.contextControl !== undefined) this.contextControl = o.contextControl;
+    if (o.readVreg) this.readVreg = o.readVreg;
+    if (o.shadowPpgttRoot) this.shadowPpgttRoot = o.shadowPpgttRoot;
   }
   inRanges(gma: number, bytes: number): boolean {
     return this.ranges.some((r) => gma >= r.start && gma + bytes <= r.end);

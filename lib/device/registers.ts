@@ -5,13 +5,14 @@
  * `intel_gt_regs.h` (names kept as i915 spells them). Flags follow GVT-g's attributes in
  * `gvt/handlers.c` (init_generic_mmio_info, init_bdw_mmio_info, init_skl_mmio_info):
  * - CMD_ACCESS (GVT-g `F_CMD_ACCESS`) is the whitelist a command auditor uses for
- *   MI_LOAD_REGISTER_IMM and friends. The rows marked with it below are the ones handlers.c
- *   marks for SKL (generic + BDW + SKL lists), restricted to registers this model tracks, plus
- *   the CS general-purpose registers, 3DPRIM_BASE_VERTEX, GPGPU_DISPATCHDIM* and
- *   MI_PREDICATE_SRC0/1, which i915's own command parser whitelists for render batches
- *   (`i915_cmd_parser.c` gen7/hsw render register tables) and GVT-g marks on BXT
- *   (`init_bxt_mmio_info`, GEN8_RING_CS_GPR): Mesa loads them from batches (indirect draws and
- *   dispatches, queries), so a guest needs them. Those additions are flagged `gvtkit addition`.
+ *   MI_LOAD_REGISTER_IMM and friends. It agrees with GVT-g's Skylake set (`GVT_SKL_CMD_ACCESS`,
+ *   derived from handlers.c by `scripts/extract-gvt-regs.ts` into `gvt-registers.ts`) except for
+ *   the listed differences (`REGISTER_DIFFERENCES`, lib/mediator/register-rules.ts; checked by
+ *   test/register-rules.test.ts; see docs/registers.md): the CS general-purpose registers,
+ *   3DPRIM_BASE_VERTEX, GPGPU_DISPATCHDIM* and MI_PREDICATE_SRC0/1 are added (i915_cmd_parser.c
+ *   render whitelist; GVT-g marks GEN8_RING_CS_GPR on BXT only; Mesa loads them from batches), and
+ *   GVT-g's MOCS range past the Skylake engine tables (0xcd00..0xcff4) is not modelled. Those
+ *   additions are flagged `gvtkit addition`.
  * - CMD_SRM_LRM: GVT-g's `cmd_reg_handler` lets MI_STORE_REGISTER_MEM / MI_LOAD_REGISTER_MEM touch
  *   only GEN8_L3SQCREG4 and 0x21f0 (plus INSTPM on BDW).
  * - SR_IN_CTX: registers GVT-g's `gen9_engine_mmio_list` (`gvt/mmio_context.c`) marks as living in
@@ -293,6 +294,8 @@ function engineRows(e: EngineInfo): RegisterDef[] {
     // MOCS control table of the engine (GVT-g: GEN9_GFX_MOCS range F_CMD_ACCESS).
     r(e.mocsBase, `${n}_MOCS`, CMD, { count: 64 }),
   ];
+  // handlers.c init_generic_mmio_info: MMIO_GM_RDR(_MMIO(0x12198)), a GGTT address register of the video engine.
+  if (e.name === 'vcs') rows.push(r(b + 0x198, `${n}_RING_REG_198`, GM | CMD));
   return rows;
 }
 
@@ -357,6 +360,10 @@ function globalRows(): RegisterDef[] {
     r(0x4030, 'ARB_MODE', MM | CMD),
     r(0x4090, 'GAM_ECOCHK', CMD),
     r(REG.GEN8_RING_FAULT_REG, 'GEN8_RING_FAULT_REG', CMD),
+    // handlers.c init_generic_mmio_info: MMIO_GM_RDR of the Gen7 per-engine status-page addresses.
+    r(0x4180, 'BSD_HWS_PGA_GEN7', GM | CMD),
+    r(0x4280, 'BLT_HWS_PGA_GEN7', GM | CMD),
+    r(0x4380, 'VEBOX_HWS_PGA_GEN7', GM | CMD),
     r(REG.GEN8_PRIVATE_PAT_LO, 'GEN8_PRIVATE_PAT_LO'),
     r(REG.GEN8_PRIVATE_PAT_HI, 'GEN8_PRIVATE_PAT_HI'),
     // Per-engine TLB invalidation (RCS 0x4260, VCS 0x4264, VCS2 0x4268, BCS 0x426c, VECS 0x4270).

@@ -8,7 +8,9 @@
  * The register whitelist is the register table itself: a command may name a register only when
  * `GEN9_REGISTERS` marks it `RegFlag.CMD_ACCESS` (GVT-g `F_CMD_ACCESS`, `cmd_reg_handler`), and
  * only when the register belongs to the engine that runs the command or to no engine at all
- * (GVT-g looks engines up by register page the same way: `intel_gvt_render_mmio_to_engine`).
+ * (engines are looked up by register page as GVT-g's `intel_gvt_render_mmio_to_engine` does; the
+ * ownership rule itself is gvtkit's). Its agreement with GVT-g, the listed differences and the
+ * LRI special cases live in `register-rules.ts` (docs/registers.md).
  */
 import type { GuestFaultCode } from '../errors.js';
 import { GEN9_ENGINES, type EngineInfo } from '../device/engines.js';
@@ -18,7 +20,11 @@ import { MMIO_SPACE_BYTES, RegFlag } from '../mmio/table.js';
 
 /** Stable names of the audit rules. */
 export type AuditRuleName =
+  | 'register-range'
   | 'register-whitelist'
+  | 'register-privileged'
+  | 'register-value'
+  | 'unsupported-guest'
   | 'address-bounds'
   | 'privileged-command'
   | 'unknown-command'
@@ -39,12 +45,40 @@ export interface AuditRule {
 /** Every rule of the auditor. A refusal always names one of these. */
 export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
   {
+    name: 'register-range',
+    code: 'BAD_ADDRESS',
+    description:
+      'a register operand (dword & bits 22:2) beyond the 2 MiB register space (GVT-g cmd_reg_handler: EFAULT)',
+  },
+  {
     name: 'register-whitelist',
-    code: 'PRIVILEGED',
+    code: 'BAD_COMMAND',
     description:
       'MI_LOAD_REGISTER_IMM (every pair), _MEM, _REG (both operands), MI_STORE_REGISTER_MEM and the PIPE_CONTROL ' +
-      'LRI post-sync name only registers marked CMD_ACCESS that belong to the running engine or to no engine; ' +
-      'registers whose value the auditor cannot check (PDPs, FORCE_TO_NONPRIV from memory) are refused',
+      'LRI post-sync name only registers marked CMD_ACCESS (GVT-g F_CMD_ACCESS; cmd_reg_handler: EBADRQC)',
+  },
+  {
+    name: 'register-privileged',
+    code: 'PRIVILEGED',
+    description:
+      'a command-accessible register refused all the same (GVT-g EPERM class): another engine\'s register, ' +
+      'SRM/LRM outside GVT-g\'s short list and any LRR under the strict policy, and a register whose value must be ' +
+      'audited (PDPs, FORCE_TO_NONPRIV, RING_MODE, GGTT addresses) loaded from memory or from a register',
+  },
+  {
+    name: 'register-value',
+    code: 'BAD_VALUE',
+    description:
+      'an LRI to the ring\'s page-directory pointers that cannot be patched to a shadow root: no shadow PPGTT for ' +
+      'the guest root, a context without a 4-level PPGTT, or a PDP dword outside the PDP0 upper/lower pair ' +
+      '(GVT-g cmd_pdp_mmio_update_handler: EINVAL)',
+  },
+  {
+    name: 'unsupported-guest',
+    code: 'BAD_COMMAND',
+    description:
+      'an LRI to RING_MODE that GVT-g\'s ring_mode_mmio_write answers with failsafe (GVT_FAILSAFE_UNSUPPORTED_GUEST): ' +
+      'bit 1 enabled, or PPGTT / execlists enabled before the guest read PVINFO',
   },
   {
     name: 'address-bounds',

@@ -716,7 +716,7 @@ export class Mediator {
       this.releaseShadows(w);
       return { rule: 'shadow-alloc', code: 'LIMIT', message: 'shadow GGTT entries could not be backed (host memory exhausted)', gma: -1, header: '', command: '' };
     }
-    const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt));
+    const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt, w));
     w.commands = r.commands;
     w.batches = r.batches;
     w.patched = r.addressesPatched;
@@ -728,6 +728,8 @@ export class Mediator {
     }
     this.stats.batchesShadowed += r.batches;
     this.stats.addressesPatched += r.addressesPatched;
+    // GVT-g cmd_reg_handler: MOCS and restore-inhibit in-context LRIs reach the vGPU's vregs.
+    v.applyCommandVregs(r.vregWrites, r.vregWriteCount);
     const pool = this.hostGm;
     try {
       const shadows = r.shadows;
@@ -793,6 +795,10 @@ export class Mediator {
     if (w.ppgtt) {
       w.ppgtt.release();
       w.ppgtt = null;
+    }
+    if (w.lriPpgtts !== undefined) {
+      for (const mm of w.lriPpgtts) mm.release();
+      w.lriPpgtts.length = 0;
     }
   }
 

@@ -52,10 +52,16 @@ import {
   type AddressField, type EngineClass,
 } from '../device/commands/index.js';
 import type { EngineInfo } from '../device/engines.js';
+import { GEN9_ENGINES } from '../device/engines.js';
+import { GEN9_REGISTERS } from '../device/registers.js';
+import { MMIO_SPACE_BYTES, RegFlag } from '../mmio/table.js';
 import {
-  AUDIT_RULES, GVT_MAX_SURFACE_BYTES, RULE_CODE, bltExtent, defaultRegisterAllowed, isForceNonpriv, isPdpRegister, nopidOf,
-  registerHoldsAddress, srmLrmShortListed, type AuditRuleName,
+  AUDIT_RULES, GVT_MAX_SURFACE_BYTES, RULE_CODE, bltExtent, isForceNonpriv, registerHoldsAddress, registerOwner,
+  srmLrmShortListed, type AuditRuleName,
 } from './audit-rules.js';
+import {
+  CTX_RESTORE_INHIBIT, LriCase, RING_MODE_DROPPED, forceNonprivValueOk, isInContextVreg, isMocsVreg, lriCase, ringModeFailsafe,
+} from './register-rules.js';
 import { ADDRESS_EXTENTS, AUDIT_TABLE, buildAuditTable, type AuditDecision, type AuditHandler, type AuditOverrides } from './audit-table.js';
 
 const log = createDebug('gvtkit:audit');
@@ -86,10 +92,33 @@ export interface AuditEnv {
   /** Host graphics address for guest GGTT address `gma` (page offset kept), -1 when none. */
   translateGgtt(gma: number): number;
   /**
-   * Register policy for commands (default `defaultRegisterAllowed`: CMD_ACCESS registers of this
-   * engine or of no engine).
+   * Register policy for commands, replacing the default whitelist (`defaultRegisterAllowed`:
+   * CMD_ACCESS registers of this engine or of no engine). A refusal is rule `register-whitelist`.
    */
   registerAllowed?(offset: number, engine: EngineInfo): boolean;
+  /**
+   * True once the guest read PVINFO (GVT-g `pv_notified`): an LRI enabling PPGTT or execlists in
+   * RING_MODE before that is refused as `unsupported-guest` (`ringModeFailsafe`). Default true.
+   */
+  readonly gvtAware?: boolean;
+  /**
+   * The CTX_CONTEXT_CONTROL value of the workload's context image (GVT-g reads it at
+   * `ring_context_gpa + 12`): with restore inhibit (bit 0), LRIs to GVT-g's in-context registers
+   * also update the vGPU's vregs (`AuditResult.vregWrites`). Default 0.
+   */
+  readonly contextControl?: number;
+  /**
+   * The vGPU's current value of register `offset` (its vreg): an LRI to a FORCE_TO_NONPRIV slot
+   * naming a register off GVT-g's list keeps this value. Default: the register's reset value.
+   */
+  readVreg?(offset: number): number;
+  /**
+   * The shadow root for an LRI that loads guest PML4 `root` into PDP0 (GVT-g
+   * `cmd_pdp_mmio_update_handler` with `intel_vgpu_find_ppgtt_mm`): the host-physical address of
+   * the shadow PML4, held for the workload's lifetime, or -1 when the vGPU has no shadow of that
+   * root or the context is not a 4-level one. Absent: every PDP write is refused (`register-value`).
+   */
+  shadowPpgttRoot?(root: number): number;
 }
 
 /** The ring of one workload: a circular buffer of `size` bytes at GGTT address `base`. */
@@ -119,11 +148,18 @@ export interface CommandParserOptions {
   /** Largest extent one address may cover (`address-bounds`). Default GVT-g's 36 MiB. */
   maxSurfaceBytes?: number;
   /**
-   * Apply GVT-g's short list to MI_STORE_REGISTER_MEM / MI_LOAD_REGISTER_MEM (only registers
-   * marked `CMD_SRM_LRM`). Default false: SRM/LRM follow the whitelist like LRI, because gvtkit
-   * also scans PPGTT batches (which GVT-g does not by default), where Mesa reads timestamps and
-   * query counters with SRM.
+   * Policy of MI_STORE_REGISTER_MEM, MI_LOAD_REGISTER_MEM and MI_LOAD_REGISTER_REG
+   * (`register-privileged` when refused):
+   * - 'whitelist' (default): they follow the command whitelist like LRI, except that a register
+   *   whose value must be audited (PDPs, FORCE_TO_NONPRIV, RING_MODE, GGTT addresses) is never
+   *   loaded from memory or from another register. gvtkit audits and shadows every batch,
+   *   non-privileged PPGTT batches included, and Mesa's batches read timestamps and query
+   *   counters with SRM and load MI_PREDICATE / indirect-draw registers with LRM and LRR.
+   * - 'strict': GVT-g's `cmd_reg_handler` on Skylake: SRM and LRM only to GEN8_L3SQCREG4 (0xb118)
+   *   and 0x21f0, LRR never.
    */
+  registerMemoryPolicy?: 'whitelist' | 'strict';
+  /** @deprecated Use `registerMemoryPolicy: 'strict'` (which also refuses LRR). True selects 'strict'. */
   strictSrmLrm?: boolean;
   /** Per-command overrides of the audit table (see `buildAuditTable`). */
   decisions?: AuditOverrides;
@@ -131,7 +167,7 @@ export interface CommandParserOptions {
 
 const PARSER_OPTIONS = optionKeys<CommandParserOptions>({
   maxCommands: true, maxBatches: true, maxWorkloadBytes: true, maxBatchBytes: true, maxChainLength: true, maxSurfaceBytes: true,
-  strictSrmLrm: true, decisions: true,
+  registerMemoryPolicy: true, strictSrmLrm: true, decisions: true,
 });
 
 /** The limits of a parser (every one bounds work a guest can cause). */
@@ -242,11 +278,22 @@ export class AuditResult {
   declare addressesPatched: number;
   /** MI_BATCH_BUFFER_STARTs waiting for `relocate`. */
   declare relocations: number;
+  /** LRI values rewritten by a register rule (PDP shadow roots, RING_MODE, FORCE_TO_NONPRIV). */
+  declare registerValuesPatched: number;
+  /**
+   * Register values the vGPU's vregs take when the workload passes (GVT-g `cmd_reg_handler`: the
+   * MOCS ranges, and GVT-g's in-context registers in a restore-inhibit context): pairs (offset,
+   * value) in `vregWrites[0 .. 2 * vregWriteCount)`. A mode-mask register takes the value as a
+   * masked write.
+   */
+  declare vregWriteCount: number;
+  vregWrites: Uint32Array;
   /** Shadows: [0] the ring segment, then batches in the order the scan met them. */
   readonly shadows: ShadowBuffer[];
 
   constructor() {
     this.shadows = [];
+    this.vregWrites = new Uint32Array(64);
     this.clear();
   }
 
@@ -262,7 +309,22 @@ export class AuditResult {
     this.flushNotifies = 0;
     this.addressesPatched = 0;
     this.relocations = 0;
+    this.registerValuesPatched = 0;
+    this.vregWriteCount = 0;
     this.shadows.length = 0;
+  }
+
+  /** Record a vreg update (the parser's business). */
+  pushVreg(offset: number, value: number): void {
+    const k = 2 * this.vregWriteCount;
+    if (k + 2 > this.vregWrites.length) {
+      const next = new Uint32Array(this.vregWrites.length * 2);
+      next.set(this.vregWrites);
+      this.vregWrites = next;
+    }
+    this.vregWrites[k] = offset;
+    this.vregWrites[k + 1] = value;
+    this.vregWriteCount++;
   }
 }
 
@@ -442,8 +504,13 @@ const BB_PREDICATION_BIT = 1 << 15;
 const BB_ADD_OFFSET_BIT = 1 << 16;
 /** Byte offsets in the status page (index-mode post-sync writes) must stay below this (GVT-g). */
 const HWSP_BYTES = 4096;
-/** LRI lengths GVT-g accepts (`cmd_handler_lri`, MAX_VALID_LEN). */
-const LRI_MAX_LENGTH = 127;
+/**
+ * Longest LRI: GVT-g's cmd_info gives MI_LOAD_REGISTER_IMM an 8-bit length field (255 + 2 dwords,
+ * 128 pairs); i915 up to v5.x loaded a 64-entry MOCS table with one LRI of 129 dwords.
+ */
+const LRI_MAX_LENGTH = 0xff + 2;
+const REG_FLAGS = GEN9_REGISTERS.flags;
+const REG_RESET = GEN9_REGISTERS.reset;
 /** Largest ring RING_CTL can describe. */
 const MAX_RING_BYTES = 2 * 1024 * 1024;
 
@@ -455,6 +522,9 @@ export class CommandParser {
   /** The audit table this parser applies (the default table with `options.decisions` applied). */
   readonly table: readonly AuditDecision[];
   readonly limits: ParserLimits;
+  /** SRM/LRM/LRR policy (`CommandParserOptions.registerMemoryPolicy`). */
+  readonly registerMemoryPolicy: 'whitelist' | 'strict';
+  /** @deprecated `registerMemoryPolicy === 'strict'`. */
   readonly strictSrmLrm: boolean;
   readonly stats: ParserStats;
 
@@ -495,7 +565,15 @@ export class CommandParser {
       maxChainLength: positiveInt('maxChainLength', options.maxChainLength, d.maxChainLength),
       maxSurfaceBytes: positiveInt('maxSurfaceBytes', options.maxSurfaceBytes, d.maxSurfaceBytes),
     });
-    this.strictSrmLrm = options.strictSrmLrm ?? false;
+    const policy = options.registerMemoryPolicy;
+    if (policy !== undefined && policy !== 'whitelist' && policy !== 'strict') {
+      throw new ConfigError('registerMemoryPolicy', `${String(policy)} is not 'whitelist' or 'strict'`);
+    }
+    if (options.strictSrmLrm !== undefined && policy !== undefined && options.strictSrmLrm !== (policy === 'strict')) {
+      throw new ConfigError('strictSrmLrm', `contradicts registerMemoryPolicy '${policy}'`);
+    }
+    this.registerMemoryPolicy = policy ?? (options.strictSrmLrm === true ? 'strict' : 'whitelist');
+    this.strictSrmLrm = this.registerMemoryPolicy === 'strict';
     const overrides = options.decisions ?? {};
     this.policy = Object.keys(overrides).length === 0 ? DEFAULT_POLICY : new Policy(Object.freeze(buildAuditTable(overrides)));
     this.table = this.policy.table;
@@ -762,7 +840,14 @@ export class CommandParser {
           return this.stop('malformed-command', `MI_LOAD_REGISTER_IMM of ${len} dwords (pairs, 3..${LRI_MAX_LENGTH})`, s, i);
         }
         for (let k = 1; k < len; k += 2) {
-          if (!this.checkRegisterWrite(data[i + k] & REGISTER_OFFSET_MASK, i + k + 1, s, i, 'MI_LOAD_REGISTER_IMM')) return STOP;
+          const reg = data[i + k] & REGISTER_OFFSET_MASK;
+          // GVT-g cmd_pdp_mmio_update_handler: PDP0 upper then lower, patched together.
+          if (lriCase(reg) === LriCase.PDP0_UDW && k + 2 < len && (data[i + k + 2] & REGISTER_OFFSET_MASK) === reg - 4) {
+            if (!this.checkPdpPair(reg, i + k + 1, i + k + 3, s, i)) return STOP;
+            k += 2;
+            continue;
+          }
+          if (!this.checkRegisterWrite(reg, i + k + 1, s, i, 'MI_LOAD_REGISTER_IMM')) return STOP;
         }
         break;
       }
@@ -770,10 +855,12 @@ export class CommandParser {
         const name = COMMANDS[id].name;
         if (len !== 4) return this.stop('malformed-command', `${name} of ${len} dwords (4)`, s, i);
         const reg = data[i + 1] & REGISTER_OFFSET_MASK;
-        if (!this.registerOk(reg)) return this.stop('register-whitelist', `${name} names register ${hex(reg)}, not command-accessible on ${this.engine!.name}`, s, i);
-        if (this.strictSrmLrm && !srmLrmShortListed(reg)) return this.stop('register-whitelist', `${name} names register ${hex(reg)}, not on GVT-g's SRM/LRM list`, s, i);
+        if (!this.checkRegister(reg, s, i, name, 'names')) return STOP;
+        if (this.strictSrmLrm && !srmLrmShortListed(reg)) {
+          return this.stop('register-privileged', `${name} names register ${hex(reg)}, not on GVT-g's SRM/LRM list (strict policy)`, s, i);
+        }
         if (this.policy.writesRegister[id] === 1 && !this.valueFree(reg)) {
-          return this.stop('register-whitelist', `${name} loads register ${hex(reg)} from memory: its value cannot be audited`, s, i);
+          return this.stop('register-privileged', `${name} loads register ${hex(reg)} from memory: its value cannot be audited`, s, i);
         }
         if (!this.checkFields(id, s, i, len)) return STOP;
         break;
@@ -781,9 +868,10 @@ export class CommandParser {
       case H.LRR: {
         if (len !== 3) return this.stop('malformed-command', `MI_LOAD_REGISTER_REG of ${len} dwords (3)`, s, i);
         const src = data[i + 1] & REGISTER_OFFSET_MASK, dst = data[i + 2] & REGISTER_OFFSET_MASK;
-        if (!this.registerOk(src)) return this.stop('register-whitelist', `MI_LOAD_REGISTER_REG reads register ${hex(src)}, not command-accessible on ${this.engine!.name}`, s, i);
-        if (!this.registerOk(dst)) return this.stop('register-whitelist', `MI_LOAD_REGISTER_REG writes register ${hex(dst)}, not command-accessible on ${this.engine!.name}`, s, i);
-        if (!this.valueFree(dst)) return this.stop('register-whitelist', `MI_LOAD_REGISTER_REG writes register ${hex(dst)} from a register: its value cannot be audited`, s, i);
+        if (!this.checkRegister(src, s, i, 'MI_LOAD_REGISTER_REG', 'reads')) return STOP;
+        if (this.strictSrmLrm) return this.stop('register-privileged', 'MI_LOAD_REGISTER_REG refused (strict policy: GVT-g refuses LRR on Skylake)', s, i);
+        if (!this.checkRegister(dst, s, i, 'MI_LOAD_REGISTER_REG', 'writes')) return STOP;
+        if (!this.valueFree(dst)) return this.stop('register-privileged', `MI_LOAD_REGISTER_REG writes register ${hex(dst)} from a register: its value cannot be audited`, s, i);
         break;
       }
       case H.PIPE_CONTROL: {
@@ -901,30 +989,89 @@ export class CommandParser {
 
   // --- rules ------------------------------------------------------------------------------------------
 
-  private registerOk(offset: number): boolean {
+  /**
+   * The rule refusing register operand `reg` (GVT-g `cmd_reg_handler` order: beyond the register
+   * space, then not command-accessible), or null. The default whitelist also refuses a register of
+   * another engine (`register-privileged`, a deliberate difference: `REGISTER_DIFFERENCES`).
+   */
+  private registerRefusal(reg: number): AuditRuleName | null {
+    if (reg + 4 > MMIO_SPACE_BYTES) return 'register-range';
     const env = this.env!;
-    return env.registerAllowed !== undefined ? env.registerAllowed(offset, this.engine!) : defaultRegisterAllowed(offset, this.engine!);
-  }
-
-  /** False for registers whose written value must itself be audited (so cannot come from memory or a register). */
-  private valueFree(offset: number): boolean {
-    return !isPdpRegister(offset) && !isForceNonpriv(offset) && !registerHoldsAddress(offset);
-  }
-
-  /** One register write with an immediate value at `data[valueAt]` (LRI pair, PIPE_CONTROL LRI post-sync). */
-  private checkRegisterWrite(reg: number, valueAt: number, s: ShadowBuffer, i: number, name: string): boolean {
     const engine = this.engine!;
-    if (!this.registerOk(reg)) return this.fail('register-whitelist', `${name} writes register ${hex(reg)}, not command-accessible on ${engine.name}`, s, i);
-    if (isPdpRegister(reg)) {
-      return this.fail('register-whitelist', `${name} writes page-directory pointer ${hex(reg)}: a guest-physical root (the shadow context carries the shadow roots)`, s, i);
-    }
+    if (env.registerAllowed !== undefined) return env.registerAllowed(reg, engine) ? null : 'register-whitelist';
+    if ((REG_FLAGS[reg >>> 2] & RegFlag.CMD_ACCESS) === 0) return 'register-whitelist';
+    const owner = registerOwner(reg);
+    return owner >= 0 && owner !== engine.id ? 'register-privileged' : null;
+  }
+
+  /** Check one register operand; records the violation and returns false when refused. */
+  private checkRegister(reg: number, s: ShadowBuffer, i: number, name: string, verb: string): boolean {
+    const rule = this.registerRefusal(reg);
+    if (rule === null) return true;
+    const engine = this.engine!.name;
+    const why = rule === 'register-range' ? 'beyond the 2 MiB register space'
+      : rule === 'register-whitelist' ? `not command-accessible on ${engine}`
+        : `a register of ${GEN9_ENGINES[registerOwner(reg)].name}, not of ${engine}`;
+    return this.fail(rule, `${name} ${verb} register ${hex(reg)}: ${why}`, s, i);
+  }
+
+  /**
+   * False for registers whose written value must itself be audited or rewritten, so cannot come
+   * from memory or from another register: PDPs, FORCE_TO_NONPRIV slots, RING_MODE, GGTT addresses.
+   */
+  private valueFree(offset: number): boolean {
+    return lriCase(offset) === LriCase.NONE && !isForceNonpriv(offset) && !registerHoldsAddress(offset);
+  }
+
+  /**
+   * LRI of the ring's PDP0 upper dword (at `hiAt`) followed by its lower dword (at `loAt`): the
+   * guest PML4 they name is replaced by the shadow PML4 (GVT-g `cmd_pdp_mmio_update_handler`).
+   */
+  private checkPdpPair(udw: number, hiAt: number, loAt: number, s: ShadowBuffer, i: number): boolean {
+    if (!this.checkRegister(udw, s, i, 'MI_LOAD_REGISTER_IMM', 'writes') || !this.checkRegister(udw - 4, s, i, 'MI_LOAD_REGISTER_IMM', 'writes')) return false;
     const data = s.data;
+    const guest = (data[hiAt] >>> 0) * TWO_POW_32 + (data[loAt] >>> 0);
+    const env = this.env!;
+    const root = env.shadowPpgttRoot !== undefined ? env.shadowPpgttRoot(guest) : -1;
+    if (!(root >= 0)) {
+      return this.fail('register-value', `MI_LOAD_REGISTER_IMM loads PML4 ${hex(guest)} into PDP0: no shadow PPGTT of it in a 4-level context`, s, i);
+    }
+    data[hiAt] = Math.floor(root / TWO_POW_32) >>> 0;
+    data[loAt] = root >>> 0;
+    this.result.registerValuesPatched++;
+    return true;
+  }
+
+  /**
+   * One register write with an immediate value at `data[valueAt]`: an LRI pair, or PIPE_CONTROL's
+   * LRI post-sync (treated as a one-pair LRI; GVT-g only checks its register against the whitelist).
+   * The special cases of GVT-g's `cmd_reg_handler` follow the whitelist check.
+   */
+  private checkRegisterWrite(reg: number, valueAt: number, s: ShadowBuffer, i: number, name: string): boolean {
+    if (!this.checkRegister(reg, s, i, name, 'writes')) return false;
+    const env = this.env!;
+    const data = s.data;
+    const c = lriCase(reg);
+    if (c === LriCase.PDP0_UDW || c === LriCase.PDP0_LDW || c === LriCase.PDP_OTHER) {
+      return this.fail('register-value', `${name} writes page-directory pointer ${hex(reg)} outside a PDP0 upper-then-lower LRI pair: a guest-physical root the auditor cannot patch`, s, i);
+    }
     const value = data[valueAt] >>> 0;
-    if (isForceNonpriv(reg)) {
-      // The value names a register non-privileged batches may then write: it must be one commands may write anyway.
-      const named = value & REGISTER_OFFSET_MASK;
-      if (named !== nopidOf(engine) && !this.registerOk(named)) {
-        return this.fail('register-whitelist', `${name} points FORCE_TO_NONPRIV ${hex(reg)} at register ${hex(named)}, not command-accessible`, s, i);
+    if (c === LriCase.RING_MODE) {
+      // ring_mode_mmio_write: failsafe cases, and bit 1 never reaches the hardware.
+      const why = ringModeFailsafe(value, env.gvtAware ?? true);
+      if (why !== null) return this.fail('unsupported-guest', `${name} to RING_MODE ${hex(reg)} = ${hex(value)}: ${why}`, s, i);
+      const kept = (value & ~RING_MODE_DROPPED) >>> 0;
+      if (kept !== value) {
+        data[valueAt] = kept;
+        this.result.registerValuesPatched++;
+      }
+    } else if (c === LriCase.FORCE_NONPRIV) {
+      // force_nonpriv_write: a register off GVT-g's list leaves the slot as it was, silently.
+      const owner = registerOwner(reg);
+      if (!forceNonprivValueOk(value, GEN9_ENGINES[owner >= 0 ? owner : 0])) {
+        data[valueAt] = (env.readVreg !== undefined ? env.readVreg(reg) : REG_RESET[reg >>> 2]) >>> 0;
+        this.result.registerValuesPatched++;
+        log('%s: FORCE_TO_NONPRIV %s = %s is not on GVT-g\'s list: kept %s', this.engine!.name, hex(reg), hex(value), hex(data[valueAt]));
       }
     }
     if (registerHoldsAddress(reg)) {
@@ -937,6 +1084,11 @@ export class CommandParser {
       if (patched >= TWO_POW_32) return this.fail('address-bounds', `${name} value for ${hex(reg)} translates above 4 GiB`, s, i);
       data[valueAt] = patched >>> 0;
       this.result.addressesPatched++;
+    }
+    // cmd_reg_handler: the MOCS ranges keep the value in the vreg; so do the in-context registers
+    // of a restore-inhibit context (ctx_sr_ctl & 1).
+    if (isMocsVreg(reg) || (isInContextVreg(reg) && ((env.contextControl ?? 0) & CTX_RESTORE_INHIBIT) !== 0)) {
+      this.result.pushVreg(reg, data[valueAt]);
     }
     return true;
   }

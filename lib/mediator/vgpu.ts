@@ -29,7 +29,7 @@ import type { Gen9Device } from '../device/device.js';
 import { PciConfigSpace, PciReg, PciCommand } from '../device/pci.js';
 import { GtInterrupts } from '../device/interrupts.js';
 import { GEN9_REGISTERS, fenceReg } from '../device/registers.js';
-import { RegisterFile, MMIO_SPACE_BYTES } from '../mmio/index.js';
+import { RegisterFile, MMIO_SPACE_BYTES, RegFlag } from '../mmio/index.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
@@ -45,6 +45,7 @@ import { CtxReg, decodeDescriptor, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js
 import { PpgttManager, PPGTT_MODE_L3, PPGTT_MODE_L4, type ShadowPpgtt } from '../gtt/shadow-ppgtt.js';
 import { VirtualExeclist } from './execlist.js';
 import type { AuditEnv } from './parser.js';
+import { RING_MODE_DROPPED, ringModeFailsafe } from './register-rules.js';
 import type { Workload, WorkloadFailure } from './workload.js';
 
 const log = createDebug('gvtkit:vgpu');
@@ -179,7 +180,7 @@ export class Vgpu {
   readonly ppgtt: PpgttManager;
   /** Execlist emulation per engine (indexed like `GEN9_ENGINES`). */
   readonly execlists: VirtualExeclist[];
-  /** True once the guest read the PVINFO magic (it is GVT-aware). */
+  /** True once the guest read anything in the PVINFO page (GVT-g `pv_notified`: it is GVT-aware). */
   pvinfoSeen = false;
   /**
    * Scheduling enabled (GVT-g `intel_gvt_activate_vgpu`): an inactive vGPU's workloads stay
@@ -558,8 +559,12 @@ export class Vgpu {
     return (gma >= s.lowBase && end <= s.lowBase + s.lowSize) || (gma >= s.highBase && end <= s.highBase + s.highSize);
   }
 
-  /** The audit environment of one workload (its engine, its GGTT view, its shadow PPGTT). */
-  auditEnv(engine: EngineInfo, mm: ShadowPpgtt | null): AuditEnv {
+  /**
+   * The audit environment of one workload (its engine, its GGTT view, its shadow PPGTT). With the
+   * workload `w`, PDP0 LRIs are patched to shadow roots the workload then holds (`w.lriPpgtts`) and
+   * the restore-inhibit rule reads its context image's CTX_CONTEXT_CONTROL.
+   */
+  auditEnv(engine: EngineInfo, mm: ShadowPpgtt | null, w?: Workload): AuditEnv {
     this.checkAlive();
     const mem = this.device.hostMemory;
     const read = (hpaOf: (gma: number) => number, gma: number, dst: Uint32Array, at: number, dwords: number): boolean => {
@@ -579,7 +584,47 @@ export class Vgpu {
       readPpgtt: (gma, dst, at, dwords) => read(ppgttHpa, gma, dst, at, dwords),
       ggttAddressOk: (gma, bytes) => this.ownsGma(gma, bytes),
       translateGgtt: (gma) => this.ggtt.guestToHostGma(gma),
+      gvtAware: this.pvinfoSeen,
+      contextControl: w !== undefined ? this.contextControlOf(w.lrca) : 0,
+      readVreg: (offset) => this.vregs.peek(offset),
+      shadowPpgttRoot: (root) => this.lriShadowRoot(w, root),
     };
+  }
+
+  /** CTX_CONTEXT_CONTROL of the guest context image at `lrca` (0 when unmapped). */
+  private contextControlOf(lrca: number): number {
+    const v = this.readGuestGma32(lrca + PAGE_SIZE + (CtxReg.CONTEXT_CONTROL + 1) * 4);
+    return Number.isNaN(v) ? 0 : v >>> 0;
+  }
+
+  /**
+   * GVT-g `cmd_pdp_mmio_update_handler`: the shadow PML4 of guest PML4 `root`, found among the
+   * vGPU's shadow PPGTTs (`intel_vgpu_find_ppgtt_mm`: never built here) and held by `w`; -1 when
+   * there is none or `w`'s context is not a 4-level one.
+   */
+  private lriShadowRoot(w: Workload | undefined, root: number): number {
+    if (w === undefined || w.addressingMode !== 3 || this.ppgtt.disposed) return -1;
+    const mm = this.ppgtt.find(root, PPGTT_MODE_L4);
+    if (mm === undefined || mm.destroyed) return -1;
+    (w.lriPpgtts ??= []).push(mm.acquire());
+    return mm.root();
+  }
+
+  /**
+   * Apply the vreg updates of a passing scan (GVT-g `cmd_reg_handler`: MOCS ranges and in-context
+   * registers of a restore-inhibit context); a mode-mask register takes a masked write.
+   */
+  applyCommandVregs(pairs: Uint32Array, count: number): void {
+    this.checkAlive();
+    for (let k = 0; k < count; k++) {
+      const offset = pairs[2 * k], value = pairs[2 * k + 1];
+      if ((GEN9_REGISTERS.flags[offset >>> 2] & RegFlag.MODE_MASK) !== 0) {
+        const mask = value >>> 16;
+        this.vregs.poke(offset, ((this.vregs.peek(offset) & ~mask) | (value & mask & 0xffff)) >>> 0);
+      } else {
+        this.vregs.poke(offset, value);
+      }
+    }
   }
 
   /** Raise a virtual engine interrupt (completion events, user interrupts). */
@@ -601,16 +646,17 @@ export class Vgpu {
   }
 
   /**
-   * A guest that enables execlists before reading PVINFO is not GVT-aware: failsafe (GVT-g
-   * `intel_vgpu_emulate_mmio_write` → "not GVT-aware guest").
+   * RING_MODE (GFX_MODE) writes follow GVT-g's `ring_mode_mmio_write` (`ringModeFailsafe`): bit 1
+   * never sticks and enabling it is failsafe; a guest that enables PPGTT or execlists before any
+   * PVINFO read is not GVT-aware: failsafe.
    */
   private bindGvtAwareness(): void {
     for (const e of GEN9_ENGINES) {
       this.vregs.bind(e.mmioBase + RING.GFX_MODE, {
-        write: (_o, _v, old, next) => {
-          if ((next & Bits.GFX_RUN_LIST_ENABLE) !== 0 && (old & Bits.GFX_RUN_LIST_ENABLE) === 0 && !this.pvinfoSeen) {
-            this.enterFailsafe(`execlists enabled on ${e.name} before PVINFO was read: not a GVT-aware guest`);
-          }
+        write: (offset, value, _old, next) => {
+          if ((next & RING_MODE_DROPPED & 0xffff) !== 0) this.vregs.poke(offset, (next & ~RING_MODE_DROPPED) >>> 0);
+          const why = ringModeFailsafe(value >>> 0, this.pvinfoSeen);
+          if (why !== null) this.enterFailsafe(`${e.name} ${why}`);
         },
       });
     }
@@ -720,7 +766,8 @@ export class Vgpu {
   }
 
   private pvinfoRead(o: number, size: number): number {
-    if (o < 8) this.pvinfoSeen = true;
+    // GVT-g pvinfo_mmio_read sets pv_notified on every PVINFO read, whatever the offset.
+    this.pvinfoSeen = true;
     if (size === 8) {
       const lo = this.pvinfo.read(o, 4);
       const hi = this.pvinfo.read(o + 4, 4);

@@ -73,6 +73,8 @@ export interface Workload {
   shadowAllocs: HostGmAllocation[];
   shadowContext: HostGmAllocation | null;
   ppgtt: ShadowPpgtt | null;
+  /** Shadow PPGTTs its LRIs load into PDP0 (GVT-g `lri_shadow_mm`), held until its shadows are released. */
+  lriPpgtts?: ShadowPpgtt[];
 }
 
 /** Convert an audit violation into a workload failure record. */

@@ -17,8 +17,20 @@ function ruleAttack(name: string, rule: string, expectation: string, run: Attack
 
 export const COMMAND_ATTACKS: readonly Attack[] = [
   ruleAttack('cmd-register-whitelist', 'register-whitelist',
-    'MI_LOAD_REGISTER_IMM to a register without CMD_ACCESS (the master interrupt control, the ring\'s PDPs) is refused by register-whitelist; the host register is untouched',
-    (ctx) => ctx.attacker.submitBatch('rcs', miLoadRegisterImm([[0x2270, 0x1000], [0x44200, 0]]))),
+    'MI_LOAD_REGISTER_IMM to a register without CMD_ACCESS (the master interrupt control) is refused by register-whitelist; the host register is untouched',
+    (ctx) => ctx.attacker.submitBatch('rcs', miLoadRegisterImm([[0x7000, 0x10001], [0x44200, 0]]))),
+  ruleAttack('cmd-register-range', 'register-range',
+    'MI_LOAD_REGISTER_IMM naming a register beyond the 2 MiB register space (the GTT half of BAR0) is refused by register-range',
+    (ctx) => ctx.attacker.submit('rcs', miLoadRegisterImm([[0x200000, 0]]))),
+  ruleAttack('cmd-register-privileged', 'register-privileged',
+    'MI_LOAD_REGISTER_IMM from the blitter ring to the render engine\'s MI_MODE (STOP_RING) is refused by register-privileged: another engine\'s register',
+    (ctx) => ctx.attacker.submit('bcs', miLoadRegisterImm([[0x209c, 0x01000100]]))),
+  ruleAttack('cmd-register-value', 'register-value',
+    'MI_LOAD_REGISTER_IMM of a PML4 the vGPU has no shadow of into the ring\'s PDP0 is refused by register-value; the host PDPs keep shadow roots',
+    (ctx) => ctx.attacker.submit('rcs', miLoadRegisterImm([[0x2274, 0], [0x2270, 0x1000]]))),
+  ruleAttack('cmd-unsupported-guest', 'unsupported-guest',
+    'MI_LOAD_REGISTER_IMM enabling RING_MODE bit 1 (GVT-g: failsafe, unsupported guest) is refused by unsupported-guest',
+    (ctx) => ctx.attacker.submit('rcs', miLoadRegisterImm([[0x229c, 0x00020002]]))),
   ruleAttack('cmd-address-bounds', 'address-bounds',
     'MI_STORE_DATA_IMM and MI_STORE_REGISTER_MEM to the victim\'s GGTT address are refused by address-bounds; the victim\'s memory is untouched',
     (ctx) => {
