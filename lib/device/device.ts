@@ -28,7 +28,8 @@ import { HostMemory } from '../ept/memory.js';
 import { Ggtt } from '../gtt/ggtt.js';
 import { MMIO_SPACE_BYTES, RegisterFile } from '../mmio/index.js';
 import { PAGE_SIZE, TWO_POW_32, hi32, lo32 } from '../types.js';
-import { compileCostModel, type CompiledCostModel, type CostModel } from './cost.js';
+import { DEFAULT_COST_MODEL, compileCostModel, type CompiledCostModel, type CostModel } from './cost.js';
+import { arg, checkOptions, optionKeys } from '../validate.js';
 import { GEN9_ENGINES, type EngineName } from './engines.js';
 import { Engine, ENGINE_PHASE_NAMES, type DeviceEvent, type EngineHost } from './execlists.js';
 import { GtInterrupts, type InterruptCallback } from './interrupts.js';
@@ -129,6 +130,12 @@ function checkSize(field: string, v: number, min: number): void {
   }
 }
 
+const DEVICE_OPTIONS = optionKeys<Gen9DeviceOptions>({
+  apertureSize: true, graphicsMemorySize: true, hostMemorySize: true, hostMemory: true, clock: true, cost: true, deviceId: true,
+  revisionId: true, subsystemVendorId: true, subsystemId: true, ioBar: true, traceLimit: true,
+});
+const COST_KEYS: readonly string[] = Object.freeze(Object.keys(DEFAULT_COST_MODEL));
+
 /** The modelled Gen9 GPU. */
 export class Gen9Device {
   readonly pci: PciConfigSpace;
@@ -156,6 +163,10 @@ export class Gen9Device {
   private readonly listeners: ((e: DeviceEvent) => void)[] = [];
 
   constructor(opts: Gen9DeviceOptions = {}) {
+    opts = checkOptions(opts, 'Gen9DeviceOptions', DEVICE_OPTIONS);
+    checkOptions(opts.cost, 'Gen9DeviceOptions.cost', COST_KEYS);
+    if (opts.hostMemory !== undefined && !(opts.hostMemory instanceof HostMemory)) throw new ConfigError('hostMemory', 'must be a HostMemory');
+    if (opts.clock !== undefined && !(opts.clock instanceof SimClock)) throw new ConfigError('clock', 'must be a SimClock');
     const aperture = opts.apertureSize ?? 256 * MiB;
     const gm = opts.graphicsMemorySize ?? 4 * GiB;
     checkSize('graphicsMemorySize', gm, PAGE_SIZE);
@@ -233,6 +244,7 @@ export class Gen9Device {
    * synchronously when the event happens; this is how a mediator learns that a context completed.
    */
   onEvent(listener: (e: DeviceEvent) => void): void {
+    arg.func('onEvent listener', listener);
     this.listeners.push(listener);
   }
 
@@ -250,11 +262,16 @@ export class Gen9Device {
 
   /** Config-space read (1, 2 or 4 bytes). */
   pciConfigRead(offset: number, size: number): number {
+    arg.number('pciConfigRead offset', offset);
+    arg.number('pciConfigRead size', size);
     return this.pci.read(offset, size);
   }
 
   /** Config-space write (1, 2 or 4 bytes). */
   pciConfigWrite(offset: number, size: number, value: number): void {
+    arg.number('pciConfigWrite offset', offset);
+    arg.number('pciConfigWrite size', size);
+    arg.number('pciConfigWrite value', value);
     this.pci.write(offset, size, value);
   }
 
@@ -265,6 +282,8 @@ export class Gen9Device {
    * leaves the halves in `lastReadLo`/`lastReadHi`.
    */
   mmioRead(offset: number, size: number): number {
+    arg.number('mmioRead offset', offset);
+    arg.number('mmioRead size', size);
     this.stats.mmioReads++;
     if (offset >= 0 && offset < BAR0_RESERVED_START) {
       const v = this.regs.read(offset, size);
@@ -284,6 +303,9 @@ export class Gen9Device {
 
   /** Write `size` bytes of `value` at BAR0 `offset` (8-byte values up to 2^53; see `mmioWrite64`). */
   mmioWrite(offset: number, size: number, value: number): void {
+    arg.number('mmioWrite offset', offset);
+    arg.number('mmioWrite size', size);
+    arg.number('mmioWrite value', value);
     if (size === 8) {
       this.mmioWrite64(offset, lo32(value), hi32(value));
       return;
@@ -303,6 +325,9 @@ export class Gen9Device {
 
   /** 8-byte BAR0 write given as halves (a GGTT entry, a fence, a 64-bit register pair). */
   mmioWrite64(offset: number, lo: number, hi: number): void {
+    arg.number('mmioWrite64 offset', offset);
+    arg.number('mmioWrite64 lo', lo);
+    arg.number('mmioWrite64 hi', hi);
     this.stats.mmioWrites++;
     if (offset >= 0 && offset < BAR0_RESERVED_START) {
       this.regs.write64(offset, lo, hi);
@@ -373,6 +398,8 @@ export class Gen9Device {
 
   /** Read `size` (1, 2, 4, 8) bytes of the aperture at `offset`. */
   apertureRead(offset: number, size: number): number {
+    arg.number('apertureRead offset', offset);
+    arg.number('apertureRead size', size);
     if (!this.validBarAccess(offset, size, this.apertureSize)) return 0;
     this.stats.apertureReads++;
     if (((offset % PAGE_SIZE) + size <= PAGE_SIZE) && (offset & (Math.min(size, 4) - 1)) === 0) {
@@ -403,6 +430,9 @@ export class Gen9Device {
 
   /** Write `size` (1, 2, 4, 8) bytes of `value` to the aperture at `offset`. */
   apertureWrite(offset: number, size: number, value: number): void {
+    arg.number('apertureWrite offset', offset);
+    arg.number('apertureWrite size', size);
+    arg.number('apertureWrite value', value);
     if (!this.validBarAccess(offset, size, this.apertureSize)) return;
     this.stats.apertureWrites++;
     const bytes = new Uint8Array(size);
@@ -476,6 +506,7 @@ export class Gen9Device {
 
   /** Call `cb` whenever the interrupt line goes up (master enabled and an enabled IIR bit set). */
   onInterrupt(cb: InterruptCallback): void {
+    arg.func('onInterrupt callback', cb);
     this.interrupts.onInterrupt(cb);
   }
 
@@ -499,6 +530,7 @@ export class Gen9Device {
 
   /** Advance simulated time by `ns`, running every event due. */
   run(ns: number): void {
+    arg.finite('run ns', ns);
     this.clock.advance(ns);
   }
 
@@ -508,6 +540,7 @@ export class Gen9Device {
    * stalled respectively: a stalled engine makes this return false).
    */
   runUntilIdle(maxNs = 10e9): boolean {
+    arg.number('runUntilIdle maxNs', maxNs);
     const deadline = this.clock.now + maxNs;
     while (this.busy) {
       const t = this.clock.nextTime();

@@ -89,6 +89,28 @@ export const CtxReg = {
   R_PWR_CLK_STATE: 0x42,
 } as const;
 
+/**
+ * Engine registers (offsets relative to the engine's MMIO base) that the device model restores
+ * from the context image into the register file at every context load (`Engine.loadElement`):
+ * the ring registers, RING_CONTEXT_CONTROL, RING_CTX_TIMESTAMP and the four PDPs. What a command
+ * writes to one of them cannot outlive its context: the next context's image overwrites it. Every
+ * other register a command may reach is switched per vGPU by the mediator (`RegisterResidue`,
+ * docs/isolation.md). i915 lays these out in `intel_lrc_reg.h` (CTX_* slots).
+ */
+export const CONTEXT_IMAGE_REGISTERS: readonly number[] = Object.freeze([
+  RING.CONTEXT_CONTROL, RING.HEAD, RING.TAIL, RING.START, RING.CTL, RING.CTX_TIMESTAMP,
+  ...[0, 1, 2, 3].flatMap((n) => [RING.PDP0_LDW + 8 * n, RING.PDP0_LDW + 8 * n + 4]),
+]);
+
+/** True when BAR0 `offset` is a register of `engines` the context load restores (`CONTEXT_IMAGE_REGISTERS`). */
+export function inContextImage(offset: number, engines: readonly EngineInfo[]): boolean {
+  for (const e of engines) {
+    const rel = offset - e.mmioBase;
+    if (rel >= 0 && rel < 0x1000) return CONTEXT_IMAGE_REGISTERS.includes(rel);
+  }
+  return false;
+}
+
 /** Register-state dword index of PDP `n`'s low / high dword. */
 export function ctxPdpLdw(n: number): number {
   return CtxReg.PDP0_LDW - 4 * n;

@@ -8,6 +8,7 @@
 import createDebug from 'debug';
 import { NoResourceError, RangeArgError } from '../errors.js';
 import { PAGE_SIZE } from '../types.js';
+import { checkOptions, optionKeys } from '../validate.js';
 
 const log = createDebug('gvtkit:mem');
 
@@ -233,6 +234,8 @@ export class SparseGuestMemory extends SparsePages implements GuestMemory {
   }
 }
 
+const HOST_MEMORY_OPTIONS = optionKeys<HostMemoryOptions>({ size: true, reservedFrames: true, recyclePages: true });
+
 /** Options of `HostMemory`. */
 export interface HostMemoryOptions {
   /** Size in bytes (default 4 GiB). */
@@ -262,6 +265,7 @@ export class HostMemory extends SparsePages {
   failAllocations = 0;
 
   constructor(opts: HostMemoryOptions = {}) {
+    opts = checkOptions(opts, 'HostMemoryOptions', HOST_MEMORY_OPTIONS);
     super(opts.size ?? 4 * 1024 * 1024 * 1024, 'host memory');
     this.nextFresh = opts.reservedFrames ?? 256;
     if (this.nextFresh >= this.frames) throw new RangeArgError('reservedFrames beyond host memory');

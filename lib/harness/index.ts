@@ -18,6 +18,7 @@ import { GEN9_ENGINES, type EngineInfo, type EngineName } from '../device/engine
 import { miBatchBufferEnd, miBatchBufferStart, miNoop } from '../device/commands/index.js';
 import { SparseGuestMemory } from '../ept/memory.js';
 import { ConfigError, StateError } from '../errors.js';
+import { checkOptions, optionKeys } from '../validate.js';
 import { GuestDriver } from '../guest/driver.js';
 import { GuestEngine, type ContextSetupOptions, type GuestBuffer } from '../guest/engine.js';
 import { GuestPpgtt } from '../guest/ppgtt.js';
@@ -53,6 +54,9 @@ export interface GuestOptions {
    */
   setupContexts?: boolean;
 }
+
+const HARNESS_OPTIONS = optionKeys<HarnessOptions>({ device: true, mediator: true });
+const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true });
 
 /** A guest of the harness: its vGPU, its modelled driver and helpers to drive it. */
 export class TestGuest {
@@ -217,12 +221,14 @@ export class Harness {
   readonly guests: TestGuest[] = [];
 
   constructor(opts: HarnessOptions = {}) {
+    opts = checkOptions(opts, 'HarnessOptions', HARNESS_OPTIONS);
     this.device = new Gen9Device({ apertureSize: 1024 * MiB, hostMemorySize: 2048 * MiB, ...opts.device });
     this.mediator = new Mediator(this.device, opts.mediator);
   }
 
   /** Create a vGPU and its modelled guest (detected and ballooned unless `skipDetect`). */
   addGuest(opts: GuestOptions = {}): TestGuest {
+    opts = checkOptions(opts, 'GuestOptions', GUEST_OPTIONS);
     const memory = new SparseGuestMemory(opts.ramBytes ?? 64 * MiB);
     const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name });
     const g = new TestGuest(this, vgpu, memory, opts);

@@ -13,8 +13,10 @@
  * vGPU enters failsafe; the other vGPUs keep running.
  */
 import createDebug from 'debug';
-import { ConfigError, GvtError, NoResourceError } from '../errors.js';
-import type { Gen9Device } from '../device/device.js';
+import { ConfigError, GvtError, NoResourceError, StateError } from '../errors.js';
+import { arg, checkOptions, describe, optionKeys } from '../validate.js';
+import { isPagedGuestMemory } from '../ept/ept.js';
+import { Gen9Device } from '../device/device.js';
 import type { DeviceEvent } from '../device/execlists.js';
 import { GEN9_ENGINES } from '../device/engines.js';
 import { CtxReg, CtxStatus, Desc, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
@@ -25,6 +27,7 @@ import { PPGTT_MODE_L3, PPGTT_MODE_L4 } from '../gtt/shadow-ppgtt.js';
 import { GEN9_HOST_RESERVATION, GEN9_VGPU_TYPES, GVT_MAX_VGPU, type HostReservation, type VgpuType } from '../gtt/vgpu-types.js';
 import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
 import { HostGmPool, type HostGmAllocation } from './host-gm.js';
+import { RegisterResidue } from './residue.js';
 import { CommandParser, type CommandParserOptions } from './parser.js';
 import { Vgpu } from './vgpu.js';
 import { failureOfViolation, type Workload, type WorkloadFailure } from './workload.js';
@@ -205,6 +208,22 @@ export interface DispatchGate {
 
 const FIFO: DispatchGate = { mayDispatch: () => true };
 
+const MEDIATOR_OPTIONS = optionKeys<MediatorOptions>({
+  maxVgpus: true, types: true, hostReservation: true, failsafe: true, parser: true, outOfSync: true, historyLimit: true,
+  cost: true, mode: true, gscale: true, shadowQuotaPages: true, shadowReservePages: true,
+});
+const MEDIATION_COST_KEYS = optionKeys<MediationCostModel>({
+  dispatchNs: true, scanNsPerCommand: true, copyNsPerKiB: true, trapNs: true, emulateNsPerCommand: true, ggttLoadNsPerEntry: true,
+});
+const HOST_RESERVATION_KEYS = optionKeys<HostReservation>({ lowGmSize: true, highGmSize: true, fences: true });
+const CREATE_VGPU_OPTIONS = optionKeys<CreateVgpuOptions>({ type: true, memory: true, name: true, activate: true });
+
+/**
+ * Devices a mediator owns: a second `Mediator` on one device would hand out the same slices and
+ * fences and bind the same device events (refused with `StateError`).
+ */
+const MEDIATED = new WeakSet<Gen9Device>();
+
 export class Mediator {
   readonly device: Gen9Device;
   readonly partition: GmPartition;
@@ -245,8 +264,15 @@ export class Mediator {
   /** Workloads waiting for shared shadow resources: not tried again before this time (ns). */
   private readonly waitUntil = new Map<Workload, number>();
   private retryPending = false;
+  /** The command-accessible registers, saved and restored per vGPU (docs/isolation.md). */
+  private readonly residue: RegisterResidue;
 
   constructor(device: Gen9Device, opts: MediatorOptions = {}) {
+    arg.instance('Mediator device', device, Gen9Device);
+    if (MEDIATED.has(device)) throw new StateError('the device already has a mediator: one Mediator per Gen9Device');
+    opts = checkOptions(opts, 'MediatorOptions', MEDIATOR_OPTIONS);
+    checkOptions(opts.cost, 'MediatorOptions.cost', MEDIATION_COST_KEYS);
+    checkOptions(opts.hostReservation, 'MediatorOptions.hostReservation', HOST_RESERVATION_KEYS);
     this.device = device;
     this.types = opts.types ?? GEN9_VGPU_TYPES;
     if (opts.maxVgpus !== undefined && (!Number.isInteger(opts.maxVgpus) || opts.maxVgpus < 2)) {
@@ -295,6 +321,9 @@ export class Mediator {
     // The host driver runs the device in execlist mode on every engine.
     for (const e of GEN9_ENGINES) device.regs.write(e.mmioBase + RING.GFX_MODE, 4, (Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE);
     device.onEvent((e) => this.onDeviceEvent(e));
+    this.residue = new RegisterResidue(device);
+    RegisterResidue.bindPdpReads(device, (e) => this.inflight[e]);
+    MEDIATED.add(device);
   }
 
   /**
@@ -302,6 +331,15 @@ export class Mediator {
    * the short resource, by how much, and which types still fit.
    */
   createVgpu(opts: CreateVgpuOptions): Vgpu {
+    if (opts === undefined) throw new ConfigError('CreateVgpuOptions', 'required: { type, memory }');
+    checkOptions(opts, 'CreateVgpuOptions', CREATE_VGPU_OPTIONS);
+    if (typeof opts.type !== 'string') throw new ConfigError('type', `must be a vGPU type name, got ${describe(opts.type)}`);
+    const mem: unknown = opts.memory;
+    if (mem === null || typeof mem !== 'object' || !isPagedGuestMemory(mem as GuestMemory)) {
+      throw new ConfigError('memory', `must be guest memory with page views (e.g. new SparseGuestMemory(bytes)), got ${describe(mem)}`);
+    }
+    if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', `must be a string, got ${describe(opts.name)}`);
+    if (opts.activate !== undefined && typeof opts.activate !== 'boolean') throw new ConfigError('activate', `must be a boolean, got ${describe(opts.activate)}`);
     const { id, slices } = this.partition.allocateNext(opts.type);
     try {
       const v = new Vgpu({
@@ -317,7 +355,11 @@ export class Mediator {
         outOfSync: this.outOfSync,
         privateGgtt: this.gscale,
       });
-      v.resetHook = (x, engineId) => this.dropWork(x, engineId, true);
+      v.resetHook = (x, engineId) => {
+        this.dropWork(x, engineId, true);
+        if (engineId < 0) this.residue.reset(x.id);
+      };
+      this.residue.add(id);
       v.activationHook = () => this.kick();
       if (opts.activate === false) v.active = false;
       v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
@@ -349,16 +391,19 @@ export class Mediator {
 
   /** Call `cb` with every finished workload (completed or failed). */
   onWorkloadDone(cb: (w: Workload) => void): void {
+    arg.func('onWorkloadDone callback', cb);
     this.doneListeners.push(cb);
   }
 
   /** Call `cb` when a workload is submitted to the device (after its mediation delay). */
   onWorkloadDispatch(cb: (w: Workload) => void): void {
+    arg.func('onWorkloadDispatch callback', cb);
     this.dispatchListeners.push(cb);
   }
 
   /** Call `cb` when the device preempted a workload (it is queued again, first in line). */
   onWorkloadPreempt(cb: (w: Workload) => void): void {
+    arg.func('onWorkloadPreempt callback', cb);
     this.preemptListeners.push(cb);
   }
 
@@ -367,6 +412,7 @@ export class Mediator {
    * Returns false when nothing preemptible runs there.
    */
   preempt(engineId: number): boolean {
+    arg.int('preempt engineId', engineId);
     if (!this.inflight[engineId]) return false;
     return this.device.engines[engineId].requestPreemption();
   }
@@ -429,6 +475,7 @@ export class Mediator {
 
   /** Advance simulated time by `ns`. */
   run(ns: number): void {
+    arg.finite('run ns', ns);
     this.device.clock.advance(ns);
   }
 
@@ -437,6 +484,7 @@ export class Mediator {
    * most `maxNs` (default 10 s). Returns true when everything finished.
    */
   runUntilIdle(maxNs = 10e9): boolean {
+    arg.number('runUntilIdle maxNs', maxNs);
     const clock = this.device.clock;
     const deadline = clock.now + maxNs;
     while (this.pendingWorkloads > 0 || this.device.busy || this.kickPending) {
@@ -478,6 +526,12 @@ export class Mediator {
 
   private dispatchAll(): void {
     const now = this.device.clock.now;
+    // One vGPU on the device at a time (GVT-g's scheduler waits for every engine to be idle before
+    // another vGPU runs, `try_to_schedule_next_vgpu`): the registers its commands reach are
+    // switched whole (`RegisterResidue`), GT-wide ones included, which two vGPUs running at once
+    // would share. Without a scheduler, the oldest queued workload's vGPU goes next.
+    // A workload waiting for shared shadow space does not hold the others back.
+    let fifoNext = this.gate === FIFO ? this.oldestQueuedVgpu(now) : -1;
     for (let e = 0; e < this.queues.length; e++) {
       if (this.inflight[e] !== null || this.preparing[e] !== null || this.resetting[e] === 1) continue;
       const q = this.queues[e];
@@ -486,6 +540,8 @@ export class Mediator {
         const v = this.vgpuMap.get(w.vgpuId);
         if (!v?.active) continue;
         if (!this.gate.mayDispatch(w, now)) continue;
+        const occupant = this.deviceOccupant();
+        if (occupant >= 0 ? occupant !== v.id : fifoNext >= 0 && fifoNext !== v.id) continue;
         // gScale: its slices hold a sharer's entries while that sharer has work on the device; and
         // a resident vGPU lets an older workload of a sharer go first (else it could starve it).
         if (this.gscale && (v.resident ? this.olderSharerQueued(v, w, now) : this.sharerOnDevice(v))) continue;
@@ -497,10 +553,40 @@ export class Mediator {
         if (until !== undefined && until > now) continue;
         q.splice(i, 1);
         if (this.dispatch(w)) break;
-        // It waits for shared shadow resources: back in its place; a later workload may go.
+        // It waits for shared shadow resources: back in its place; a later workload may go, of
+        // another vGPU too (the FIFO turn passes on while this one waits).
         q.splice(i, 0, w);
+        if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
       }
     }
+  }
+
+  /** The vGPU with work on (or being prepared for) the device, -1 when none. */
+  private deviceOccupant(): number {
+    for (let e = 0; e < this.inflight.length; e++) {
+      const w = this.inflight[e] ?? this.preparing[e];
+      if (w) return w.vgpuId;
+    }
+    return -1;
+  }
+
+  /**
+   * The vGPU of the oldest queued workload of an active vGPU, not counting workloads waiting for
+   * shared shadow space until `now` (-1: none).
+   */
+  private oldestQueuedVgpu(now: number): number {
+    let seq = Infinity, id = -1;
+    for (const q of this.queues) {
+      for (const w of q) {
+        const until = this.waitUntil.get(w);
+        if (until !== undefined && until > now) continue;
+        if (w.seq < seq && this.vgpuMap.get(w.vgpuId)?.active) {
+          seq = w.seq;
+          id = w.vgpuId;
+        }
+      }
+    }
+    return id;
   }
 
   /** gScale: true when work of another vGPU sharing `v`'s slices is on (or going to) the device. */
@@ -554,6 +640,10 @@ export class Mediator {
       this.kick();
       return true;
     }
+    // Nothing of another vGPU is on the device (`dispatchAll`): the registers become `v`'s. The
+    // switch is not charged here: the time-slice scheduler charges its own switch cost, and the
+    // mediation cost presets (passthrough: none) would otherwise need a per-register term.
+    this.residue.switchTo(v);
     const load = this.makeResident(v);
     if (load > 0) {
       w.mediationNs += load;
@@ -1006,6 +1096,7 @@ export class Mediator {
     this.dropWork(v, -1, true);
     this.hostGm.removeOwner(v.id);
     this.vgpuMap.delete(v.id);
+    this.residue.remove(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);
     log('destroyed %s', v.name);

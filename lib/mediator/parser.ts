@@ -49,6 +49,7 @@
  * Buffers and the result object are reused across scans (allocation only when a buffer must grow),
  * so a result and its shadows are valid until the next `scan`.
  */
+import { checkOptions, optionKeys } from '../validate.js';
 import createDebug from 'debug';
 import { ConfigError, RangeArgError, type GuestFaultCode } from '../errors.js';
 import { TWO_POW_32, hex } from '../types.js';
@@ -183,6 +184,11 @@ export interface CommandParserOptions {
   /** Per-command overrides of the audit table (see `buildAuditTable`). */
   decisions?: AuditOverrides;
 }
+
+const PARSER_OPTIONS = optionKeys<CommandParserOptions>({
+  maxCommands: true, maxBatches: true, maxWorkloadBytes: true, maxBatchBytes: true, maxChainLength: true, maxSurfaceBytes: true,
+  maxCommandWorkBytes: true, maxWorkloadWorkBytes: true, registerMemoryPolicy: true, strictSrmLrm: true, decisions: true,
+});
 
 /** The limits of a parser (every one bounds work a guest can cause). */
 export interface ParserLimits {
@@ -542,6 +548,7 @@ export class CommandParser {
   private workloadWork = 0;
 
   constructor(options: CommandParserOptions = {}) {
+    options = checkOptions(options, 'CommandParserOptions', PARSER_OPTIONS);
     const d = DEFAULT_PARSER_LIMITS;
     this.limits = Object.freeze({
       maxCommands: positiveInt('maxCommands', options.maxCommands, d.maxCommands),

@@ -20,7 +20,8 @@
  * Guest input never throws: every bad access is counted and answered as hardware would.
  */
 import createDebug from 'debug';
-import { StateError } from '../errors.js';
+import { RangeArgError, StateError } from '../errors.js';
+import { arg, describe } from '../validate.js';
 import { Ept, isPagedGuestMemory } from '../ept/ept.js';
 import type { GuestMemory } from '../ept/memory.js';
 import { TrapStub, type StubSpace } from '../ept/stub.js';
@@ -246,6 +247,9 @@ export class Vgpu {
 
   /** Read `size` bytes at BAR0 offset `offset` (registers, PVINFO, GTT window). */
   mmioRead(offset: number, size: number): number {
+    this.checkAlive();
+    arg.number('mmioRead offset', offset);
+    arg.number('mmioRead size', size);
     this.counters.mmioReads++;
     if (!(size === 1 || size === 2 || size === 4 || size === 8) || !(offset >= 0 && offset + size <= BAR0_BYTES)) {
       this.counters.badAccesses++;
@@ -262,6 +266,10 @@ export class Vgpu {
 
   /** Write `size` bytes of `value` at BAR0 offset `offset`. */
   mmioWrite(offset: number, size: number, value: number): void {
+    this.checkAlive();
+    arg.number('mmioWrite offset', offset);
+    arg.number('mmioWrite size', size);
+    arg.number('mmioWrite value', value);
     this.counters.mmioWrites++;
     if (!(size === 1 || size === 2 || size === 4 || size === 8) || !(offset >= 0 && offset + size <= BAR0_BYTES)) {
       this.counters.badAccesses++;
@@ -292,6 +300,10 @@ export class Vgpu {
    * for any value, where `mmioWrite(offset, 8, value)` is exact only below 2^53.
    */
   mmioWrite64(offset: number, lo: number, hi: number): void {
+    this.checkAlive();
+    arg.number('mmioWrite64 offset', offset);
+    arg.number('mmioWrite64 lo', lo);
+    arg.number('mmioWrite64 hi', hi);
     this.counters.mmioWrites++;
     if (!(offset >= 0 && offset + 8 <= BAR0_BYTES) || (offset & 7) !== 0) {
       this.counters.badAccesses++;
@@ -320,11 +332,18 @@ export class Vgpu {
 
   /** Read the virtual PCI configuration space. */
   pciConfigRead(offset: number, size: number): number {
+    this.checkAlive();
+    arg.number('pciConfigRead offset', offset);
+    arg.number('pciConfigRead size', size);
     return this.pci.read(offset, size);
   }
 
   /** Write the virtual PCI configuration space (BAR moves and decode enables follow). */
   pciConfigWrite(offset: number, size: number, value: number): void {
+    this.checkAlive();
+    arg.number('pciConfigWrite offset', offset);
+    arg.number('pciConfigWrite size', size);
+    arg.number('pciConfigWrite value', value);
     this.pci.write(offset, size, value);
     if (offset < PciReg.BAR2 + 8 && offset + size > PciReg.BAR0) this.syncBars();
     else if (offset <= PciReg.COMMAND && offset + size > PciReg.COMMAND) this.syncBars();
@@ -336,6 +355,9 @@ export class Vgpu {
    * hold a sharer's.
    */
   apertureRead(offset: number, size: number): number {
+    this.checkAlive();
+    arg.number('apertureRead offset', offset);
+    arg.number('apertureRead size', size);
     if (!(Number.isInteger(offset) && this.inLowSlice(offset, size))) {
       this.counters.apertureOutside++;
       return 0;
@@ -346,6 +368,10 @@ export class Vgpu {
 
   /** Write the aperture (BAR2) at `offset`: passed through inside the low slice only (see `apertureRead`). */
   apertureWrite(offset: number, size: number, value: number): void {
+    this.checkAlive();
+    arg.number('apertureWrite offset', offset);
+    arg.number('apertureWrite size', size);
+    arg.number('apertureWrite value', value);
     if (!(Number.isInteger(offset) && this.inLowSlice(offset, size))) {
       this.counters.apertureOutside++;
       return;
@@ -381,16 +407,28 @@ export class Vgpu {
    * `space` 'mem' for BAR0/BAR2 at their current guest-physical placement, 'pci' for config.
    */
   access(space: StubSpace, gpa: number, size: number, isWrite: boolean, value = 0): number {
+    this.checkAlive();
+    if (space !== 'mem' && space !== 'pci') throw new RangeArgError(`access space: expected 'mem' or 'pci', got ${describe(space)}`);
+    arg.number('access gpa', gpa);
+    arg.number('access size', size);
+    arg.bool('access isWrite', isWrite);
+    arg.number('access value', value);
     return this.stub.access(space, gpa, size, isWrite, value);
   }
 
   /** A guest vCPU store to its RAM (routed to the shadow page tables if write-protected). */
   guestWrite(gpa: number, bytes: Uint8Array): void {
+    this.checkAlive();
+    arg.number('guestWrite gpa', gpa);
+    arg.bytes('guestWrite bytes', bytes);
     this.ept.guestWrite(gpa, bytes);
   }
 
   /** A guest vCPU 32-bit store to its RAM. */
   guestWrite32(gpa: number, value: number): void {
+    this.checkAlive();
+    arg.number('guestWrite32 gpa', gpa);
+    arg.number('guestWrite32 value', value);
     this.ept.guestWrite32(gpa, value);
   }
 
@@ -416,11 +454,14 @@ export class Vgpu {
 
   /** Register the emulator's interrupt callback (called when the virtual line goes up). */
   onInterrupt(cb: (pending: number) => void): void {
+    this.checkAlive();
+    arg.func('onInterrupt callback', cb);
     this.interruptCallbacks.push(cb);
   }
 
   /** True while the virtual interrupt line is up. */
   get interruptLine(): boolean {
+    this.checkAlive();
     return this.irq.lineUp;
   }
 
@@ -449,6 +490,8 @@ export class Vgpu {
 
   /** Put the vGPU in failsafe: its registers become plain storage; other vGPUs are unaffected. */
   enterFailsafe(reason: string): void {
+    this.checkAlive();
+    arg.string('enterFailsafe reason', reason);
     if (this.state !== 'active') return;
     this.state = 'failsafe';
     this.failsafeReason = reason;
@@ -458,14 +501,14 @@ export class Vgpu {
 
   /** Destroy the vGPU: host GGTT entries cleared, host frames, scratch and fences returned. */
   destroy(): void {
-    if (this.state === 'destroyed') return;
+    this.checkAlive();
     if (this.ggtt.resident) for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
     this.resetHook?.(this, -1);
+    this.log('destroy', '');
     this.state = 'destroyed';
     this.ppgtt.dispose();
     this.ggtt.destroy();
     this.ept.destroy();
-    this.log('destroy', '');
     this.onDestroyCb(this);
   }
 
@@ -476,7 +519,9 @@ export class Vgpu {
    */
   resetEngine(engineId: number): void {
     this.checkAlive();
+    arg.int('resetEngine engineId', engineId);
     const e = GEN9_ENGINES[engineId];
+    if (!e) throw new RangeArgError(`resetEngine engineId: no engine ${engineId}`);
     this.resetHook?.(this, engineId);
     const from = e.mmioBase >>> 2, to = (e.mmioBase + 0x800) >>> 2;
     restoreImage(this.vregs.regs, this.bootRegs, from, to);
@@ -489,6 +534,7 @@ export class Vgpu {
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
   readGuestGma32(gma: number): number {
+    this.checkAlive();
     const hpa = this.ggtt.translate(gma);
     if (hpa < 0) return NaN;
     return this.device.hostMemory.read32(hpa);
@@ -502,6 +548,7 @@ export class Vgpu {
    * guest RAM (scratch) is written directly.
    */
   writeGuestGma32(gma: number, value: number): boolean {
+    this.checkAlive();
     const hpa = this.ggtt.translate(gma);
     if (hpa < 0) return false;
     const gfn = this.ept.gfnOfMfn(Math.floor(hpa / PAGE_SIZE));
@@ -512,6 +559,7 @@ export class Vgpu {
 
   /** True when [gma, gma + bytes) lies inside the vGPU's slices. */
   ownsGma(gma: number, bytes: number): boolean {
+    this.checkAlive();
     const s = this.slices;
     const end = gma + bytes;
     return (gma >= s.lowBase && end <= s.lowBase + s.lowSize) || (gma >= s.highBase && end <= s.highBase + s.highSize);
@@ -523,6 +571,7 @@ export class Vgpu {
    * the restore-inhibit rule reads its context image's CTX_CONTEXT_CONTROL.
    */
   auditEnv(engine: EngineInfo, mm: ShadowPpgtt | null, w?: Workload): AuditEnv {
+    this.checkAlive();
     const mem = this.device.hostMemory;
     const read = (hpaOf: (gma: number) => number, gma: number, dst: Uint32Array, at: number, dwords: number): boolean => {
       const hpa = hpaOf(gma);
@@ -572,6 +621,7 @@ export class Vgpu {
    * registers of a restore-inhibit context); a mode-mask register takes a masked write.
    */
   applyCommandVregs(pairs: Uint32Array, count: number): void {
+    this.checkAlive();
     for (let k = 0; k < count; k++) {
       const offset = pairs[2 * k], value = pairs[2 * k + 1];
       if ((GEN9_REGISTERS.flags[offset >>> 2] & RegFlag.MODE_MASK) !== 0) {
@@ -585,7 +635,7 @@ export class Vgpu {
 
   /** Raise a virtual engine interrupt (completion events, user interrupts). */
   raise(engine: EngineInfo, bits: number): void {
-    if (this.state === 'destroyed') return;
+    this.checkAlive();
     this.irq.raise(engine, bits);
   }
 
@@ -708,6 +758,7 @@ export class Vgpu {
 
   /** Append to the event log. */
   log(kind: string, detail: string): void {
+    this.checkAlive();
     if (this.events.length >= this.maxEvents) this.events.shift();
     this.events.push({ time: this.device.clock.now, kind, detail });
   }
@@ -742,6 +793,7 @@ export class Vgpu {
 
   /** True while the host GGTT and fences hold this vGPU's (always, without a private GGTT). */
   get resident(): boolean {
+    this.checkAlive();
     return this.ggtt.resident;
   }
 
@@ -752,7 +804,7 @@ export class Vgpu {
    * mediator calls it before dispatching this vGPU's work, once no work of a sharer is on the device.
    */
   switchIn(): { entries: number; fences: number } {
-    if (this.state === 'destroyed') return { entries: 0, fences: 0 };
+    this.checkAlive();
     const entries = this.ggtt.load();
     if (entries === 0) return { entries: 0, fences: 0 };
     const host = this.device.regs;
@@ -766,6 +818,7 @@ export class Vgpu {
 
   /** gScale switch-out: another vGPU of the same slices is about to switch in. */
   switchOut(): void {
+    this.checkAlive();
     this.ggtt.unload();
   }
 

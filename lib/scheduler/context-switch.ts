@@ -28,9 +28,11 @@
  */
 import createDebug from 'debug';
 import { ConfigError, TableError } from '../errors.js';
+import { checkOptions, optionKeys } from '../validate.js';
 import { ENGINE_COUNT, GEN9_ENGINES, type EngineName } from '../device/engines.js';
-import { REG } from '../device/registers.js';
-import { RegFlag, type RegisterFile } from '../mmio/index.js';
+import { inContextImage } from '../device/lrc.js';
+import { GEN9_REGISTERS, REG } from '../device/registers.js';
+import { RegFlag, type CompiledRegisters, type RegisterFile } from '../mmio/index.js';
 
 const log = createDebug('gvtkit:sched');
 
@@ -192,6 +194,70 @@ export function buildSwitchLayout(rows: readonly EngineMmioDef[] = GEN9_ENGINE_M
   });
 }
 
+/** Options of `buildCommandAccessLayout`. */
+export interface CommandAccessLayoutOptions {
+  /** The register table (default `GEN9_REGISTERS`). */
+  table?: CompiledRegisters;
+  /** The flag that makes a register reachable by commands (default `RegFlag.CMD_ACCESS`). */
+  flag?: number;
+}
+
+/** Engine whose register page (or MOCS table) holds `offset`; registers of no engine go with the render engine. */
+function homeEngine(offset: number): number {
+  for (const e of GEN9_ENGINES) {
+    if (offset >= e.mmioBase && offset < e.mmioBase + 0x1000) return e.id;
+    if (offset >= e.mocsBase && offset < e.mocsBase + 4 * GEN9_MOCS.controlEntries) return e.id;
+  }
+  return 0;
+}
+
+/**
+ * The register residue layout: every dword of every register the table marks `flag` (by default
+ * `CMD_ACCESS`, the registers a guest's commands may load and read back), except those the device
+ * restores from the context image at every context load (`CONTEXT_IMAGE_REGISTERS`). Derived from
+ * the table, so a register that becomes command-accessible is switched without another list.
+ * Grouped by the engine whose register page holds it; registers of no engine (GT, caches, slices)
+ * go with the render engine, as GVT-g switches the L3 and slice registers with it
+ * (`gen9_engine_mmio_list`). GVT-g itself switches only its engine list; the rest is what
+ * `docs/isolation.md` calls the residue rule.
+ */
+export function buildCommandAccessLayout(opts: CommandAccessLayoutOptions = {}): SwitchLayout {
+  const table = opts.table ?? GEN9_REGISTERS;
+  const flag = opts.flag ?? RegFlag.CMD_ACCESS;
+  const rows: { engine: number; offset: number; name: string }[] = [];
+  for (const r of table.rows) {
+    if ((r.flags & flag) === 0) continue;
+    for (let k = 0; k < r.width; k += 4) {
+      const offset = r.offset + k;
+      if (inContextImage(offset, GEN9_ENGINES)) continue;
+      rows.push({ engine: homeEngine(offset), offset, name: r.width === 8 ? `${r.name}${k === 0 ? '' : '_UDW'}` : r.name });
+    }
+  }
+  const offsets: number[] = [];
+  const names: string[] = [];
+  const engineStart = new Uint32Array(ENGINE_COUNT + 1);
+  const seen = new Set<number>();
+  for (const e of GEN9_ENGINES) {
+    engineStart[e.id] = offsets.length;
+    for (const r of rows) {
+      if (r.engine !== e.id) continue;
+      if (seen.has(r.offset)) throw new TableError(`residue layout: ${r.name} at 0x${r.offset.toString(16)} twice`);
+      seen.add(r.offset);
+      offsets.push(r.offset);
+      names.push(r.name);
+    }
+  }
+  engineStart[ENGINE_COUNT] = offsets.length;
+  return Object.freeze({
+    length: offsets.length,
+    offsets: Uint32Array.from(offsets),
+    names: Object.freeze(names),
+    modeMask: Uint8Array.from(offsets, (o) => ((table.flags[o >>> 2] & RegFlag.MODE_MASK) !== 0 ? 1 : 0)),
+    inContext: new Uint8Array(offsets.length),
+    engineStart,
+  });
+}
+
 /** The default Gen9 layout: the engine lists plus MOCS, every engine. */
 export const GEN9_SWITCH_LAYOUT: SwitchLayout = buildSwitchLayout();
 
@@ -229,6 +295,7 @@ export const TYPICAL_DIFFERING_REGISTERS = 24;
 
 /** Validate a (partial) cost model and merge it with the defaults. */
 export function switchCostModel(over: Partial<SwitchCostModel> = {}): SwitchCostModel {
+  over = checkOptions(over, 'SwitchCostModel', Object.keys(DEFAULT_SWITCH_COST));
   const m = { ...DEFAULT_SWITCH_COST, ...over };
   for (const k of ['fixedNs', 'perEngineNs', 'perRegisterReadNs', 'perRegisterWriteNs'] as const) {
     const v = m[k];
@@ -258,6 +325,8 @@ export interface ContextSwitcherOptions {
   /** Cost-model overrides. */
   cost?: Partial<SwitchCostModel>;
 }
+
+const CONTEXT_SWITCHER_OPTIONS = optionKeys<ContextSwitcherOptions>({ layout: true, cost: true });
 
 /**
  * Saves the outgoing vGPU's switched registers from a register file and restores the incoming
@@ -294,6 +363,7 @@ export class ContextSwitcher {
   private readonly engineStart: Uint32Array;
 
   constructor(regs: RegisterFile, opts: ContextSwitcherOptions = {}) {
+    opts = checkOptions(opts, 'ContextSwitcherOptions', CONTEXT_SWITCHER_OPTIONS);
     this.regs = regs;
     this.layout = opts.layout ?? GEN9_SWITCH_LAYOUT;
     this.cost = switchCostModel(opts.cost);

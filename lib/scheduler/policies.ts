@@ -577,7 +577,8 @@ export function createPolicy(name: string, options: PolicyOptions = {}): Schedul
     throw new ConfigError('name', `unknown policy ${JSON.stringify(name)} (known: ${Object.keys(OPTION_KEYS).join(', ')})`);
   }
   const policy = name as PolicyName;
-  if (options === null || typeof options !== 'object') throw new ConfigError('options', 'must be an object');
+  // The field is the bare option name: scenario files report it under their own JSON path.
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new ConfigError('options', 'must be an object');
   for (const k of Object.keys(options)) {
     if (!OPTION_KEYS[policy].includes(k)) throw new ConfigError(k, `not an option of the ${policy} policy`);
   }

@@ -17,6 +17,8 @@
  */
 import createDebug from 'debug';
 import { ConfigError } from '../errors.js';
+import { Mediator as MediatorClass } from '../mediator/mediator.js';
+import { arg, checkOptions, optionKeys } from '../validate.js';
 import type { Mediator, DispatchGate } from '../mediator/mediator.js';
 import type { Vgpu } from '../mediator/vgpu.js';
 import type { Workload } from '../mediator/workload.js';
@@ -52,6 +54,9 @@ export interface VgpuSchedulerOptions {
   params?: (v: Vgpu) => VgpuSchedParams;
 }
 
+const SCHEDULER_OPTIONS = optionKeys<VgpuSchedulerOptions>({ policy: true, watchdogNs: true, preempt: true, switchCost: true, trace: true, params: true });
+const SWITCH_COST_KEYS = optionKeys<SwitchCostModel>({ fixedNs: true, perEngineNs: true, perRegisterReadNs: true, perRegisterWriteNs: true });
+
 interface Slot {
   entity: SchedEntity;
   stats: VgpuStats;
@@ -84,6 +89,12 @@ export class VgpuScheduler implements DispatchGate {
   switchNs = 0;
 
   constructor(mediator: Mediator, opts: VgpuSchedulerOptions = {}) {
+    arg.instance('VgpuScheduler mediator', mediator, MediatorClass);
+    opts = checkOptions(opts, 'VgpuSchedulerOptions', SCHEDULER_OPTIONS);
+    checkOptions(opts.switchCost, 'VgpuSchedulerOptions.switchCost', SWITCH_COST_KEYS);
+    if (opts.policy !== undefined && (opts.policy === null || typeof opts.policy !== 'object')) throw new ConfigError('policy', 'must be a policy or { name, options }');
+    if (opts.policy !== undefined && !('pick' in opts.policy)) checkOptions(opts.policy, 'VgpuSchedulerOptions.policy', ['name', 'options']);
+    if (opts.params !== undefined && typeof opts.params !== 'function') throw new ConfigError('params', 'must be a function of the vGPU');
     this.mediator = mediator;
     const p = opts.policy ?? { name: 'time-slice' as const };
     this.policy = 'pick' in p ? p : createPolicy(p.name, p.options ?? {});

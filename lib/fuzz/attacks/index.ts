@@ -10,6 +10,7 @@ import { LIFECYCLE_ATTACKS } from './lifecycle.js';
 import { MMIO_ATTACKS } from './mmio.js';
 import { PCI_ATTACKS, PVINFO_ATTACKS } from './pci-pvinfo.js';
 import { PPGTT_ATTACKS } from './ppgtt.js';
+import { RESIDUE_ATTACKS } from './residue.js';
 import type { Attack } from './types.js';
 
 export { ATTACK_SURFACES, CollectingAssert, runAttack } from './types.js';
@@ -17,5 +18,6 @@ export type { Assert, Attack, AttackContext, AttackOutcome, AttackSurface } from
 
 /** Every attack, in surface order. Names are unique. */
 export const ATTACKS: readonly Attack[] = Object.freeze([
-  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...GSCALE_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS, ...LIFECYCLE_ATTACKS,
+  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...GSCALE_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...RESIDUE_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS,
+  ...LIFECYCLE_ATTACKS,
 ]);

@@ -21,6 +21,7 @@ const HEAD = [
   '| `commands.ts` | command buffers: one attack per audit rule, nesting, chains, ring shapes, copy-then-audit, blits |',
   '| `execlists-resources.ts` | execlist descriptors and ports; shared resources (audit work, frames, GPU time, interrupts, logs) |',
   '| `lifecycle.ts` | workload lifecycle (reset, failsafe, preemption, STOP_RING) and per-vGPU shadow bounds |',
+  '| `residue.ts` | register values a guest\'s commands leave for the next guest, PDP reads, a vGPU handle kept after destroy |',
   '',
   'Every attack is `{ name, surface, expectation, run(ctx), expect(ctx, t) }`: `run` is the guest',
   'program (BAR0/BAR2/PCI accesses and stores to its own RAM, plus simulated time), `expectation`',
