@@ -89,7 +89,7 @@ export interface WorldOptions {
   ppgttCheckEvery?: number;
   /**
    * The oracles of `oracles/` (residue, leak, work bound, starvation), checked after every case;
-   * `false` runs none. Default: all, a residue round every check.
+   * `false` runs none. Default: all (a residue round every `RESIDUE_EVERY` checks).
    */
   oracles?: OracleOptions | false;
 }

@@ -13,7 +13,7 @@ import { StarvationOracle } from './starvation.js';
 import { WorkBoundOracle } from './work-bound.js';
 
 export { LeakOracle, PARSER_RETAINED_LIMIT_BYTES, unaccountedFrames, pendingShadowPages, reservedRangePresent, parserRetainedBytes, pendingWorkloads } from './leak.js';
-export { ResidueOracle, commandAccessible, plantableRegisters, type ResidueOptions, type RegDword } from './residue.js';
+export { ResidueOracle, RESIDUE_EVERY, commandAccessible, plantableRegisters, type ResidueOptions, type RegDword } from './residue.js';
 export { StarvationOracle, STARVATION_RULES } from './starvation.js';
 export { WorkBoundOracle, DEVICE_NS_LIMIT, COMMAND_SLACK, MAX_BLIT_BYTES } from './work-bound.js';
 
