@@ -27,6 +27,7 @@ import { CtxReg, encodeDescriptor, readContextValue, writeContextValue } from '.
 import { GEN9_REGISTERS } from '../../device/registers.js';
 import type { GuestBuffer } from '../../guest/engine.js';
 import { RegFlag } from '../../mmio/table.js';
+import { defaultRegisterAllowed } from '../../mediator/audit-rules.js';
 import { PAGE_SIZE } from '../../types.js';
 import { chance, hx, pick, u32, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
@@ -118,6 +119,12 @@ function address(c: Ctx, bytes: number, upper = false): { addr: number; ggtt: bo
   return { addr: pick(rng, other), ggtt: chance(rng, 0.6), benign: false };
 }
 
+/** What table-gen.ts draws fields from, in this case's context. */
+function fieldSource(c: Ctx): FieldSource {
+  const wl = c.st.whitelist[GEN9_ENGINES.find((e) => e.name === c.engine)!.id];
+  return { rng: c.rng, address: () => anyAddress(c), register: () => register(c), allowedRegister: () => pick(c.rng, wl) };
+}
+
 /** Addresses for table-driven fields: the pool of `address` plus page and range ends and registers aliased into addresses. */
 function anyAddress(c: Ctx): number {
   const { rng, st, w } = c;
@@ -133,7 +140,8 @@ function anyAddress(c: Ctx): number {
   if (r < 9) return pick(rng, ends);
   // A register offset in the low 23 bits of an address (PIPE_CONTROL's LRI post-sync reads it as one).
   const base = pick(rng, [v ? v.ggttBuf.gma : 0, v ? v.canary.gma : 0, st.ggttData.gma, m.hostGm.start]);
-  return (base - (base % 0x800000)) + (register(c) & 0x7ffffc);
+  const wl = st.whitelist[GEN9_ENGINES.find((e) => e.name === c.engine)!.id];
+  return (base - (base % 0x800000)) + ((chance(rng, 0.85) && wl.length ? pick(rng, wl) : register(c)) & 0x7ffffc);
 }
 
 function register(c: Ctx): number {
@@ -175,7 +183,7 @@ function genCommand(c: Ctx): Gen {
   if (r < 65 && chance(rng, 0.5)) {
     // Every flag combination of the post-sync commands (table-gen.ts FLAG_FIELDS): LRI post-sync,
     // index mode, destination type, at any address (page ends, registers aliased into addresses).
-    const src: FieldSource = { rng, address: () => anyAddress(c), register: () => register(c) };
+    const src = fieldSource(c);
     const info = c.cls === EngineClass.RCS ? st.pipeControl : st.flushDw;
     const d = generateFromTable(src, info, true);
     d[d.length - 2] = u32(rng);
@@ -204,7 +212,7 @@ function genCommand(c: Ctx): Gen {
   if (r < 72) return { dwords: chance(rng, 0.5) ? miArbCheck() : miUserInterrupt(), benign: true };
   // Any command of the table for this engine, its fields drawn from their full ranges (table-gen.ts).
   if (chance(rng, 0.75)) {
-    const src: FieldSource = { rng, address: () => anyAddress(c), register: () => register(c) };
+    const src = fieldSource(c);
     return { dwords: generateFromTable(src, pick(rng, c.st.weighted[c.cls])), benign: false };
   }
   // Or its body random.
@@ -270,7 +278,7 @@ function mutate(rng: Rng, cmds: number[][], c: Ctx): string {
 /** A focused stream: NOOPs and stores into the attacker's own PPGTT buffer around one table-generated command. */
 function buildFocused(c: Ctx): { cmds: number[][]; benign: boolean; stores: ['p' | 'g', number, number][] } {
   const { rng, st } = c;
-  const src: FieldSource = { rng, address: () => anyAddress(c), register: () => register(c) };
+  const src = fieldSource(c);
   let hostile: number[];
   if ((c.cls === EngineClass.RCS || c.cls === EngineClass.BCS) && chance(rng, 0.4)) {
     hostile = generateFromTable(src, c.cls === EngineClass.RCS ? st.pipeControl : st.flushDw, true);
@@ -408,8 +416,9 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
   setup(world) {
     const g = world.attacker;
     for (const e of ['rcs', 'bcs', 'vcs', 'vecs'] as EngineName[]) g.engine(e);
+    // The auditor's own default whitelist per engine (CMD_ACCESS rows of the engine and global ones).
     const whitelist = GEN9_ENGINES.map((e) => GEN9_REGISTERS.rows
-      .filter((r) => (r.flags & RegFlag.CMD_ACCESS) !== 0 && (((r.offset & ~0xfff) === e.mmioBase) || !GEN9_ENGINES.some((x) => (r.offset & ~0xfff) === x.mmioBase)))
+      .filter((r) => (r.flags & RegFlag.CMD_ACCESS) !== 0 && defaultRegisterAllowed(r.offset, e))
       .map((r) => r.offset));
     const registers = GEN9_REGISTERS.rows.map((r) => r.offset);
     const tableCommands = [0, 1, 2, 3].map((cls) => COMMANDS.filter((x) => (x.engines & (1 << cls)) !== 0));

@@ -73,6 +73,8 @@ export interface FieldSource {
   address(bytes: number): number;
   /** A register offset. */
   register(): number;
+  /** A register the auditor allows on this engine (for fields that must pass its register check). */
+  allowedRegister?(): number;
 }
 
 /** Post-sync commands (PIPE_CONTROL, MI_FLUSH_DW), then commands that write memory or touch registers: drawn more often. */
@@ -147,8 +149,9 @@ export function generateFromTable(src: FieldSource, c: CommandInfo, plain = fals
     }
   }
   // PIPE_CONTROL's LRI post-sync names a register in the address dword: alias one in.
-  if (c.name === 'PIPE_CONTROL' && len > 2 && (out[1] & (1 << 23)) !== 0 && chance(rng, 0.9)) {
-    out[2] = ((out[2] & ~0x7ffffc) | (src.register() & 0x7ffffc)) >>> 0;
+  if (c.name === 'PIPE_CONTROL' && len > 2 && (out[1] & (1 << 23)) !== 0 && chance(rng, 0.8)) {
+    const reg = src.allowedRegister && chance(rng, 0.8) ? src.allowedRegister() : src.register();
+    out[2] = ((out[2] & ~0x7ffffc) | (reg & 0x7ffffc)) >>> 0;
   }
   // Blit geometry; one time in five the largest rectangle (0,0)-(0xffff,0xffff).
   const maximal = chance(rng, 0.2);
