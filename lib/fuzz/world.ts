@@ -28,6 +28,7 @@ import {
   DeviceMonitor, INVARIANTS, checkGgttFull, checkShadowPpgtt, shadowFramesHeld, type Violation,
 } from './monitor.js';
 import { WorldOracles, type OracleOptions } from './oracles/index.js';
+import { VgpuScheduler, type VgpuSchedulerOptions } from '../scheduler/vgpu-scheduler.js';
 
 const log = createDebug('gvtkit:fuzz');
 const MiB = 1024 * 1024;
@@ -92,6 +93,12 @@ export interface WorldOptions {
    * `false` runs none. Default: all (a residue round every `RESIDUE_EVERY` checks).
    */
   oracles?: OracleOptions | false;
+  /**
+   * Run the time-slice scheduler (`lib/scheduler` `VgpuScheduler`): vGPUs take turns, switches
+   * save and restore engine registers, slices end by preemption. Default: none (first come, first
+   * served).
+   */
+  scheduler?: boolean | VgpuSchedulerOptions;
 }
 
 /** Simulated time between the work-bound oracle's looks at the workloads on the device (`settle`). */
@@ -232,6 +239,8 @@ export class FuzzWorld {
   private attackerCount = 0;
   private readonly ppgttEvery: number;
   private checks = 0;
+  /** The scheduler, when the world runs one (`WorldOptions.scheduler`). */
+  readonly scheduler: VgpuScheduler | null;
   /** The oracles of `oracles/` (null when the world runs without them). */
   readonly oracles: WorldOracles | null;
 
@@ -258,6 +267,7 @@ export class FuzzWorld {
     }
     this.victim = victim;
     for (let i = 0; i < (opts.attackers ?? 1); i++) this.attackers.push(this.newAttacker());
+    this.scheduler = opts.scheduler ? new VgpuScheduler(this.h.mediator, { trace: false, ...(opts.scheduler === true ? {} : opts.scheduler) }) : null;
     this.oracles = opts.oracles === false ? null : new WorldOracles(this.h.mediator, victim?.g ?? null, mix32(this.opts.seed, 0x0ac1e), opts.oracles);
     // Everything above is set-up: start the checks from a clean slate.
     this.monitor.clearGgttWrites();
