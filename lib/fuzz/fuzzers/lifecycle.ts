@@ -59,8 +59,12 @@ interface Tracked {
   /** Reset, engine-reset, failsafe or refused since the last check: its losses are its own. */
   disturbed: boolean;
   failures: string[];
-  /** Its batch buffer for long workloads (reused). */
-  readonly batch: GuestBuffer;
+  /**
+   * Its batch buffers for long workloads, `LONG_BATCHES` per engine used in turn: a batch is
+   * copied when its workload is dispatched, so one still waiting must not be overwritten.
+   */
+  readonly batches: Map<EngineName, GuestBuffer[]>;
+  batchTurn: number;
 }
 
 interface LifecycleState {
@@ -73,13 +77,15 @@ interface LifecycleState {
 
 const MAX_GUESTS = 4;
 /** Bytes of a tracked guest's long-workload batch (stores of 4 dwords, arbitration checks, the end). */
-const LONG_BATCH_BYTES = 64 * 1024;
+const LONG_BATCH_BYTES = 32 * 1024;
+/** Long-workload batches per engine and guest (more than one case's long workloads on one engine). */
+const LONG_BATCHES = 8;
 const MAX_LONG_STORES = 1500;
 const ENGINES: readonly EngineName[] = ['rcs', 'bcs', 'vcs'];
 
 function track(st: LifecycleState, g: TestGuest): void {
   for (const e of ENGINES) g.engine(e);
-  const t: Tracked = { g, buf: g.ppgttBuffer(4 * PAGE_SIZE), next: 0, outstanding: [], disturbed: false, failures: [], batch: g.ppgttBuffer(LONG_BATCH_BYTES) };
+  const t: Tracked = { g, buf: g.ppgttBuffer(4 * PAGE_SIZE), next: 0, outstanding: [], disturbed: false, failures: [], batches: new Map(), batchTurn: 0 };
   st.guests.push(t);
   st.byId.set(g.vgpu.id, t);
   st.created++;
@@ -113,8 +119,16 @@ function longWork(t: Tracked, engine: EngineName, work: LongWork, n: number): vo
     if (work === 'stop-ring' && i === count >> 1) cmds.push(...miLoadRegisterImm([[e.engine.mmioBase + RING.MI_MODE, ((Bits.STOP_RING << 16) | Bits.STOP_RING) >>> 0]]));
   }
   cmds.push(...miBatchBufferEnd());
-  g.driver.writeRam32(t.batch.gpa, cmds);
-  g.submit(engine, [...miBatchBufferStart(t.batch.gma, { ppgtt: true }), ...miNoop()]);
+  let list = t.batches.get(engine);
+  if (!list) {
+    list = [];
+    t.batches.set(engine, list);
+  }
+  const k = t.batchTurn++ % LONG_BATCHES;
+  while (list.length <= k) list.push(g.ppgttBuffer(LONG_BATCH_BYTES));
+  const batch = list[k];
+  g.driver.writeRam32(batch.gpa, cmds);
+  g.submit(engine, [...miBatchBufferStart(batch.gma, { ppgtt: true }), ...miNoop()]);
 }
 
 /**
