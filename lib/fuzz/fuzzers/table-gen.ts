@@ -153,11 +153,15 @@ export function generateFromTable(src: FieldSource, c: CommandInfo, plain = fals
     const reg = src.allowedRegister && chance(rng, 0.8) ? src.allowedRegister() : src.register();
     out[2] = ((out[2] & ~0x7ffffc) | (reg & 0x7ffffc)) >>> 0;
   }
-  // Blit geometry; one time in five the largest rectangle (0,0)-(0xffff,0xffff).
-  const maximal = chance(rng, 0.2);
+  // Blit geometry; one time in eight the largest rectangle (0,0)-(0xffff,0xffff). The raster
+  // operation is mostly a plain fill or copy (the device model's fast path: campaign speed).
+  const maximal = chance(rng, 0.125);
   for (const [, d, kind] of BLITS_BY_ID[c.id]) {
     if (d >= len) continue;
-    if (kind === 'br13') out[d] = ((out[d] & 0xffff0000) | pitch16(rng)) >>> 0;
+    if (kind === 'br13') {
+      const rop = chance(rng, 0.75) ? pick(rng, [0xf0, 0xcc]) : rng.int(256);
+      out[d] = ((out[d] & 0xff000000) | (rop << 16) | pitch16(rng)) >>> 0;
+    }
     else if (kind === 'pitch') out[d] = pitch16(rng);
     else if (maximal && (d === 2 || d === 3)) out[d] = d === 2 ? 0 : 0xffffffff;
     else out[d] = ((coord(rng) << 16) | coord(rng)) >>> 0;
