@@ -97,7 +97,7 @@ export interface CampaignOptions {
    * measures everything else (e.g. `['residue']` before the register-residue fix is merged).
    */
   tolerate?: readonly string[];
-  /** Override the worlds' oracles (`WorldOptions.oracles`; `false` runs none). */
+  /** Override the worlds' oracles (`WorldOptions.oracles`; default all; `false` runs none). */
   oracles?: OracleOptions | false;
   /** Called after every world with the counts so far. */
   onProgress?(done: number, violations: number, crashes: number): void;
@@ -193,7 +193,8 @@ export function runCampaign(opts: CampaignOptions): CampaignResult {
       segmentStart = i === from && opts.segmentStart !== undefined ? opts.segmentStart : i;
       try {
         const wo = fz.worldOptions(seed, wi);
-        world = new FuzzWorld(opts.oracles !== undefined ? { ...wo, oracles: opts.oracles } : wo);
+        // Every oracle of oracles/ unless the fuzzer or the caller says otherwise.
+        world = new FuzzWorld({ oracles: {}, ...wo, ...(opts.oracles !== undefined ? { oracles: opts.oracles } : {}) });
         state = fz.setup(world, new Rng(mix32(seed ^ 0x5e7, wi)));
         worlds++;
         // Replaying a case: the cases of its world segment before it run first, unreported.
@@ -221,9 +222,16 @@ export function runCampaign(opts: CampaignOptions): CampaignResult {
   return { fuzzer: fz.name, seed, cases: done, violations, crashes, worlds, failures, byInvariant, tolerated, ms, fingerprint: fp.toString(16).padStart(8, '0') };
 }
 
-/** Replay one case: rebuild its world and run the cases of its world segment before it first. */
-export function replayCase(fuzzer: FuzzerName, seed: number, index: number, segmentStart: number, casesPerWorld?: number, impl?: Fuzzer<any, any>): CampaignResult {
-  return runCampaign({ fuzzer, seed, cases: 1, from: index, segmentStart, casesPerWorld, maxFailures: 1, impl });
+/**
+ * Replay one case: rebuild its world and run the cases of its world segment before it first.
+ * Worlds must be built as in the campaign that found it: a case found before the oracles of
+ * `oracles/` existed replays with `{ oracles: false }` (their residue rounds run workloads).
+ */
+export function replayCase(
+  fuzzer: FuzzerName, seed: number, index: number, segmentStart: number, casesPerWorld?: number, impl?: Fuzzer<any, any>,
+  opts: Pick<CampaignOptions, 'oracles' | 'tolerate'> = {},
+): CampaignResult {
+  return runCampaign({ fuzzer, seed, cases: 1, from: index, segmentStart, casesPerWorld, maxFailures: 1, impl, ...opts });
 }
 
 /** The final line of a campaign report: `N cases, N violations, N crashes`. */

@@ -89,8 +89,10 @@ export interface WorldOptions {
    */
   ppgttCheckEvery?: number;
   /**
-   * The oracles of `oracles/` (residue, leak, work bound, starvation), checked after every case;
-   * `false` runs none. Default: all (a residue round every `RESIDUE_EVERY` checks).
+   * The oracles of `oracles/` (residue, leak, work bound, starvation), checked after every case
+   * (`{}`: all, a residue round every `RESIDUE_EVERY` checks). Default: none, so that worlds built
+   * directly (attacks, fault injection, regression tests) keep their checks; campaigns turn them
+   * all on (`runCampaign`).
    */
   oracles?: OracleOptions | false;
   /**
@@ -268,7 +270,7 @@ export class FuzzWorld {
     this.victim = victim;
     for (let i = 0; i < (opts.attackers ?? 1); i++) this.attackers.push(this.newAttacker());
     this.scheduler = opts.scheduler ? new VgpuScheduler(this.h.mediator, { trace: false, ...(opts.scheduler === true ? {} : opts.scheduler) }) : null;
-    this.oracles = opts.oracles === false ? null : new WorldOracles(this.h.mediator, victim?.g ?? null, mix32(this.opts.seed, 0x0ac1e), opts.oracles);
+    this.oracles = opts.oracles === undefined || opts.oracles === false ? null : new WorldOracles(this.h.mediator, victim?.g ?? null, mix32(this.opts.seed, 0x0ac1e), opts.oracles);
     // Everything above is set-up: start the checks from a clean slate.
     this.monitor.clearGgttWrites();
   }
