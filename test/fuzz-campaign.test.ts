@@ -18,8 +18,8 @@ const CASES: Record<FuzzerName, number> = { mmio: 3000, commands: 1500, gtt: 300
 /**
  * Invariants of the bug classes issue 13's oracles and generators find on the tree before their
  * fixes (register residue: h/residue; work amplification: h/effects; work of a vGPU in failsafe
- * never drained, STOP_RING mid-workload, an undisturbed guest's store lost next to preemptions
- * and engine resets of others (lifecycle seed 20240607 case 87): h/lifecycle): counted, not failing, and a todo
+ * never drained, STOP_RING mid-workload, which also leaves an undisturbed guest's work waiting
+ * forever (lifecycle seed 20240607 case 87): h/lifecycle): counted, not failing, and a todo
  * assertion expects none. Remove an entry once its fix is merged.
  */
 const KNOWN_OPEN: Record<FuzzerName, string[]> = {
