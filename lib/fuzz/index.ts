@@ -15,3 +15,8 @@ export { ATTACKS, ATTACK_SURFACES, CollectingAssert, runAttack } from './attacks
 export type { Assert, Attack, AttackContext, AttackOutcome, AttackSurface } from './attacks/index.js';
 export { failAllocationAt } from './faults.js';
 export type { AllocationFault } from './faults.js';
+export {
+  WorldOracles, LeakOracle, ResidueOracle, StarvationOracle, WorkBoundOracle, RESIDUE_EVERY, PARSER_RETAINED_LIMIT_BYTES,
+  DEVICE_NS_LIMIT, MAX_BLIT_BYTES, STARVATION_RULES,
+} from './oracles/index.js';
+export type { OracleOptions, ResidueOptions } from './oracles/index.js';

@@ -76,6 +76,12 @@ export const INVARIANTS = Object.freeze({
   LIVENESS: 'liveness',
   /** A fuzzer-specific oracle disagreed (e.g. the GGTT model). */
   ORACLE: 'oracle',
+  /** A secret an attacker held in a register or its memory became readable by another guest (`oracles/residue.ts`). */
+  RESIDUE: 'residue',
+  /** A workload cost the device or host beyond its documented bound (`oracles/work-bound.ts`). */
+  WORK_BOUND: 'work-bound',
+  /** Other guests made the victim's ordinary work fail or wait forever (`oracles/starvation.ts`). */
+  STARVATION: 'starvation',
 } as const);
 
 /** Where a monitor keeps its GGTT write log on the host GGTT it watches (keys no model field uses). */

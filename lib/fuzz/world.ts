@@ -27,6 +27,8 @@ import { PAGE_SIZE } from '../types.js';
 import {
   DeviceMonitor, INVARIANTS, checkGgttFull, checkShadowPpgtt, shadowFramesHeld, type Violation,
 } from './monitor.js';
+import { WorldOracles, type OracleOptions } from './oracles/index.js';
+import { VgpuScheduler, type VgpuSchedulerOptions } from '../scheduler/vgpu-scheduler.js';
 
 const log = createDebug('gvtkit:fuzz');
 const MiB = 1024 * 1024;
@@ -86,7 +88,23 @@ export interface WorldOptions {
    * monitor checks every access regardless; the teardown always checks.
    */
   ppgttCheckEvery?: number;
+  /**
+   * The oracles of `oracles/` (residue, leak, work bound, starvation), checked after every case
+   * (`{}`: all, a residue round every `RESIDUE_EVERY` checks). Default: none, so that worlds built
+   * directly (attacks, fault injection, regression tests) keep their checks; campaigns turn them
+   * all on (`runCampaign`).
+   */
+  oracles?: OracleOptions | false;
+  /**
+   * Run the time-slice scheduler (`lib/scheduler` `VgpuScheduler`): vGPUs take turns, switches
+   * save and restore engine registers, slices end by preemption. Default: none (first come, first
+   * served).
+   */
+  scheduler?: boolean | VgpuSchedulerOptions;
 }
+
+/** Simulated time between the work-bound oracle's looks at the workloads on the device (`settle`). */
+const MID_RUN_SLICE_NS = 1e6;
 
 /** Slots of a victim result buffer (one 4 KiB page of dwords). */
 const SLOTS = 1024;
@@ -223,6 +241,10 @@ export class FuzzWorld {
   private attackerCount = 0;
   private readonly ppgttEvery: number;
   private checks = 0;
+  /** The scheduler, when the world runs one (`WorldOptions.scheduler`). */
+  readonly scheduler: VgpuScheduler | null;
+  /** The oracles of `oracles/` (null when the world runs without them). */
+  readonly oracles: WorldOracles | null;
 
   constructor(opts: WorldOptions = {}) {
     this.opts = {
@@ -247,6 +269,8 @@ export class FuzzWorld {
     }
     this.victim = victim;
     for (let i = 0; i < (opts.attackers ?? 1); i++) this.attackers.push(this.newAttacker());
+    this.scheduler = opts.scheduler ? new VgpuScheduler(this.h.mediator, { trace: false, ...(opts.scheduler === true ? {} : opts.scheduler) }) : null;
+    this.oracles = opts.oracles === undefined || opts.oracles === false ? null : new WorldOracles(this.h.mediator, victim?.g ?? null, mix32(this.opts.seed, 0x0ac1e), opts.oracles);
     // Everything above is set-up: start the checks from a clean slate.
     this.monitor.clearGgttWrites();
   }
@@ -259,7 +283,9 @@ export class FuzzWorld {
   /** Create a fresh attacker guest (detected and ballooned). */
   newAttacker(type = this.opts.attackerType): TestGuest {
     const name = `attacker${this.attackerCount++ || ''}`;
-    return this.h.addGuest({ type, ramBytes: this.opts.guestRamMiB * MiB, name, ppgtt: this.opts.attackerPpgtt });
+    const g = this.h.addGuest({ type, ramBytes: this.opts.guestRamMiB * MiB, name, ppgtt: this.opts.attackerPpgtt });
+    this.extraGuests.push(g);
+    return g;
   }
 
   private onDone(w: Workload): void {
@@ -273,18 +299,51 @@ export class FuzzWorld {
     return this.lastDone.get(g.vgpu.id * 8 + e.id);
   }
 
-  /** Run simulated time until idle (at most `maxNs`, default 50 ms). */
+  /**
+   * Run simulated time until idle (at most `maxNs`, default 50 ms). With the work-bound oracle,
+   * every `MID_RUN_SLICE_NS` of simulated time it looks at the workloads on the device and ends
+   * one past its bound (see `oracles/work-bound.ts`); the events run are the same.
+   */
   settle(maxNs = 50e6): boolean {
-    return this.h.runUntilIdle(maxNs);
+    const work = this.oracles?.work;
+    const m = this.h.mediator;
+    if (!work) return m.runUntilIdle(maxNs);
+    const dev = this.h.device;
+    const clock = dev.clock;
+    const deadline = clock.now + maxNs;
+    let look = clock.now + MID_RUN_SLICE_NS;
+    while (m.pendingWorkloads > 0 || dev.busy || m['kickPending']) {
+      const t = clock.nextTime();
+      if (t === Infinity || t > deadline) break;
+      if (t >= look) {
+        work.midRun();
+        look = t + MID_RUN_SLICE_NS;
+        continue;
+      }
+      clock.step();
+    }
+    return m.pendingWorkloads === 0 && !dev.busy;
   }
+
+  /** Live attackers (fuzzers may create more: `newAttacker`). */
+  liveAttackers(): TestGuest[] {
+    return [...new Set(this.attackers.concat(this.extraGuests))].filter((g) => g.vgpu.state !== 'destroyed');
+  }
+
+  /** Every guest `newAttacker` created (residue rounds may plant with any live one). */
+  private readonly extraGuests: TestGuest[] = [];
 
   /**
    * The checks after a case (call after `settle`): device accesses, GGTT entries written, shadow
    * PPGTTs of the attackers (unless `ppgtt: false`), per-vGPU host frame bounds, and the victim.
    */
   check(opts: { ppgtt?: boolean } = {}): Violation[] {
-    const out = this.monitor.takeViolations();
     const m = this.h.mediator;
+    const settled = m.pendingWorkloads === 0 && !this.h.device.busy;
+    const pre: Violation[] = [];
+    if (this.oracles && settled) this.oracles.beforeChecks(pre, this.liveAttackers(), () => this.settle());
+    const out = this.monitor.takeViolations();
+    out.push(...pre);
     this.monitor.checkGgttWrites(out);
     const ppgtt = opts.ppgtt !== false && this.checks++ % this.ppgttEvery === 0;
     for (const v of m.vgpus) {
@@ -296,6 +355,7 @@ export class FuzzWorld {
       }
     }
     if (this.victim) this.victim.verify(out, m.pendingOf(this.victim.g.vgpu.id));
+    this.oracles?.afterChecks(out, settled);
     return out;
   }
 

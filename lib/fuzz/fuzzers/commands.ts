@@ -1,7 +1,11 @@
 /**
  * Command-stream fuzzer, grammar-aware: each case is a stream of valid commands from the encoders
  * (stores, register loads and stores, post-sync writes, blits, arbitration and interrupt commands,
- * any command of the table with a random body), with addresses drawn from the attacker's own
+ * any command of the table: most often generated from the table's data with every field drawn
+ * from its full range (`table-gen.ts`: address fields at page and range ends and in both address
+ * spaces, register fields over the 2 MiB MMIO space, every flag combination of post-syncs, atomics,
+ * store qword and batch starts, blit pitches 0 / negative / huge with maximal width x height),
+ * else with a random body), with addresses drawn from the attacker's own
  * buffers, the victim's buffers, the mediator's shadow range and anywhere; placed in the ring, in
  * a PPGTT or GGTT batch, in a nested second-level batch, in a chain or in a self-chaining batch;
  * then, most of the time, mutated (bit flips, length-field changes, truncation, inserted and
@@ -23,10 +27,12 @@ import { CtxReg, encodeDescriptor, readContextValue, writeContextValue } from '.
 import { GEN9_REGISTERS } from '../../device/registers.js';
 import type { GuestBuffer } from '../../guest/engine.js';
 import { RegFlag } from '../../mmio/table.js';
+import { defaultRegisterAllowed } from '../../mediator/audit-rules.js';
 import { PAGE_SIZE } from '../../types.js';
 import { chance, hx, pick, u32, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
 import { GSCALE_SHARED_WORLD, engineMap, type FuzzWorld } from '../world.js';
+import { generateFromTable, weightedCommands, type FieldSource } from './table-gen.js';
 
 /** Where the case's commands go. */
 export type Placement = 'ring' | 'ppgtt-batch' | 'ggtt-batch' | 'nested' | 'chain' | 'self-chain';
@@ -63,6 +69,12 @@ interface CmdState {
   readonly whitelist: readonly number[][];
   readonly registers: readonly number[];
   readonly tableCommands: readonly CommandInfo[][];
+  /** Every command of each engine class, weighted towards memory, register and post-sync commands. */
+  readonly weighted: readonly CommandInfo[][];
+  /** Every command-accessible register offset (any engine). */
+  readonly cmdAccess: readonly number[];
+  readonly pipeControl: CommandInfo;
+  readonly flushDw: CommandInfo;
 }
 
 const BUF_BYTES = 16 * 1024;
@@ -107,16 +119,42 @@ function address(c: Ctx, bytes: number, upper = false): { addr: number; ggtt: bo
   return { addr: pick(rng, other), ggtt: chance(rng, 0.6), benign: false };
 }
 
+/** What table-gen.ts draws fields from, in this case's context. */
+function fieldSource(c: Ctx): FieldSource {
+  const wl = c.st.whitelist[GEN9_ENGINES.find((e) => e.name === c.engine)!.id];
+  return { rng: c.rng, address: () => anyAddress(c), register: () => register(c), allowedRegister: () => pick(c.rng, wl) };
+}
+
+/** Addresses for table-driven fields: the pool of `address` plus page and range ends and registers aliased into addresses. */
+function anyAddress(c: Ctx): number {
+  const { rng, st, w } = c;
+  const r = rng.int(10);
+  if (r < 6) return address(c, 8).addr;
+  const v = w.victim;
+  const m = w.h.mediator;
+  const ends = [
+    st.ppgttData.gma + BUF_BYTES - 4, st.ppgttData.gma + BUF_BYTES - 8, st.ggttData.gma + BUF_BYTES - 4, st.ggttData.gma + PAGE_SIZE - 4,
+    v ? v.ggttBuf.gma + PAGE_SIZE - 4 : 0, v ? v.ppgttBuf.gma + PAGE_SIZE - 8 : 0, v ? v.canary.gma - 4 : 0,
+    m.hostGm.start, m.hostGm.start - 8, m.hostGm.end - 8, 2 ** 32 - 4, 2 ** 47, 2 ** 48 - 4,
+  ];
+  if (r < 9) return pick(rng, ends);
+  // A register offset in the low 23 bits of an address (PIPE_CONTROL's LRI post-sync reads it as one).
+  const base = pick(rng, [v ? v.ggttBuf.gma : 0, v ? v.canary.gma : 0, st.ggttData.gma, m.hostGm.start]);
+  const wl = st.whitelist[GEN9_ENGINES.find((e) => e.name === c.engine)!.id];
+  return (base - (base % 0x800000)) + ((chance(rng, 0.85) && wl.length ? pick(rng, wl) : register(c)) & 0x7ffffc);
+}
+
 function register(c: Ctx): number {
   const { rng, st } = c;
   const wl = st.whitelist[GEN9_ENGINES.find((e) => e.name === c.engine)!.id];
   if (chance(rng, 0.5) && wl.length) return pick(rng, wl);
   if (chance(rng, 0.6)) return pick(rng, st.registers);
+  if (chance(rng, 0.3)) return pick(rng, st.cmdAccess);
   return pick(rng, [0x44200, 0x100000, 0x2270, 0x22270, 0x24d0, 0x229c, 0x2080, (rng.int(0x200000) & ~3) >>> 0]);
 }
 
 function genCommand(c: Ctx): Gen {
-  const { rng } = c;
+  const { rng, st } = c;
   const r = rng.int(100);
   if (r < 8) return { dwords: chance(rng, 0.9) ? miNoop() : miNoop(rng.int(0x3fffff)), benign: true };
   if (r < 35) {
@@ -142,6 +180,15 @@ function genCommand(c: Ctx): Gen {
     return { dwords: d, benign: false };
   }
   if (r < 55) return { dwords: miLoadRegisterReg(register(c), register(c)), benign: false };
+  if (r < 65 && chance(rng, 0.5)) {
+    // Every flag combination of the post-sync commands (table-gen.ts FLAG_FIELDS): LRI post-sync,
+    // index mode, destination type, at any address (page ends, registers aliased into addresses).
+    const src = fieldSource(c);
+    const info = c.cls === EngineClass.RCS ? st.pipeControl : st.flushDw;
+    const d = generateFromTable(src, info, true);
+    d[d.length - 2] = u32(rng);
+    return { dwords: d, benign: false };
+  }
   if (r < 65) {
     const a = address(c, 8, true);
     const benign = a.benign && (a.ggtt ? c.privileged && a.store?.[0] === 'g' : a.store?.[0] === 'p');
@@ -162,8 +209,13 @@ function genCommand(c: Ctx): Gen {
       benign: own && src === c.st.blitBuf.gma + 64 * 128,
     };
   }
-  if (r < 80) return { dwords: chance(rng, 0.5) ? miArbCheck() : miUserInterrupt(), benign: true };
-  // Any command of the table for this engine, body random.
+  if (r < 72) return { dwords: chance(rng, 0.5) ? miArbCheck() : miUserInterrupt(), benign: true };
+  // Any command of the table for this engine, its fields drawn from their full ranges (table-gen.ts).
+  if (chance(rng, 0.75)) {
+    const src = fieldSource(c);
+    return { dwords: generateFromTable(src, pick(rng, c.st.weighted[c.cls])), benign: false };
+  }
+  // Or its body random.
   const info = pick(rng, c.st.tableCommands[c.cls]);
   let len: number;
   if (typeof info.length === 'number') len = info.length;
@@ -223,6 +275,25 @@ function mutate(rng: Rng, cmds: number[][], c: Ctx): string {
   }
 }
 
+/** A focused stream: NOOPs and stores into the attacker's own PPGTT buffer around one table-generated command. */
+function buildFocused(c: Ctx): { cmds: number[][]; benign: boolean; stores: ['p' | 'g', number, number][] } {
+  const { rng, st } = c;
+  const src = fieldSource(c);
+  let hostile: number[];
+  if ((c.cls === EngineClass.RCS || c.cls === EngineClass.BCS) && chance(rng, 0.4)) {
+    hostile = generateFromTable(src, c.cls === EngineClass.RCS ? st.pipeControl : st.flushDw, true);
+    hostile[hostile.length - 2] = u32(rng);
+  } else {
+    hostile = generateFromTable(src, pick(rng, st.weighted[c.cls]), chance(rng, 0.5));
+  }
+  const filler = (): number[] => (chance(rng, 0.5) ? miNoop() : miStoreDataImm(st.ppgttData.gma + 8 * rng.int(BUF_BYTES / 16), [u32(rng)]));
+  const cmds: number[][] = [];
+  for (let i = rng.int(3); i > 0; i--) cmds.push(filler());
+  cmds.push(hostile);
+  for (let i = rng.int(3); i > 0; i--) cmds.push(filler());
+  return { cmds, benign: false, stores: [] };
+}
+
 function genCase(rng: Rng, st: CmdState, w: FuzzWorld): CommandCase {
   const engine = pick(rng, ['rcs', 'rcs', 'rcs', 'rcs', 'bcs', 'bcs', 'bcs', 'vcs', 'vecs'] as EngineName[]);
   const cls = GEN9_ENGINES.find((e) => e.name === engine)!.engineClass;
@@ -242,10 +313,15 @@ function genCase(rng: Rng, st: CmdState, w: FuzzWorld): CommandCase {
     }
     return { cmds, benign, stores };
   };
-  const a = build(1 + rng.int(rng.int(8) === 0 ? 40 : 8), privileged);
+  // One case in three is focused: one command generated from the table (or a post-sync flag
+  // sweep) among harmless ones, unmutated, so that the auditor's verdict and the device's
+  // execution of that one command are what the case tests (a stream of several hostile commands
+  // is refused at its first).
+  const focused = chance(rng, 0.33);
+  const a = focused ? buildFocused(c) : build(1 + rng.int(rng.int(8) === 0 ? 40 : 8), privileged);
   const b = build(placement === 'nested' || placement === 'chain' ? 1 + rng.int(6) : 0, false);
   const mutations: string[] = [];
-  if (chance(rng, 0.65)) {
+  if (!focused && chance(rng, 0.65)) {
     const n = 1 + rng.int(3);
     for (let i = 0; i < n; i++) mutations.push(mutate(rng, chance(rng, 0.7) || b.cmds.length === 0 ? a.cmds : b.cmds, c));
   }
@@ -340,15 +416,19 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
   setup(world) {
     const g = world.attacker;
     for (const e of ['rcs', 'bcs', 'vcs', 'vecs'] as EngineName[]) g.engine(e);
+    // The auditor's own default whitelist per engine (CMD_ACCESS rows of the engine and global ones).
     const whitelist = GEN9_ENGINES.map((e) => GEN9_REGISTERS.rows
-      .filter((r) => (r.flags & RegFlag.CMD_ACCESS) !== 0 && (((r.offset & ~0xfff) === e.mmioBase) || !GEN9_ENGINES.some((x) => (r.offset & ~0xfff) === x.mmioBase)))
+      .filter((r) => (r.flags & RegFlag.CMD_ACCESS) !== 0 && defaultRegisterAllowed(r.offset, e))
       .map((r) => r.offset));
     const registers = GEN9_REGISTERS.rows.map((r) => r.offset);
     const tableCommands = [0, 1, 2, 3].map((cls) => COMMANDS.filter((x) => (x.engines & (1 << cls)) !== 0));
+    const weighted = [0, 1, 2, 3].map((cls) => weightedCommands(cls));
+    const cmdAccess = GEN9_REGISTERS.rows.filter((r) => (r.flags & RegFlag.CMD_ACCESS) !== 0).flatMap((r) => (r.width === 8 ? [r.offset, r.offset + 4] : [r.offset]));
     return {
       ppgttData: g.ppgttBuffer(BUF_BYTES), ggttData: g.buffer(BUF_BYTES), blitBuf: g.ppgttBuffer(BUF_BYTES),
       ppgttBatches: [g.ppgttBuffer(BUF_BYTES), g.ppgttBuffer(BUF_BYTES)], ggttBatches: [g.buffer(BUF_BYTES)],
-      used: new Map(), whitelist, registers, tableCommands,
+      used: new Map(), whitelist, registers, tableCommands, weighted, cmdAccess,
+      pipeControl: COMMANDS.find((x) => x.name === 'PIPE_CONTROL')!, flushDw: COMMANDS.find((x) => x.name === 'MI_FLUSH_DW')!,
     };
   },
   generate: (rng, st, world) => [genCase(rng, st, world)],

@@ -3,19 +3,31 @@
  * engine reset, failsafe, good and refused submissions on several engines, and partial runs of
  * simulated time, across several vGPUs next to the victim.
  *
+ * Lifecycle x time: `during` submits a long workload (a PPGTT batch of hundreds of stores, with or
+ * without MI_ARB_CHECKs, or one that sets STOP_RING in RING_MI_MODE half-way), runs simulated time
+ * only partly (`Mediator.run`), then, while that work is on the device, resets the vGPU, puts it
+ * in failsafe, destroys it, tears its PPGTT down through PVINFO (g2v L4 destroy), preempts its
+ * engine, or resets its engine. Every other world runs the time-slice scheduler (`VgpuScheduler`:
+ * switches, slice-end preemption, watchdog), the others first come, first served. `flood` makes
+ * every attacker submit long work on every engine at once (the starvation oracle then watches the
+ * victim); `stale` calls the host API of a vGPU destroyed earlier (only typed errors or nothing,
+ * and no host state changes).
+ *
  * Its own oracle: a guest that was neither disturbed (reset, engine reset, failsafe) nor refused
  * since the last check must have every workload completed and every value in place; the world's
  * teardown checks that every host frame and shadow page came back.
  */
 import type { Rng } from '../../clock.js';
-import { miLoadRegisterImm, miStoreDataImm } from '../../device/commands/index.js';
+import { miArbCheck, miBatchBufferEnd, miBatchBufferStart, miLoadRegisterImm, miNoop, miStoreDataImm } from '../../device/commands/index.js';
+import { Bits, RING } from '../../device/registers.js';
+import { GvtError } from '../../errors.js';
 import type { EngineName } from '../../device/engines.js';
 import type { TestGuest } from '../../harness/index.js';
 import type { GuestBuffer } from '../../guest/engine.js';
 import { PAGE_SIZE } from '../../types.js';
 import { hx, pick, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
-import { mix32 } from '../world.js';
+import { mix32, type FuzzWorld } from '../world.js';
 
 /** One operation. `slot` indexes the live fuzzed guests (modulo their count). */
 export type LifecycleOp =
@@ -24,7 +36,19 @@ export type LifecycleOp =
   | { readonly k: 'reset-engine'; readonly slot: number; readonly engine: EngineName }
   | { readonly k: 'good'; readonly slot: number; readonly engine: EngineName; readonly n: number }
   | { readonly k: 'bad'; readonly slot: number; readonly engine: EngineName; readonly kind: 'unknown' | 'privileged' | 'foreign' }
-  | { readonly k: 'run'; readonly ns: number };
+  | { readonly k: 'run'; readonly ns: number }
+  | { readonly k: 'during'; readonly slot: number; readonly engine: EngineName; readonly work: LongWork; readonly stores: number; readonly ns: number; readonly act: DuringAct }
+  | { readonly k: 'flood'; readonly stores: number }
+  | { readonly k: 'stale'; readonly call: StaleCall };
+
+/** The long workload of `during`: stores, stores with MI_ARB_CHECK between (preemptible), or STOP_RING half-way. */
+export type LongWork = 'stores' | 'arb' | 'stop-ring';
+/** What `during` does while the long workload is on the device. */
+export type DuringAct = 'nothing' | 'reset' | 'failsafe' | 'destroy' | 'g2v-destroy' | 'preempt' | 'reset-engine';
+/** A host-API call on a destroyed vGPU. */
+export type StaleCall = 'mmio-read' | 'mmio-write' | 'elsp' | 'reset' | 'reset-engine' | 'failsafe' | 'destroy' | 'aperture' | 'pci' | 'g2v';
+const STALE_CALLS: readonly StaleCall[] = ['mmio-read', 'mmio-write', 'elsp', 'reset', 'reset-engine', 'failsafe', 'destroy', 'aperture', 'pci', 'g2v'];
+const DURING_ACTS: readonly DuringAct[] = ['nothing', 'reset', 'failsafe', 'destroy', 'g2v-destroy', 'preempt', 'preempt', 'reset-engine'];
 
 interface Tracked {
   readonly g: TestGuest;
@@ -35,34 +59,117 @@ interface Tracked {
   /** Reset, engine-reset, failsafe or refused since the last check: its losses are its own. */
   disturbed: boolean;
   failures: string[];
+  /**
+   * Its batch buffers for long workloads, `LONG_BATCHES` per engine used in turn: a batch is
+   * copied when its workload is dispatched, so one still waiting must not be overwritten.
+   */
+  readonly batches: Map<EngineName, GuestBuffer[]>;
+  batchTurn: number;
 }
 
 interface LifecycleState {
+  /** Guests destroyed in this world (the last few), for `stale`. */
+  readonly dead: TestGuest[];
   readonly guests: Tracked[];
   readonly byId: Map<number, Tracked>;
   created: number;
 }
 
 const MAX_GUESTS = 4;
+/** Bytes of a tracked guest's long-workload batch (stores of 4 dwords, arbitration checks, the end). */
+const LONG_BATCH_BYTES = 32 * 1024;
+/** Long-workload batches per engine and guest (more than one case's long workloads on one engine). */
+const LONG_BATCHES = 8;
+const MAX_LONG_STORES = 1500;
 const ENGINES: readonly EngineName[] = ['rcs', 'bcs', 'vcs'];
 
 function track(st: LifecycleState, g: TestGuest): void {
   for (const e of ENGINES) g.engine(e);
-  const t: Tracked = { g, buf: g.ppgttBuffer(4 * PAGE_SIZE), next: 0, outstanding: [], disturbed: false, failures: [] };
+  const t: Tracked = { g, buf: g.ppgttBuffer(4 * PAGE_SIZE), next: 0, outstanding: [], disturbed: false, failures: [], batches: new Map(), batchTurn: 0 };
   st.guests.push(t);
   st.byId.set(g.vgpu.id, t);
   st.created++;
 }
 
+/** Destroy a tracked guest (it joins the dead, for `stale`). */
+function kill(st: LifecycleState, t: Tracked): void {
+  t.g.vgpu.destroy();
+  st.byId.delete(t.g.vgpu.id);
+  st.guests.splice(st.guests.indexOf(t), 1);
+  st.dead.push(t.g);
+  if (st.dead.length > 4) st.dead.shift();
+}
+
+/**
+ * Submit a long workload: a PPGTT batch of `n` stores into the guest's buffer (values recorded as
+ * outstanding), with MI_ARB_CHECK between them (`arb`), or with an LRI setting STOP_RING in the
+ * engine's RING_MI_MODE half-way (`stop-ring`).
+ */
+function longWork(t: Tracked, engine: EngineName, work: LongWork, n: number): void {
+  const g = t.g;
+  const e = g.engine(engine);
+  const cmds: number[] = [];
+  const count = Math.min(n, MAX_LONG_STORES);
+  for (let i = 0; i < count; i++) {
+    const slot = t.next++ % 4096;
+    const value = (mix32(g.vgpu.id, t.next) | 1) >>> 0;
+    cmds.push(...miStoreDataImm(t.buf.gma + 4 * slot, [value]));
+    t.outstanding.push([t.buf.gpa + 4 * slot, value]);
+    if (work === 'arb') cmds.push(...miArbCheck());
+    if (work === 'stop-ring' && i === count >> 1) cmds.push(...miLoadRegisterImm([[e.engine.mmioBase + RING.MI_MODE, ((Bits.STOP_RING << 16) | Bits.STOP_RING) >>> 0]]));
+  }
+  cmds.push(...miBatchBufferEnd());
+  let list = t.batches.get(engine);
+  if (!list) {
+    list = [];
+    t.batches.set(engine, list);
+  }
+  const k = t.batchTurn++ % LONG_BATCHES;
+  while (list.length <= k) list.push(g.ppgttBuffer(LONG_BATCH_BYTES));
+  const batch = list[k];
+  g.driver.writeRam32(batch.gpa, cmds);
+  g.submit(engine, [...miBatchBufferStart(batch.gma, { ppgtt: true }), ...miNoop()]);
+}
+
+/**
+ * Call the host API of a destroyed vGPU: only a typed error (`GvtError`) or nothing may come
+ * back, and nothing may change on the host (frames, shadow pool, pending work).
+ */
+function stale(world: FuzzWorld, g: TestGuest, call: StaleCall, out: Violation[]): void {
+  const v = g.vgpu;
+  const m = world.h.mediator;
+  const frames = world.h.device.hostMemory.allocatedFrames, pages = m.hostGm.pagesInUse, pending = m.pendingWorkloads;
+  try {
+    switch (call) {
+      case 'mmio-read': v.mmioRead(0x2034, 4); break;
+      case 'mmio-write': v.mmioWrite(0x2030, 4, 0x40); break;
+      case 'elsp': v.mmioWrite(0x2230, 4, 0); v.mmioWrite(0x2230, 4, 0); v.mmioWrite(0x2230, 4, 0); v.mmioWrite(0x2230, 4, 0x1019); break;
+      case 'reset': v.reset(); break;
+      case 'reset-engine': v.resetEngine(0); break;
+      case 'failsafe': v.enterFailsafe('stale'); break;
+      case 'destroy': v.destroy(); break;
+      case 'aperture': v.apertureWrite(0, 4, 0x5ea1); break;
+      case 'pci': v.pciConfigWrite(4, 2, 7); break;
+      case 'g2v': v.mmioWrite(0x78818, 4, 4); break;
+    }
+  } catch (e) {
+    if (!(e instanceof GvtError)) out.push({ invariant: INVARIANTS.ORACLE, message: `${call} on destroyed ${g.name} threw an untyped ${(e as Error)?.name}: ${(e as Error)?.message}` });
+  }
+  if (v.state !== 'destroyed') out.push({ invariant: INVARIANTS.ORACLE, message: `${call} on destroyed ${g.name} brought it back to '${v.state}'` });
+  const df = world.h.device.hostMemory.allocatedFrames - frames, dp = m.hostGm.pagesInUse - pages, dw = m.pendingWorkloads - pending;
+  if (df || dp || dw) out.push({ invariant: INVARIANTS.ORACLE, message: `${call} on destroyed ${g.name} changed the host: ${df} host frames, ${dp} shadow pages, ${dw} workloads` });
+}
+
 /** The lifecycle fuzzer. */
 export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
   name: 'lifecycle',
-  description: 'create / destroy / reset / engine reset / failsafe / submit interleavings across several vGPUs',
+  description: 'create / destroy / reset / engine reset / failsafe / g2v destroy / preemption / submit interleavings across several vGPUs, with work on the device, with and without the scheduler',
   casesPerWorld: 40,
   victimEvery: 1,
-  worldOptions: (seed, worldIndex) => ({ seed: mix32(seed, worldIndex), failsafe: (['gvt-g', 'always', 'never'] as const)[worldIndex % 3], attackers: 2 }),
+  // Odd worlds run the time-slice scheduler.
+  worldOptions: (seed, worldIndex) => ({ seed: mix32(seed, worldIndex), failsafe: (['gvt-g', 'always', 'never'] as const)[worldIndex % 3], attackers: 2, scheduler: worldIndex % 2 === 1 }),
   setup(world) {
-    const st: LifecycleState = { guests: [], byId: new Map(), created: 0 };
+    const st: LifecycleState = { dead: [], guests: [], byId: new Map(), created: 0 };
     for (const g of world.attackers) track(st, g);
     world.h.mediator.onWorkloadDone((w) => {
       const t = st.byId.get(w.vgpuId);
@@ -82,15 +189,27 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       else if (r < 18) ops.push({ k: 'reset', slot });
       else if (r < 25) ops.push({ k: 'reset-engine', slot, engine });
       else if (r < 28) ops.push({ k: 'failsafe', slot });
-      else if (r < 65) ops.push({ k: 'good', slot, engine, n: 1 + rng.int(4) });
-      else if (r < 75) ops.push({ k: 'bad', slot, engine, kind: pick(rng, ['unknown', 'privileged', 'foreign'] as const) });
+      else if (r < 50) ops.push({ k: 'good', slot, engine, n: 1 + rng.int(4) });
+      else if (r < 58) ops.push({ k: 'bad', slot, engine, kind: pick(rng, ['unknown', 'privileged', 'foreign'] as const) });
+      else if (r < 80) {
+        ops.push({
+          k: 'during', slot, engine, work: pick(rng, ['stores', 'arb', 'arb', 'stop-ring'] as const), stores: 50 + rng.int(MAX_LONG_STORES - 50),
+          ns: pick(rng, [500, 2000, 5000, 10000, 30000]) + rng.int(1000), act: pick(rng, DURING_ACTS),
+        });
+      } else if (r < 83) ops.push({ k: 'flood', stores: 100 + rng.int(900) });
+      else if (r < 86) ops.push({ k: 'stale', call: pick(rng, STALE_CALLS) });
       else ops.push({ k: 'run', ns: pick(rng, [100, 1000, 5000, 20000, 200000]) + rng.int(1000) });
     }
     return ops;
   },
   execute(world, st, ops) {
     const out: Violation[] = [];
-    for (const t of st.guests) world.heal(t.g, (t.next & 1) === 0);
+    for (const t of st.guests) {
+      // Work left over from the last case (queued behind a wedged engine, or of a vGPU in
+      // failsafe) is dropped by the recovery: its losses are not the oracle's concern.
+      if (t.g.vgpu.state !== 'active' || world.h.mediator.pendingOf(t.g.vgpu.id) > 0) t.disturbed = true;
+      world.heal(t.g, (t.next & 1) === 0);
+    }
     const live = (): Tracked[] => st.guests.filter((t) => t.g.vgpu.state !== 'destroyed');
     for (const op of ops) {
       if (op.k === 'create') {
@@ -104,16 +223,48 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
         world.h.run(op.ns);
         continue;
       }
+      if (op.k === 'flood') {
+        for (const t of live()) if (t.g.vgpu.state === 'active') for (const e of ENGINES) longWork(t, e, 'arb', op.stores);
+        continue;
+      }
+      if (op.k === 'stale') {
+        const g = st.dead[st.dead.length - 1];
+        if (g) stale(world, g, op.call, out);
+        continue;
+      }
       const ls = live();
       if (ls.length === 0) continue;
       const t = ls[op.slot % ls.length];
       const g = t.g;
       switch (op.k) {
         case 'destroy':
-          g.vgpu.destroy();
-          st.byId.delete(g.vgpu.id);
-          st.guests.splice(st.guests.indexOf(t), 1);
+          kill(st, t);
           break;
+        case 'during': {
+          if (g.vgpu.state !== 'active') break;
+          longWork(t, op.engine, op.work, op.stores);
+          world.h.run(op.ns);
+          const engineId = g.engine(op.engine).engine.id;
+          switch (op.act) {
+            case 'nothing': break;
+            case 'preempt': world.h.mediator.preempt(engineId); break;
+            case 'reset': world.revive(g); t.disturbed = true; break;
+            case 'failsafe': g.vgpu.enterFailsafe('lifecycle fuzzer (work on the device)'); t.disturbed = true; break;
+            case 'destroy': kill(st, t); break;
+            case 'reset-engine': world.recoverEngine(g, op.engine, true); t.disturbed = true; break;
+            case 'g2v-destroy':
+              // The guest tears down the PPGTT its running batch uses (PVINFO pdp[0] + g2v_notify).
+              if (g.ppgtt) {
+                g.vgpu.mmioWrite(0x78838, 4, g.ppgtt.pml4 >>> 0);
+                g.vgpu.mmioWrite(0x7883c, 4, Math.floor(g.ppgtt.pml4 / 2 ** 32) >>> 0);
+                g.vgpu.mmioWrite(0x78818, 4, 5);
+                t.disturbed = true;
+              }
+              break;
+          }
+          if (op.work === 'stop-ring') t.disturbed = true;
+          break;
+        }
         case 'reset':
           world.revive(g);
           t.disturbed = true;
@@ -144,14 +295,21 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
         }
       }
     }
-    if (!world.settle(200e6)) out.push({ invariant: INVARIANTS.LIVENESS, message: 'not idle after 200 ms of simulated time' });
+    if (!world.settle(200e6)) {
+      const m = world.h.mediator;
+      const who = m.vgpus.filter((v) => m.pendingOf(v.id) > 0).map((v) => `${v.name} (${v.state}): ${m.pendingOf(v.id)}${m.onDevice(v.id) ? ', on the device' : ''}`);
+      const stopped = world.h.device.engines.filter((e) => (world.h.device.regs.peek(e.info.mmioBase + RING.MI_MODE) & Bits.STOP_RING) !== 0).map((e) => e.info.name);
+      out.push({ invariant: INVARIANTS.LIVENESS, message: `not idle after 200 ms of simulated time; pending: ${who.join('; ') || 'none'}${stopped.length ? `; STOP_RING set on ${stopped.join(', ')}` : ''}` });
+    }
     for (const t of st.guests) {
       if (t.g.vgpu.state === 'destroyed') continue;
       if (!t.disturbed && t.g.vgpu.state === 'active') {
         for (const f of t.failures) out.push({ invariant: INVARIANTS.ORACLE, message: `${t.g.name} (undisturbed): ${f}` });
-        for (const [gpa, value] of t.outstanding) {
+        // The last value stored to each slot (long workloads wrap around the 4096 slots).
+        const last = new Map<number, number>();
+        for (const [gpa, value] of t.outstanding) last.set(gpa, value);
+        for (const [gpa, value] of last) {
           const got = t.g.memory.read32(gpa);
-          // A later store to the same slot (4096 slots) may have replaced it only if it wrapped.
           if (got !== value) {
             out.push({ invariant: INVARIANTS.ORACLE, message: `${t.g.name} (undisturbed): value at ${hx(gpa)} is ${hx(got)}, expected ${hx(value)}` });
             break;
@@ -171,6 +329,9 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       case 'good': return `submit ${op.n} good on ${op.engine} (slot ${op.slot})`;
       case 'bad': return `submit ${op.kind} on ${op.engine} (slot ${op.slot})`;
       case 'reset-engine': return `reset engine ${op.engine} (slot ${op.slot})`;
+      case 'during': return `${op.work} x${op.stores} on ${op.engine} (slot ${op.slot}), run ${op.ns} ns, then ${op.act}`;
+      case 'flood': return `flood: every attacker, every engine, ${op.stores} stores`;
+      case 'stale': return `stale ${op.call} on the last destroyed vGPU`;
       default: return `${op.k} (slot ${op.slot})`;
     }
   },
