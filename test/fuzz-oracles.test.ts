@@ -57,7 +57,7 @@ t.test('residue: a secret in a register the victim reads is reported (hand-built
   w.teardown();
 });
 
-t.test('residue: an attacker\'s GPRs, predicate sources and depth count are not readable by the next guest', { todo: 'register residue between vGPUs (branch h/residue)' }, async (t) => {
+t.test('residue: an attacker\'s GPRs, predicate sources and depth count are not readable by the next guest', async (t) => {
   for (const scheduler of [false, true]) {
     const w = new FuzzWorld({ oracles: { residue: { every: 1, engines: ['rcs'] } }, scheduler });
     const r = w.oracles!.residue!;
@@ -166,7 +166,7 @@ t.test('work bound: the world ends an amplified blit early (mid-run check)', asy
   w.teardown();
 });
 
-t.test('work bound: XY_COLOR_BLT with pitch 0 at 65535 x 65535 is refused or bounded', { todo: 'work amplification by a blit (branch h/effects)' }, async (t) => {
+t.test('work bound: XY_COLOR_BLT with pitch 0 at 65535 x 65535 is refused or bounded', async (t) => {
   const w = new FuzzWorld({ oracles: { residue: false } });
   colorBltBatch(w, 0, 0xffff, 0xffff);
   w.settle(200e6);
@@ -221,12 +221,12 @@ t.test('table-gen: every command of every engine, every post-sync flag combinati
 
 // ---------------------------------------------------------------- the campaign cases (unfixed tree)
 
-t.test('commands seed 7 case 1383: PIPE_CONTROL LRI post-sync with a post-sync address writes a foreign frame', { todo: 'PIPE_CONTROL bit 23 with a post-sync address (branch h/effects)' }, async (t) => {
+t.test('commands seed 7 case 1383: PIPE_CONTROL LRI post-sync with a post-sync address writes a foreign frame', async (t) => {
   const r = runCampaign({ fuzzer: 'commands', seed: 7, cases: 1, from: 1383, segmentStart: 1200, maxFailures: 1, tolerate: ['residue', 'work-bound'] });
   t.equal(r.violations + r.crashes, 0, r.failures.map((f) => names(f.violations).join('; ')).join('\n'));
 });
 
-t.test('hand-built: PIPE_CONTROL LRI post-sync + write-immediate at a victim address is refused or harmless', { todo: 'PIPE_CONTROL bit 23 with a post-sync address (branch h/effects)' }, async (t) => {
+t.test('hand-built: PIPE_CONTROL LRI post-sync + write-immediate at a victim address is refused or harmless', async (t) => {
   const w = new FuzzWorld({ oracles: false });
   const v = w.victim!;
   const addr = v.ggttBuf.gma - (v.ggttBuf.gma % 0x800000) + 0x2600;

@@ -267,3 +267,31 @@ t.test('class 8: the shadow quota options are checked and documented defaults ap
   t.equal(pool.admit(g.vgpu.id, 24577), 'quota', 'more than the quota on its own can never be met');
   t.equal(pool.admit(g.vgpu.id, 1024), 'ok');
 });
+
+t.test('failsafe by any path drops the queued work; a failsafe vGPU\'s preempted workload does not stay pending (lifecycle campaign seed 20240607 cases 40, 53, 77)', async (t) => {
+  // Entered from the host API (as a PVINFO or RING_MODE write does), with work queued behind a
+  // workload on the device: the queued work goes at once, the running one ends normally.
+  let w = new FuzzWorld({ seed: 0x1340 });
+  let g = w.attacker;
+  let m = w.h.mediator;
+  t.ok(onDevice(w, g), 'a long workload on the device');
+  const buf = g.ppgttBuffer(PAGE_SIZE);
+  g.submit('bcs', miStoreDataImm(buf.gma, [1]));
+  g.submitBatch('rcs', miStoreDataImm(buf.gma + 4, [2]));
+  t.ok(m.pendingOf(g.vgpu.id) >= 2, 'work queued behind it');
+  g.vgpu.enterFailsafe('test: host-initiated failsafe');
+  t.ok(m.pendingOf(g.vgpu.id) <= 1, 'the queued work was dropped at once');
+  t.ok(runUntil(w, () => m.pendingOf(g.vgpu.id) === 0), 'nothing is left pending: the mediator can go idle');
+  t.equal(m.hostGm.heldBy(g.vgpu.id), 0, 'no shadow held');
+  // Failsafe while running, then preempted: the preempted workload does not wait forever.
+  w = new FuzzWorld({ seed: 0x1341 });
+  g = w.attacker;
+  m = w.h.mediator;
+  t.ok(onDevice(w, g), 'a long preemptible workload on the device');
+  g.vgpu.enterFailsafe('test: failsafe with work in flight');
+  t.ok(m.preempt(0), 'preemption requested');
+  t.ok(runUntil(w, () => m.stats.preempted > 0 || m.pendingOf(g.vgpu.id) === 0), 'preempted (or done)');
+  t.equal(m.stats.preempted, 1, 'it was preempted');
+  t.ok(runUntil(w, () => m.pendingOf(g.vgpu.id) === 0), 'the preempted workload ends (resumed as the running one would), not queued forever');
+  t.equal(m.hostGm.heldBy(g.vgpu.id), 0, 'its shadows were returned');
+});

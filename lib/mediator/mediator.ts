@@ -359,6 +359,7 @@ export class Mediator {
         this.dropWork(x, engineId, true);
         if (engineId < 0) this.residue.reset(x.id);
       };
+      v.failsafeHook = (x) => this.dropWork(x, -1, false);
       this.residue.add(id);
       v.activationHook = () => this.kick();
       if (opts.activate === false) v.active = false;
@@ -958,6 +959,11 @@ export class Mediator {
       this.stats.preempted++;
       this.queues[w.engine.id].unshift(w);
       for (const cb of this.preemptListeners) cb(w);
+      // A vGPU in failsafe keeps no queued work (`failsafeHook`): a workload preempted after
+      // its vGPU entered failsafe is dropped with its shadows, not left waiting for a dispatch
+      // that never comes (lifecycle campaign seed 20240607, case 53).
+      const v = this.vgpuMap.get(w.vgpuId);
+      if (v && v.state === 'failsafe') this.dropWork(v, w.engine.id, false);
       this.kick();
       return;
     }

@@ -497,6 +497,9 @@ export class Vgpu {
     this.failsafeReason = reason;
     this.log('failsafe', reason);
     log('%s: failsafe: %s', this.name, reason);
+    // Whatever put it there (a fault, a PVINFO write, a RING_MODE write, the host), its queued
+    // work is dropped: a failsafe vGPU is never dispatched again until reset.
+    this.failsafeHook?.(this);
   }
 
   /** Destroy the vGPU: host GGTT entries cleared, host frames, scratch and fences returned. */
@@ -531,6 +534,8 @@ export class Vgpu {
 
   /** Set by the mediator: drops queued/in-flight work of this vGPU (engine -1: all engines). */
   resetHook: ((v: Vgpu, engineId: number) => void) | null = null;
+  /** Set by the mediator: drops the queued work of this vGPU when it enters failsafe. */
+  failsafeHook: ((v: Vgpu) => void) | null = null;
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
   readGuestGma32(gma: number): number {
