@@ -35,12 +35,8 @@ import { AUDIT_RULES, RULE_CODE } from '../lib/mediator/audit-rules.js';
 import { CommandParser } from '../lib/mediator/parser.js';
 import { miBatchBufferStart } from '../lib/device/commands/index.js';
 import { FakeEnv, HIGH, qword, ringWith } from './audit-fixture.js';
-import {
-  GEN9_NULL_STATE_BATCH,
-  GEN9_NULL_STATE_COMMANDS_END,
-  GEN9_NULL_STATE_POOLED_EU_AUX,
-  GEN9_NULL_STATE_RELOCS,
-} from '../fixtures/real/gen9-null-state.js';
+import { GEN9_NULL_STATE_BATCH, GEN9_NULL_STATE_CMDS_END as GEN9_NULL_STATE_COMMANDS_END, GEN9_NULL_STATE_RELOCS } from '../lib/guest/gen9-null-state.js';
+import { renderStateSetup } from '../lib/guest/i915-context.js';
 
 const ENGINES = [0, 1, 2, 3] as EngineClass[];
 const d = new CommandDecoder();
@@ -219,7 +215,8 @@ t.test('i915\'s Gen9 null render state decodes fully on RCS', async (t) => {
     t.ok(fields.some((f) => f.dword === dw - start), `relocation at dword ${dw}: ${COMMANDS[id].name} dword ${dw - start} is a tabulated address`);
   }
   // The pooled-EU auxiliary batch: MEDIA_POOL_STATE, then the end.
-  const aux = Uint32Array.from(GEN9_NULL_STATE_POOLED_EU_AUX);
+  const pooled = renderStateSetup(0, { pooledEu: true });
+  const aux = Uint32Array.from(pooled.dwords.slice(pooled.auxOffset / 4));
   t.equal(d.decode(aux, 0, aux.length, 0 as EngineClass), 6);
   t.equal(COMMANDS[d.id].name, 'MEDIA_POOL_STATE');
   t.equal(d.decode(aux, 6, aux.length, 0 as EngineClass), 1);
