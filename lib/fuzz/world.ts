@@ -27,22 +27,14 @@ import { PAGE_SIZE } from '../types.js';
 import {
   DeviceMonitor, INVARIANTS, checkGgttFull, checkShadowPpgtt, shadowFramesHeld, type Violation,
 } from './monitor.js';
+import { mix32 } from './mix.js';
 import { WorldOracles, type OracleOptions } from './oracles/index.js';
 import { VgpuScheduler, type VgpuSchedulerOptions } from '../scheduler/vgpu-scheduler.js';
 
 const log = createDebug('gvtkit:fuzz');
 const MiB = 1024 * 1024;
 
-/** A 32-bit mix of two numbers (deterministic seeds and values). */
-export function mix32(a: number, b: number): number {
-  let h = Math.imul((a ^ 0x9e3779b9) >>> 0, 0x85ebca6b) ^ Math.imul((b + 0x7f4a7c15) >>> 0, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export { mix32 };
 
 /**
  * World options where the attacker shares the victim's graphics memory and fences under gScale:

@@ -27,18 +27,9 @@ import { RegFlag } from '../../mmio/table.js';
 import { defaultRegisterAllowed } from '../../mediator/audit-rules.js';
 import type { Workload } from '../../mediator/workload.js';
 import { PAGE_SIZE } from '../../types.js';
+import { mix32 } from '../mix.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
 
-/** A 32-bit mix (the same function as the world's `mix32`, repeated to avoid an import cycle). */
-function mix(a: number, b: number): number {
-  let h = Math.imul((a ^ 0x9e3779b9) >>> 0, 0x85ebca6b) ^ Math.imul((b + 0x7f4a7c15) >>> 0, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** One register dword: offset and name. */
 export interface RegDword {
@@ -164,7 +155,7 @@ export class ResidueOracle {
     const pairs: [number, number][] = [];
     const vals: [number, string][] = [];
     for (const r of regs) {
-      const v = (mix(this.seed ^ (round * 0x9e37), r.offset) | 0x10001) >>> 0;
+      const v = (mix32(this.seed ^ (round * 0x9e37), r.offset) | 0x10001) >>> 0;
       pairs.push([r.offset, v]);
       vals.push([v, `${attacker.name}'s ${r.name} (0x${r.offset.toString(16)})`]);
     }
@@ -179,7 +170,7 @@ export class ResidueOracle {
       this.planted += vals.length;
     }
     // A page of its RAM full of one secret dword (any path that copies guest memory could carry it).
-    const mem = (mix(this.seed ^ 0x3e3, round) | 0x20002) >>> 0;
+    const mem = (mix32(this.seed ^ 0x3e3, round) | 0x20002) >>> 0;
     const buf = this.memPage(attacker);
     attacker.driver.writeRam32(buf.gpa, new Array<number>(PAGE_SIZE / 4).fill(mem));
     this.addSecret(mem, `${attacker.name}'s RAM page (gpa 0x${buf.gpa.toString(16)})`);
