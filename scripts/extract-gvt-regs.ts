@@ -12,7 +12,9 @@
  *   `gt/intel_engine_regs.h` and `gvt/reg.h` by a small macro expander (object- and function-like
  *   #defines, `_MMIO`, `MCR_REG`), then evaluated as integer arithmetic.
  *
- * Run: `npm run build --silent && node dist/scripts/extract-gvt-regs.js /work/ref/i915/drivers/gpu/drm/i915`.
+ * Run: `npm run build --silent && node dist/scripts/extract-gvt-regs.js I915_DIR [OUT]`, where I915_DIR
+ * is the `drivers/gpu/drm/i915` folder of a Linux v7.0 tree (the table in the repository came from
+ * the GitHub repository strongtz/i915-sriov-dkms at commit 2421d3f, whose gvt/ follows v7.0).
  * It fails loudly when a registration that carries F_CMD_ACCESS, or any registration in the GT
  * range below 0x40000, cannot be resolved.
  */
@@ -24,7 +26,11 @@ interface Macro {
   body: string;
 }
 
-const root = process.argv[2] ?? '/work/ref/i915/drivers/gpu/drm/i915';
+const root = process.argv[2];
+if (!root) {
+  console.error('usage: extract-gvt-regs I915_DIR [OUT]   (I915_DIR: drivers/gpu/drm/i915 of a Linux v7.0 tree)');
+  process.exit(2);
+}
 const out = resolve(process.argv[3] ?? 'lib/device/gvt-registers.ts');
 
 const macros = new Map<string, Macro>();
