@@ -16,6 +16,7 @@ import {
 } from '../lib/device/commands/index.js';
 import { GEN9_ENGINES } from '../lib/device/engines.js';
 import { Rng } from '../lib/clock.js';
+import { mix32 } from '../lib/fuzz/mix.js';
 import type { Violation } from '../lib/fuzz/monitor.js';
 
 const rcs = GEN9_ENGINES.find((e) => e.name === 'rcs')!;
@@ -67,6 +68,31 @@ t.test('residue: an attacker\'s GPRs, predicate sources and depth count are not 
     t.same(names(out).slice(0, 6), [], `${scheduler ? 'with' : 'without'} the scheduler`);
     w.teardown();
   }
+});
+
+t.test('residue: a value the victim already holds is never planted as a secret', async (t) => {
+  // The victim's canary words and the planted values are both mix32 outputs: by chance a planted
+  // value can equal a dword of the victim's own RAM, which the scan then reported as residue (mmio
+  // campaign, seed 81001, cases 30464 and 82624: canary words equal to RCS_MOCS[36] and [34]).
+  const w = new FuzzWorld({ oracles: { residue: { every: 1, engines: ['rcs'] } } });
+  const r = w.oracles!.residue!;
+  const reg = plantableRegisters(rcs)[5];
+  // The round-0 value of that register (the oracle's derivation), put in the victim's RAM first.
+  const would = (mix32(r['seed'] as number, reg.offset) | 0x10001) >>> 0;
+  const held = w.victim!.g.buffer(4096);
+  w.victim!.g.driver.writeRam32(held.gpa + 40, [would]);
+  const out: Violation[] = [];
+  r.check(out, w.attackers, () => w.settle());
+  t.ok(r.planted > 100, `the attacker planted ${r.planted} registers`);
+  t.same(names(out), [], 'the victim\'s own dword is not reported');
+  t.equal(w.victim!.g.memory.read32(held.gpa + 40), would, 'the victim still holds it');
+  t.notOk((r['secrets'] as Map<number, unknown>).has(would), 'it is not a secret');
+  // What was planted instead still has the secret's marker bits, and the victim reads it from nowhere.
+  const planted = [...(r['secrets'] as Map<number, { what: string }>).entries()].find(([, s]) => s.what.includes(`(0x${reg.offset.toString(16)})`));
+  t.ok(planted, `a secret for ${reg.name}`);
+  t.not(planted![0], would);
+  t.equal(planted![0] & 0x10001, 0x10001);
+  t.same(w.teardown(), []);
 });
 
 // ---------------------------------------------------------------- leak

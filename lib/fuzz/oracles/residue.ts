@@ -12,12 +12,16 @@
  *    (MI_STORE_REGISTER_MEM of each dword into its own buffer) and, on the render engine, the
  *    depth count through a PIPE_CONTROL post-sync (the path that reads PS_DEPTH_COUNT);
  * 3. the oracle scans what the victim read and every page of the victim's RAM for any secret of
- *    the world's rounds so far (exact 32-bit values: a false match has odds of 2^-32 per dword).
+ *    the world's rounds so far (exact 32-bit values). A planted value never equals a dword the
+ *    victim's RAM holds when it is planted (`unknownToVictim` re-derives it): thousands of secrets
+ *    against thousands of victim dwords make chance matches with its own data (its canary
+ *    pattern) a few per 100,000 cases otherwise.
  *
  * GVT-g keeps such state per vGPU: the engine MMIO list it switches (`gvt/mmio_context.c`,
  * `switch_mmio`), the context image for in-context registers, and a clean state after
  * `intel_vgpu_reset` / destroy. A planted value the victim can read is a cross-guest disclosure.
  */
+import createDebug from 'debug';
 import { GEN9_ENGINES, type EngineName, type EngineInfo } from '../../device/engines.js';
 import { miLoadRegisterImm, miStoreRegisterMem, pipeControl } from '../../device/commands/index.js';
 import { GEN9_REGISTERS } from '../../device/registers.js';
@@ -29,6 +33,8 @@ import type { Workload } from '../../mediator/workload.js';
 import { PAGE_SIZE } from '../../types.js';
 import { mix32 } from '../mix.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
+
+const log = createDebug('gvtkit:fuzz:residue');
 
 
 /** One register dword: offset and name. */
@@ -111,6 +117,8 @@ export class ResidueOracle {
   private readonly secrets = new Map<number, Secret>();
   /** One mark per 16-bit hash of a secret: most dwords are rejected without a map lookup. */
   private readonly marks = new Uint8Array(65536);
+  /** The same for the values of the round being planted (`unknownToVictim`). */
+  private readonly pending = new Uint8Array(65536);
   private readonly plantSets = new Map<EngineName, RegDword[]>();
   private readonly probeSets = new Map<EngineName, RegDword[]>();
   private readonly seed: number;
@@ -154,11 +162,14 @@ export class ResidueOracle {
     const round = this.rounds;
     const pairs: [number, number][] = [];
     const vals: [number, string][] = [];
-    for (const r of regs) {
-      const v = (mix32(this.seed ^ (round * 0x9e37), r.offset) | 0x10001) >>> 0;
-      pairs.push([r.offset, v]);
-      vals.push([v, `${attacker.name}'s ${r.name} (0x${r.offset.toString(16)})`]);
-    }
+    const values = new Uint32Array(regs.length + 1);
+    regs.forEach((r, k) => { values[k] = (mix32(this.seed ^ (round * 0x9e37), r.offset) | 0x10001) >>> 0; });
+    values[regs.length] = (mix32(this.seed ^ 0x3e3, round) | 0x20002) >>> 0;
+    this.unknownToVictim(values);
+    regs.forEach((r, k) => {
+      pairs.push([r.offset, values[k]]);
+      vals.push([values[k], `${attacker.name}'s ${r.name} (0x${r.offset.toString(16)})`]);
+    });
     const cmds: number[] = [];
     for (let i = 0; i < pairs.length; i += 32) cmds.push(...miLoadRegisterImm(pairs.slice(i, i + 32)));
     this.lastDone = null;
@@ -170,10 +181,45 @@ export class ResidueOracle {
       this.planted += vals.length;
     }
     // A page of its RAM full of one secret dword (any path that copies guest memory could carry it).
-    const mem = (mix32(this.seed ^ 0x3e3, round) | 0x20002) >>> 0;
+    const mem = values[regs.length];
     const buf = this.memPage(attacker);
     attacker.driver.writeRam32(buf.gpa, new Array<number>(PAGE_SIZE / 4).fill(mem));
     this.addSecret(mem, `${attacker.name}'s RAM page (gpa 0x${buf.gpa.toString(16)})`);
+  }
+
+  /**
+   * Re-derive, in place, every value of `values` that the victim's RAM already holds (its canary
+   * pattern, its results, its rings...): a secret is a value only the attacker knows, or the scan
+   * would report the victim's own data. The victim's canary words and planted secrets are both
+   * `mix32` outputs, so over a campaign some planted values equal a canary word by chance
+   * (expected about one per 100 worlds of 400 cases: ~200 secrets a round x 4096 canary dwords
+   * / 2^32); mmio seed 81001 cases 30464 and 82624 reported such coincidences as residue.
+   */
+  private unknownToVictim(values: Uint32Array): void {
+    const marks = this.pending;
+    for (let k = 0; k < values.length; k++) marks[(values[k] ^ (values[k] >>> 16)) & 0xffff] = 1;
+    const pages = this.victim.memory['pages32'] as (Uint32Array | undefined)[];
+    for (let f = 0; f < pages.length; f++) {
+      const p = pages[f];
+      if (!p) continue;
+      for (let i = 0; i < p.length; i++) {
+        const x = p[i];
+        if (x === 0 || marks[(x ^ (x >>> 16)) & 0xffff] === 0) continue;
+        for (let k = 0; k < values.length; k++) {
+          if (values[k] !== x) continue;
+          // The same low bits as before (0x10001 or 0x20002 set), a value the victim does not hold
+          // (checked again from the start: the new value may be elsewhere in its RAM).
+          const low = values[k] & 0x30003;
+          values[k] = (mix32(x, this.seed ^ k) | low) >>> 0;
+          log('round %d: planted value %d was in the victim\'s RAM (gpa 0x%s): re-derived', this.rounds, k, (f * PAGE_SIZE + 4 * i).toString(16));
+          marks[(values[k] ^ (values[k] >>> 16)) & 0xffff] = 1;
+          f = -1;
+          break;
+        }
+        if (f === -1) break;
+      }
+    }
+    marks.fill(0);
   }
 
   private readonly memPages = new WeakMap<TestGuest, GuestBuffer>();
