@@ -51,6 +51,13 @@ const ORACLE_CASES = [
   // re-derives a planted value the victim already holds (mmio campaign, seed 81001).
   { fuzzer: 'mmio' as const, seed: 81001, index: 30464, segment: 30400 },
   { fuzzer: 'mmio' as const, seed: 81001, index: 82624, segment: 82400 },
+  // A register leak: the time-slice scheduler's switch loaded an attacker's L3CC/MOCS (its vregs),
+  // the attacker was destroyed before its work dispatched, and the mediator's residue switch, whose
+  // owner (the victim) had not changed, kept them (lifecycle campaign, seed 81005; fixed by
+  // `Mediator.switchListLoaded` / `RegisterResidue.listedLoaded`).
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 17168, segment: 17160 },
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 51816, segment: 51800 },
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 56864, segment: 56840 },
 ];
 
 for (const c of ORACLE_CASES) {

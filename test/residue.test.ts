@@ -209,3 +209,34 @@ t.test('PDP registers read by command or MMIO show the guest\'s own roots, never
 });
 
 
+
+// Lifecycle campaign seed 81005 (cases 17168, 19920, 51400, 51816, 54280, 56864): the time-slice
+// scheduler's own switch loaded a vGPU's listed registers (its vregs: MOCS, L3CC), that vGPU was
+// destroyed (or reset) before its work dispatched, and the mediator's residue switch, whose owner
+// had not changed, let its owner run on the gone vGPU's values.
+// (The reset variant held before the fix too: the scheduler keeps the reset vGPU's slot and switches back.)
+for (const end of ['destroy', 'reset'] as const) {
+  t.test(`a vGPU the scheduler switched to and that is gone (${end}) before it dispatched leaves no L3CC/MOCS to the owner`, async (t) => {
+    const h = new Harness({ mediator: { failsafe: 'never' } });
+    new VgpuScheduler(h.mediator, { watchdogNs: Infinity });
+    const a = h.addGuest({ name: 'a', ppgtt: false });
+    const b = h.addGuest({ name: 'b', ppgtt: false });
+    const regs: [number, number][] = [[0xb020, 0x5ec0a5a5], [0xb024, 0x5ec1a5a5], [0xc808, 0x5ec2a5a5]];
+    // b programs its L3CC and render MOCS (its vregs follow its LRIs); then a runs.
+    t.ok(runRing(h, b, 'rcs', miLoadRegisterImm(regs)), 'b\'s LRIs completed');
+    const buf = a.buffer(64);
+    const srm = (): number[] => regs.flatMap(([o], k) => miStoreRegisterMem(o, buf.gma + 4 * k, { ggtt: true }));
+    t.ok(runRing(h, a, 'rcs', srm()), 'a read its registers');
+    for (let k = 0; k < regs.length; k++) t.not(a.read32(buf.gma + 4 * k), regs[k][1], `a reads its own 0x${regs[k][0].toString(16)}`);
+    // b submits: the scheduler switches to b (loads b's values) before b's workload dispatches.
+    b.submit('rcs', [0, 0]);
+    for (let i = 0; i < 10_000 && (h.mediator.device.regs.readDword(0xb020) >>> 0) !== regs[0][1]; i++) h.mediator.run(10);
+    t.equal(h.mediator.pendingOf(b.vgpu.id), 1, 'b\'s workload is queued');
+    t.notOk(h.mediator.onDevice(b.vgpu.id), 'b\'s workload has not dispatched');
+    t.equal(h.mediator.device.regs.readDword(0xb020) >>> 0, regs[0][1], 'the scheduler loaded b\'s L3CC before b dispatched');
+    if (end === 'destroy') b.vgpu.destroy();
+    else b.vgpu.reset();
+    t.ok(runRing(h, a, 'rcs', srm()), 'a read its registers again');
+    for (let k = 0; k < regs.length; k++) t.not(a.read32(buf.gma + 4 * k), regs[k][1], `a does not read b's 0x${regs[k][0].toString(16)}`);
+  });
+}

@@ -463,6 +463,16 @@ export class Mediator {
     return false;
   }
 
+  /**
+   * A switcher other than the mediator's own (the time-slice scheduler's `ContextSwitcher`) loaded
+   * vGPU `id`'s virtual register values of GVT-g's switch list into the device: the mediator's
+   * register residue switch (`RegisterResidue.listedLoaded`) reloads its owner's values at the
+   * owner's next dispatch. Call with no workload on the device.
+   */
+  switchListLoaded(id: number): void {
+    this.residue.listedLoaded(id);
+  }
+
   /** Device time a workload has used so far, its current run included (ns). */
   busySoFar(w: Workload): number {
     if (w.status === 'running' && this.inflight[w.engine.id] === w) return w.busyNs + (this.device.clock.now - this.runStart[w.engine.id]);

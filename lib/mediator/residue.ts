@@ -57,6 +57,11 @@ export class RegisterResidue {
   private readonly discard: Uint32Array;
   /** Slots of GVT-g's engine list: restored from the incoming vGPU's virtual registers. */
   private readonly vregSlots: Uint32Array;
+  /**
+   * Another switcher (the time-slice scheduler's) loaded the listed registers with the values of a
+   * vGPU other than `owner` since the last switch: the owner's next dispatch reloads them.
+   */
+  private listedStale = false;
 
   constructor(device: Gen9Device, layout: SwitchLayout = COMMAND_ACCESS_LAYOUT) {
     this.layout = layout;
@@ -90,25 +95,45 @@ export class RegisterResidue {
   }
 
   /**
+   * The time-slice scheduler's `ContextSwitcher` loaded vGPU `id`'s virtual register values of
+   * GVT-g's switch list (`GEN9_SWITCH_LAYOUT`) into the device. When `id` is not the owner, the
+   * device's listed registers no longer hold the owner's values: the owner's next `switchTo`
+   * reloads them instead of returning early (else a vGPU switched to by the scheduler and then
+   * gone, destroyed or reset before it dispatched, would leave its MOCS/L3CC values to the owner).
+   */
+  listedLoaded(id: number): void {
+    if (id !== this.owner) this.listedStale = true;
+  }
+
+  /**
    * Make `v` the owner of the device's registers: save the outgoing owner's values, restore `v`'s.
    * Call only with no other vGPU's work on the device. Returns the modelled cost in ns (0 when `v`
    * already owns them).
    */
   switchTo(v: Vgpu): number {
-    if (this.owner === v.id) return 0;
+    if (this.owner === v.id && !this.listedStale) return 0;
     let into = this.images.get(v.id);
     if (!into) {
       into = this.hostImage.slice();
       this.images.set(v.id, into);
     }
-    const out = this.owner >= 0 ? this.images.get(this.owner) ?? this.discard : this.discard;
+    let out = this.owner >= 0 ? this.images.get(this.owner) ?? this.discard : this.discard;
+    let reads = 0;
+    if (this.owner === v.id) {
+      // Still the owner, but another switcher rewrote the listed registers (`listedLoaded`): the
+      // device holds the owner's other values; save them, then reload the listed ones.
+      this.switcher.switch(into, null);
+      reads = this.switcher.lastReads;
+      out = this.discard;
+    }
+    this.listedStale = false;
     const offsets = this.layout.offsets;
     for (let k = 0; k < this.vregSlots.length; k++) {
       const i = this.vregSlots[k];
       into[i] = (v.vregs.peek(offsets[i]) & this.switcher.writableMask(i)) >>> 0;
     }
     const writes = this.switcher.switch(out, into);
-    this.lastReads = this.switcher.lastReads;
+    this.lastReads = reads + this.switcher.lastReads;
     this.lastWrites = writes;
     this.switches++;
     log('registers %d → %d: %d read, %d written', this.owner, v.id, this.lastReads, writes);

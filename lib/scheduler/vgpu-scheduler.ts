@@ -239,6 +239,8 @@ export class VgpuScheduler implements DispatchGate {
     // loads vreg values of the listed registers at every switch, `mmio_context.c`).
     this.loadImageFromVregs(inSlot);
     const writes = this.switcher.switch(outSlot ? outSlot.image : null, inSlot.image);
+    // The mediator's residue switch must know: its owner's listed values are off the device now.
+    this.mediator.switchListLoaded(to);
     const cost = this.switcher.lastCostNs;
     const start = this.now;
     this.switches++;
