@@ -51,6 +51,12 @@ const ORACLE_CASES = [
   // re-derives a planted value the victim already holds (mmio campaign, seed 81001).
   { fuzzer: 'mmio' as const, seed: 81001, index: 30464, segment: 30400 },
   { fuzzer: 'mmio' as const, seed: 81001, index: 82624, segment: 82400 },
+  // The device's fetch window ran up to 1 KiB past the end of a batch shadow into the next page of
+  // the mediator's shadow range: another workload's shadow context (device-foreign-frame). A batch
+  // window now stops at the end of its page unless the command decoded continues there
+  // (lifecycle campaign, seed 81005).
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 29208, segment: 29200 },
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 48595, segment: 48560 },
 ];
 
 for (const c of ORACLE_CASES) {
