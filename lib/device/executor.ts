@@ -411,7 +411,11 @@ export class CommandStreamer {
     return (t >= h ? t - h : this.ringSize - h + t) >>> 2;
   }
 
-  /** Refill the window from the current instruction pointer with at least `want` dwords if possible. */
+  /**
+   * Refill the window from the current instruction pointer with at least `want` dwords if possible
+   * (`want`: the dwords the command being decoded needs, 1 when the window ran dry), and up to
+   * `FETCH_STEP` ahead within the ring's tail or, in a batch, the current page.
+   */
   private fill(want: number): void {
     const buf = this.fetch;
     const mem = this.mem;
@@ -527,7 +531,7 @@ export class CommandStreamer {
         break;
       }
       this.cmdAddress = this.level === 0 ? this.ringStart + this.head : this.bbIp[this.level];
-      if (this.winPos >= this.winLen) this.fill(FETCH_STEP);
+      if (this.winPos >= this.winLen) this.fill(1);
       if (this.winLen === 0) {
         if (this.winFault) this.addressFault('instruction fetch', 0);
         else this.fail('BAD_COMMAND', 'nothing to fetch', 0);
