@@ -392,3 +392,34 @@ t.test('a large blit spans several steps (other events interleave) and counts as
   t.equal(e.streamer.commandCounts.reduce((a, b) => a + b, 0), 2, 'the blit and the padding MI_NOOP');
   t.equal(readGgtt(f.device, SURF + 4 * 1024 * 1024 - 4, 1)[0], 0x01020304, 'last pixel');
 });
+
+t.test('a batch fetch never reads the page after the batch end; a command across a page boundary still runs', async (t) => {
+  const device = smallDevice();
+  const r = new EngineFixture(device, 'rcs');
+  const BB = D + 0x10000;
+  mapGgttPages(device, BB, 3);
+  const pages = new Set<number>();
+  const s = r.engine.streamer as unknown as { translate(gma: number, space: number): number };
+  const translate = s.translate.bind(r.engine.streamer);
+  s.translate = (gma: number, space: number): number => {
+    pages.add(Math.floor(gma / PAGE_SIZE));
+    return translate(gma, space);
+  };
+  // The first batch ends 16 bytes before the end of its page (lifecycle campaign seed 81005,
+  // case 29208: the window ran on into the next shadow of the mediator's range).
+  const first = dwords(miNoop(), miStoreDataImm(D, [7], { ggtt: true }), miBatchBufferEnd());
+  writeGgtt(device, BB + PAGE_SIZE - 16 - 4 * first.length, first);
+  const e = r.run(miBatchBufferStart(BB + PAGE_SIZE - 16 - 4 * first.length));
+  t.equal(e.error, null, e.error?.message ?? '');
+  t.equal(readGgtt(device, D, 1)[0], 7);
+  t.notOk(pages.has(BB / PAGE_SIZE + 1), 'the page after the batch was never translated');
+  // A store whose dwords straddle the boundary from the batch's second page into its third runs.
+  pages.clear();
+  const straddle = dwords(miStoreDataImm(D + 4, [8, 9, 10, 11], { ggtt: true, storeQword: false }), miBatchBufferEnd());
+  const at = BB + 2 * PAGE_SIZE - 8;
+  writeGgtt(device, at, straddle);
+  const e2 = r.run(miBatchBufferStart(at));
+  t.equal(e2.error, null, e2.error?.message ?? '');
+  t.same([...readGgtt(device, D + 4, 4)], [8, 9, 10, 11]);
+  t.ok(pages.has(Math.floor(at / PAGE_SIZE) + 1), 'the window went on into the page the command continues in');
+});

@@ -70,6 +70,12 @@ const ORACLE_CASES = [
   // A stop-ring failure of work the guest had deferred (ports busy) past the last case's check,
   // counted against the next, undisturbed case.
   { fuzzer: 'lifecycle' as const, seed: 81005, index: 29145, segment: 29120 },
+  // The device's fetch window ran up to 1 KiB past the end of a batch shadow into the next page of
+  // the mediator's shadow range: another workload's shadow context (device-foreign-frame). A batch
+  // window now stops at the end of its page unless the command decoded continues there
+  // (lifecycle campaign, seed 81005).
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 29208, segment: 29200 },
+  { fuzzer: 'lifecycle' as const, seed: 81005, index: 48595, segment: 48560 },
 ];
 
 for (const c of ORACLE_CASES) {

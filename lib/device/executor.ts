@@ -30,7 +30,9 @@
  *
  * Prefetch: commands are copied into a fetch window (up to 2048 dwords, refilled when used up, at
  * every jump, and when a command does not fit). Like the hardware's prefetcher, a command that
- * rewrites dwords already fetched is not seen until the window is refilled.
+ * rewrites dwords already fetched is not seen until the window is refilled. In a batch the window
+ * never runs past the end of the current page unless the command being decoded continues there:
+ * the device never reads the page after a batch's end (the ring window stops at the tail).
  *
  * Tiling is not modelled: a tiled blit surface (pitch in dwords) is addressed linearly; the XY_*
  * clip rectangle (XY_SETUP_CLIP_BLT) is not applied.
@@ -409,7 +411,11 @@ export class CommandStreamer {
     return (t >= h ? t - h : this.ringSize - h + t) >>> 2;
   }
 
-  /** Refill the window from the current instruction pointer with at least `want` dwords if possible. */
+  /**
+   * Refill the window from the current instruction pointer with at least `want` dwords if possible
+   * (`want`: the dwords the command being decoded needs, 1 when the window ran dry), and up to
+   * `FETCH_STEP` ahead within the ring's tail or, in a batch, the current page.
+   */
   private fill(want: number): void {
     const buf = this.fetch;
     const mem = this.mem;
@@ -433,6 +439,13 @@ export class CommandStreamer {
     } else {
       let gma = this.bbIp[this.level];
       const space = this.bbSpace[this.level];
+      // A batch has no length the device knows: the window stops at the end of the current page
+      // unless the command being decoded needs more (`want`). Fetching ahead across the page
+      // boundary would read the page that follows the batch in the address space, which past
+      // MI_BATCH_BUFFER_END is not the batch's: in the mediator's shadow range, the next
+      // workload's (maybe another vGPU's) shadow ring, batch or context (lifecycle campaign
+      // seed 81005, cases 29208 and 48595).
+      n = Math.min(n, Math.max(want, (PAGE_SIZE - (gma % PAGE_SIZE)) >>> 2));
       while (len < n) {
         const hpa = this.translate(gma, space);
         if (hpa < 0) {
@@ -518,7 +531,7 @@ export class CommandStreamer {
         break;
       }
       this.cmdAddress = this.level === 0 ? this.ringStart + this.head : this.bbIp[this.level];
-      if (this.winPos >= this.winLen) this.fill(FETCH_STEP);
+      if (this.winPos >= this.winLen) this.fill(1);
       if (this.winLen === 0) {
         if (this.winFault) this.addressFault('instruction fetch', 0);
         else this.fail('BAD_COMMAND', 'nothing to fetch', 0);
