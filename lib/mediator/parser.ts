@@ -1224,50 +1224,55 @@ export class CommandParser {
     const fx = this.fx;
     const data = s.data;
     const addr = fx[o + E_ADDR];
-    const what = `${COMMANDS[id].name} ${this.fieldName(id, fx[o + E_FIELD])}`;
-    const delta = this.translateRange(addr + lo, size, s, i, what);
+    // The field's name is looked up only for a message: not on the path of an address that passes.
+    const delta = this.translateRange(addr + lo, size, s, i, null, id, fx[o + E_FIELD]);
     if (delta === null) return false;
     const patched = addr + delta;
     const at = i + fx[o + E_FIELD];
     const lowBit = fx[o + E_LOWBIT];
     const lowMask = lowBit === 0 ? 0 : ((1 << lowBit) - 1) >>> 0;
     if (fx[o + E_IS64] === 1) {
-      if (!(patched >= 0 && patched < 2 ** 48)) return this.fail('address-bounds', `${what} translates outside the 48-bit space`, s, i);
+      if (!(patched >= 0 && patched < 2 ** 48)) return this.fail('address-bounds', `${this.what(null, id, fx[o + E_FIELD])} translates outside the 48-bit space`, s, i);
       data[at] = (((patched >>> 0) & ~lowMask) | (data[at] & lowMask)) >>> 0;
       data[at + 1] = ((data[at + 1] & 0xffff0000) | (Math.floor(patched / TWO_POW_32) & 0xffff)) >>> 0;
     } else {
-      if (!(patched >= 0 && patched < TWO_POW_32)) return this.fail('address-bounds', `${what} translates above 4 GiB`, s, i);
+      if (!(patched >= 0 && patched < TWO_POW_32)) return this.fail('address-bounds', `${this.what(null, id, fx[o + E_FIELD])} translates above 4 GiB`, s, i);
       data[at] = (((patched >>> 0) & ~lowMask) | (data[at] & lowMask)) >>> 0;
     }
     this.result.addressesPatched++;
     return true;
   }
 
+  /** What a message names: `text`, or address field `field` of command `id`. */
+  private what(text: string | null, id: number, field: number): string {
+    return text ?? `${COMMANDS[id].name} ${this.fieldName(id, field)}`;
+  }
+
   /**
    * Check that [gma, gma + bytes) lies in the vGPU's graphics memory and translates by one offset
    * on every page; returns that offset (host − guest), or null after recording the violation.
    */
-  private translateRange(gma: number, bytes: number, s: ShadowBuffer, i: number, what: string): number | null {
+  private translateRange(gma: number, bytes: number, s: ShadowBuffer, i: number, text: string | null, id = -1, field = -1): number | null {
     const env = this.env!;
     const max = this.limits.maxSurfaceBytes;
     if (bytes > max) {
-      this.fail('address-bounds', `${what}: ${bytes} bytes at ${hex(Math.max(gma, 0))} exceed the ${max}-byte surface limit`, s, i);
+      this.fail('address-bounds', `${this.what(text, id, field)}: ${bytes} bytes at ${hex(Math.max(gma, 0))} exceed the ${max}-byte surface limit`, s, i);
       return null;
     }
     if (!(gma >= 0) || !env.ggttAddressOk(gma, bytes)) {
-      this.fail('address-bounds', `${what}: [${gma < 0 ? '-' + hex(-gma) : hex(gma)}, +${bytes}) is outside the vGPU's graphics memory`, s, i);
+      this.fail('address-bounds', `${this.what(text, id, field)}: [${gma < 0 ? '-' + hex(-gma) : hex(gma)}, +${bytes}) is outside the vGPU's graphics memory`, s, i);
       return null;
     }
     const host = env.translateGgtt(gma);
     const delta = host - gma;
     if (host < 0 || delta % 4096 !== 0) {
-      this.fail('address-bounds', `${what}: ${hex(gma)} does not translate`, s, i);
+      this.fail('address-bounds', `${this.what(text, id, field)}: ${hex(gma)} does not translate`, s, i);
       return null;
     }
     // Every further page must move by the same offset (the device adds offsets to the patched base).
     for (let page = Math.floor(gma / 4096) * 4096 + 4096; page < gma + bytes; page += 4096) {
       if (env.translateGgtt(page) - page !== delta) {
-        this.fail('address-bounds', `${what}: [${hex(gma)}, +${bytes}) is not contiguous in host graphics memory`, s, i);
+        this.fail('address-bounds', `${this.what(text, id, field)}: [${hex(gma)}, +${bytes}) is not contiguous in host graphics memory`, s, i);
         return null;
       }
     }
