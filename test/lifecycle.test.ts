@@ -295,3 +295,46 @@ t.test('failsafe by any path drops the queued work; a failsafe vGPU\'s preempted
   t.ok(runUntil(w, () => m.pendingOf(g.vgpu.id) === 0), 'the preempted workload ends (resumed as the running one would), not queued forever');
   t.equal(m.hostGm.heldBy(g.vgpu.id), 0, 'its shadows were returned');
 });
+
+t.test('class 8: audit time has a per-vGPU quota: a guest over it waits for its next window, the victim does not', async (t) => {
+  const periodNs = 10e6;
+  for (const quota of [true, false]) {
+    const w = new FuzzWorld({ seed: 0x138a, mediator: { auditQuota: quota ? { commands: 2000, periodNs } : false } });
+    const g = w.attacker, m = w.h.mediator;
+    const vg = w.victim!.g;
+    t.ok(w.settle());
+    const start = w.h.device.clock.now;
+    const buf = g.ppgttBuffer(PAGE_SIZE);
+    // Four workloads of 1,500 audited commands each, then the victim's one store.
+    for (let i = 0; i < 4; i++) g.submitBatch('rcs', [...new Array<number>(1496).fill(0), ...miStoreDataImm(buf.gma + 4 * i, [i + 1])]);
+    const vbuf = vg.ppgttBuffer(PAGE_SIZE);
+    vg.submitBatch('rcs', miStoreDataImm(vbuf.gma, [0x51c]));
+    t.ok(w.settle(1e9));
+    const mine = m.history.filter((x) => x.vgpuId === g.vgpu.id && x.submittedAt >= start);
+    const victim = m.history.filter((x) => x.vgpuId === vg.vgpu.id && x.submittedAt >= start);
+    // A resubmission while the context's earlier element is pending continues it (lite restore):
+    // the four submissions make three or four workloads, 6,000 commands in all.
+    t.ok(mine.length >= 3, `${quota}: ${mine.length} attacker workloads`);
+    t.ok(mine.reduce((n, x) => n + x.commands, 0) >= 6000, `${quota}: every command was audited`);
+    t.ok(mine.every((x) => x.status === 'completed'), `${quota}: every attacker workload completed (delayed, never refused)`);
+    t.equal(victim[0]?.status, 'completed');
+    for (let i = 0; i < 4; i++) t.equal(g.memory.read32(buf.gpa + 4 * i), i + 1, `${quota}: store ${i} landed`);
+    t.equal(vg.memory.read32(vbuf.gpa), 0x51c);
+    const windowOf = (ns: number): number => Math.floor((ns - start) / periodNs);
+    const last = mine[mine.length - 1];
+    if (quota) {
+      t.ok(m.stats.auditWaits >= 1, `${quota}: the attacker waited for its quota (${m.stats.auditWaits})`);
+      t.ok(windowOf(last.dispatchedAt) > windowOf(mine[0].dispatchedAt), 'its last workload waited for the next window');
+      t.ok(windowOf(victim[0].dispatchedAt) === 0, 'the victim did not wait for the attacker\'s next window');
+    } else {
+      t.equal(m.stats.auditWaits, 0);
+      t.equal(windowOf(last.dispatchedAt), 0, 'without the quota all of it runs at once');
+    }
+    t.same(w.checkFull(), []);
+    t.same(w.teardown(), []);
+  }
+  const { Harness } = await import('../lib/harness/index.js');
+  t.throws(() => new Harness({ mediator: { auditQuota: { commands: 0, periodNs: 1 } } }), { code: 'E_CONFIG' });
+  t.throws(() => new Harness({ mediator: { auditQuota: { commands: 10, periodNs: 1, burst: 3 } as never } }), { code: 'E_CONFIG' });
+  t.same(new Harness().mediator.auditQuota, { commands: 1 << 21, periodNs: 100e6 }, 'the documented default');
+});

@@ -17,7 +17,8 @@
  *   points the host entry at scratch, but it is the host's failure, not the guest's: counted in
  *   `allocFailures`, the entry stays pending and `sync()` (called by the mediator before it
  *   reads a context image and before each submission) pins it again. While an entry is pending
- *   `sync()` returns false and the mediator fails the workload with `shadow-alloc`.
+ *   `sync()` returns false and the mediator holds the workload back (it waits, queued, and its
+ *   context image is read once the entries are backed); it never fails for the host's shortage.
  * - An 8-byte entry written as two 4-byte halves is held until the other half arrives, in either
  *   order; meanwhile the host entry points at scratch, not present (GVT-g's partial-PTE list).
  *

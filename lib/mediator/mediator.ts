@@ -112,7 +112,27 @@ export interface MediatorOptions {
    * finds shadow space whatever the others hold.
    */
   shadowReservePages?: number;
+  /**
+   * Per-vGPU bound on audit time: at most `commands` commands audited for one vGPU per window of
+   * `periodNs` simulated ns (windows start at multiples of `periodNs`). A vGPU over its quota
+   * waits, queued, for the next window (its work is delayed, never refused: the per-workload
+   * bound is `parser.maxCommands`), so no guest keeps the auditor from the others' work.
+   * Default: 2^21 commands per 100 ms (20,971,520 a simulated second; a workload alone may cross
+   * it, it is checked before each dispatch); `false` disables it.
+   */
+  auditQuota?: AuditQuota | false;
 }
+
+/** A per-vGPU audit-time quota (`MediatorOptions.auditQuota`). */
+export interface AuditQuota {
+  /** Commands audited for one vGPU per window. */
+  commands: number;
+  /** Window length in simulated ns. */
+  periodNs: number;
+}
+
+/** The default audit-time quota: 2^21 commands per vGPU per 100 simulated ms. */
+export const DEFAULT_AUDIT_QUOTA: Readonly<AuditQuota> = Object.freeze({ commands: 1 << 21, periodNs: 100_000_000 });
 
 /** Simulated ns before a workload waiting for shared shadow resources is tried again (or at the next release). */
 export const SHADOW_RETRY_NS = 1_000_000;
@@ -194,6 +214,8 @@ export interface MediatorStats {
   ggttEntriesLoaded: number;
   /** Times a workload waited for shared shadow resources (host shadow space or frames) instead of failing. */
   shadowWaits: number;
+  /** Times a workload waited for the next window of its vGPU's audit quota (`auditQuota`). */
+  auditWaits: number;
 }
 
 /**
@@ -210,8 +232,9 @@ const FIFO: DispatchGate = { mayDispatch: () => true };
 
 const MEDIATOR_OPTIONS = optionKeys<MediatorOptions>({
   maxVgpus: true, types: true, hostReservation: true, failsafe: true, parser: true, outOfSync: true, historyLimit: true,
-  cost: true, mode: true, gscale: true, shadowQuotaPages: true, shadowReservePages: true,
+  cost: true, mode: true, gscale: true, shadowQuotaPages: true, shadowReservePages: true, auditQuota: true,
 });
+const AUDIT_QUOTA_KEYS = optionKeys<AuditQuota>({ commands: true, periodNs: true });
 const MEDIATION_COST_KEYS = optionKeys<MediationCostModel>({
   dispatchNs: true, scanNsPerCommand: true, copyNsPerKiB: true, trapNs: true, emulateNsPerCommand: true, ggttLoadNsPerEntry: true,
 });
@@ -234,7 +257,7 @@ export class Mediator {
   readonly outOfSync: boolean;
   readonly stats: MediatorStats = {
     submitted: 0, completed: 0, failed: 0, commandsAudited: 0, batchesShadowed: 0, addressesPatched: 0, refusedByRule: {},
-    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0, shadowWaits: 0,
+    preempted: 0, mediationNs: 0, ggttLoads: 0, ggttEntriesLoaded: 0, shadowWaits: 0, auditWaits: 0,
   };
   readonly cost: MediationCostModel;
   readonly mode: MediationMode;
@@ -264,6 +287,11 @@ export class Mediator {
   /** Workloads waiting for shared shadow resources: not tried again before this time (ns). */
   private readonly waitUntil = new Map<Workload, number>();
   private retryPending = false;
+  /** The audit-time quota (null: none), and per vGPU id the window and commands audited in it. */
+  readonly auditQuota: Readonly<AuditQuota> | null;
+  private readonly auditWindow = new Map<number, { start: number; used: number }>();
+  /** Simulated time of the pending kick at an audit window's start (-1: none). */
+  private auditKickAt = -1;
   /** The command-accessible registers, saved and restored per vGPU (docs/isolation.md). */
   private readonly residue: RegisterResidue;
 
@@ -307,6 +335,15 @@ export class Mediator {
       share: this.gscale,
     });
     this.parser = new CommandParser(opts.parser);
+    const aq = opts.auditQuota ?? DEFAULT_AUDIT_QUOTA;
+    if (aq === false) this.auditQuota = null;
+    else {
+      checkOptions(aq, 'MediatorOptions.auditQuota', AUDIT_QUOTA_KEYS);
+      const q = { ...DEFAULT_AUDIT_QUOTA, ...aq };
+      if (!(Number.isSafeInteger(q.commands) && q.commands >= 1)) throw new ConfigError('auditQuota.commands', `must be a positive integer, got ${String(q.commands)}`);
+      if (!(Number.isSafeInteger(q.periodNs) && q.periodNs >= 1)) throw new ConfigError('auditQuota.periodNs', `must be a positive integer, got ${String(q.periodNs)}`);
+      this.auditQuota = Object.freeze(q);
+    }
     // Shadows live in the host's reserved hidden range (no aperture needed), bounded per vGPU.
     const poolPages = Math.floor(host.highGmSize / PAGE_SIZE);
     const limits = this.parser.limits;
@@ -363,7 +400,7 @@ export class Mediator {
       this.residue.add(id);
       v.activationHook = () => this.kick();
       if (opts.activate === false) v.active = false;
-      v.lastWorkloadOf = (engineId, lrca) => this.lastUnfinished(id, engineId, lrca);
+      v.lastWorkloadOf = (engineId, lrca, beforeSeq) => this.lastUnfinished(id, engineId, lrca, beforeSeq);
       this.vgpuMap.set(id, v);
       this.hostGm.addOwner(id);
       log('created %s (%s): low 0x%s+%d MiB, high 0x%s+%d MiB', v.name, opts.type,
@@ -527,9 +564,12 @@ export class Mediator {
     this.kick();
   }
 
-  private lastUnfinished(vgpuId: number, engineId: number, lrca: number): Workload | undefined {
+  private lastUnfinished(vgpuId: number, engineId: number, lrca: number, beforeSeq: number): Workload | undefined {
     const q = this.queues[engineId];
-    for (let i = q.length - 1; i >= 0; i--) if (q[i].vgpuId === vgpuId && q[i].lrca === lrca && q[i].status === 'queued') return q[i];
+    for (let i = q.length - 1; i >= 0; i--) {
+      const w = q[i];
+      if (w.seq < beforeSeq && w.vgpuId === vgpuId && w.lrca === lrca && w.status === 'queued') return w;
+    }
     const f = this.inflight[engineId];
     if (f && f.vgpuId === vgpuId && f.lrca === lrca) return f;
     return undefined;
@@ -562,6 +602,10 @@ export class Mediator {
         if (earlier) continue;
         const until = this.waitUntil.get(w);
         if (until !== undefined && until > now) continue;
+        if (this.auditQuota !== null && this.overAuditQuota(w, v, now)) {
+          if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
+          continue;
+        }
         q.splice(i, 1);
         if (this.dispatch(w)) break;
         // It waits for shared shadow resources: back in its place; a later workload may go, of
@@ -570,6 +614,50 @@ export class Mediator {
         if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
       }
     }
+  }
+
+  /**
+   * True when `v` has used its audit quota in the current window: `w` then waits, queued, until
+   * the next window starts (it is not counted as the oldest FIFO work meanwhile).
+   */
+  private overAuditQuota(w: Workload, v: Vgpu, now: number): boolean {
+    const q = this.auditQuota!;
+    const a = this.auditWindow.get(v.id);
+    if (a === undefined) return false;
+    const start = now - (now % q.periodNs);
+    if (a.start !== start) {
+      a.start = start;
+      a.used = 0;
+      return false;
+    }
+    if (a.used < q.commands) return false;
+    const next = start + q.periodNs;
+    this.waitUntil.set(w, next);
+    this.stats.auditWaits++;
+    v.log('audit-wait', `${w.engine.name} workload ${w.seq} waits for its audit quota (${a.used} commands audited in this window)`);
+    if (this.auditKickAt !== next) {
+      this.auditKickAt = next;
+      this.device.clock.schedule(next - now, () => {
+        if (this.auditKickAt === next) this.auditKickAt = -1;
+        this.kick();
+      });
+    }
+    return true;
+  }
+
+  /** Charge `commands` audited for vGPU `id` to its current audit window. */
+  private chargeAudit(id: number, commands: number): void {
+    const q = this.auditQuota;
+    if (q === null || commands === 0) return;
+    const now = this.device.clock.now;
+    const start = now - (now % q.periodNs);
+    let a = this.auditWindow.get(id);
+    if (a === undefined) this.auditWindow.set(id, (a = { start, used: 0 }));
+    else if (a.start !== start) {
+      a.start = start;
+      a.used = 0;
+    }
+    a.used += commands;
   }
 
   /** The vGPU with work on (or being prepared for) the device, -1 when none. */
@@ -645,6 +733,18 @@ export class Mediator {
     const v = this.vgpuMap.get(w.vgpuId);
     if (!v) return true;
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
+    if (w.ringContextPending) {
+      // Its context image waited for host memory at submission: read its ring context now.
+      const r = v.resolveRingContext(w);
+      if (r === WAIT) {
+        this.wait(w, v);
+        return false;
+      }
+      if (r) {
+        w.status = 'failed';
+        w.failure = r;
+      }
+    }
     if (w.status === 'failed') {
       // Refused at submission (bad descriptor, ring-context): it ends here, in order.
       this.retire(w, 'failed', w.failure, true);
@@ -676,6 +776,7 @@ export class Mediator {
     } finally {
       // The parser's buffers shrink back once the shadows are copied out (or refused).
       this.parser.trimBuffers();
+      this.chargeAudit(v.id, w.commands);
     }
     if (failure === WAIT) {
       this.wait(w, v);
@@ -1112,6 +1213,7 @@ export class Mediator {
     this.dropWork(v, -1, true);
     this.hostGm.removeOwner(v.id);
     this.vgpuMap.delete(v.id);
+    this.auditWindow.delete(v.id);
     this.residue.remove(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);

@@ -706,7 +706,7 @@ export class Vgpu {
         ringBase: 0, ringSize: 0, head: 0, tail: 0, addressingMode: d.addressingMode, pdps: [0, 0, 0, 0], frameEnd: false,
         status: 'queued', failure: null, submittedAt: this.device.clock.now, dispatchedAt: -1, completedAt: -1,
         commands: 0, batches: 0, patched: 0, userInterrupts: 0, hostContextId: 0, preemptions: 0, mediationNs: 0, busyNs: 0,
-        shadowAllocs: [], shadowContext: null, ppgtt: null, ppHwspAtDispatch: null,
+        shadowAllocs: [], shadowContext: null, ppgtt: null, ppHwspAtDispatch: null, ringContextPending: false,
       };
       const fail = this.readRingContext(w, engine, d.privilege, lo);
       if (fail) {
@@ -728,12 +728,15 @@ export class Vgpu {
     const pages = engine.contextPages;
     if (!this.ownsGma(w.lrca, pages * PAGE_SIZE)) return bad('bad-descriptor', `context image 0x${w.lrca.toString(16)} (+${pages} pages) outside the vGPU's graphics memory`);
     // GGTT entries that waited for host memory are retried first: read through scratch, the image
-    // would look invalid and the guest would be blamed for the host's shortage.
-    if (!this.ggtt.sync() && this.ggtt.pendingIn(w.lrca, pages * PAGE_SIZE)) {
-      return {
-        rule: 'shadow-alloc', code: 'LIMIT', message: `context image 0x${w.lrca.toString(16)}: GGTT entries wait for host memory`,
-        gma: w.lrca, header: '', command: '',
-      };
+    // would look invalid and the guest would be blamed for the host's shortage. Still waiting, the
+    // workload is queued with its ring context unread; the mediator reads it at dispatch
+    // (`resolveRingContext`). A later workload of the same context follows it (its head is this
+    // one's tail, unknown yet).
+    const prev = this.lastWorkloadOf?.(engine.id, w.lrca, w.seq);
+    if (prev?.ringContextPending || (!this.ggtt.sync() && this.ggtt.pendingIn(w.lrca, pages * PAGE_SIZE))) {
+      w.ringContextPending = true;
+      this.log('context-wait', `context image 0x${w.lrca.toString(16)}: GGTT entries wait for host memory; its ring context is read at dispatch`);
+      return null;
     }
     const val = (index: number): number => this.readGuestGma32(w.lrca + PAGE_SIZE + (index + 1) * 4);
     const start = val(CtxReg.RING_BUFFER_START), ctl = val(CtxReg.RING_BUFFER_CONTROL);
@@ -745,7 +748,6 @@ export class Vgpu {
     head = head & Bits.RING_HEAD_ADDR_MASK;
     tail = tail & Bits.RING_TAIL_ADDR_MASK;
     // A resubmission of a context with work still queued continues after that work (lite restore).
-    const prev = this.lastWorkloadOf?.(engine.id, w.lrca);
     if (prev) head = prev.tail;
     w.head = head % w.ringSize;
     w.tail = tail;
@@ -756,8 +758,22 @@ export class Vgpu {
     return null;
   }
 
-  /** Set by the mediator: the last unfinished workload of this vGPU for a context on an engine. */
-  lastWorkloadOf: ((engineId: number, lrca: number) => Workload | undefined) | null = null;
+  /**
+   * For the mediator, at dispatch of a workload whose ring context was left unread at submission
+   * (`ringContextPending`): 'wait' while its context image's GGTT entries still wait for host
+   * memory; else the ring context is read now (the workload's earlier work of the same context
+   * has left the queue by then) and the result is its failure, or null when it can be prepared.
+   */
+  resolveRingContext(w: Workload): WorkloadFailure | 'wait' | null {
+    const pages = w.engine.contextPages;
+    if (!this.ggtt.sync() && this.ggtt.pendingIn(w.lrca, pages * PAGE_SIZE)) return 'wait';
+    w.ringContextPending = false;
+    const d = decodeDescriptor(w.descLo, w.descHi);
+    return this.readRingContext(w, w.engine, d.privilege, w.descLo);
+  }
+
+  /** Set by the mediator: the last unfinished workload of this vGPU for a context on an engine, older than `beforeSeq`. */
+  lastWorkloadOf: ((engineId: number, lrca: number, beforeSeq: number) => Workload | undefined) | null = null;
 
   // ------------------------------------------------------------------ more internals
 

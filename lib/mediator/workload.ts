@@ -73,6 +73,12 @@ export interface Workload {
   shadowAllocs: HostGmAllocation[];
   shadowContext: HostGmAllocation | null;
   ppgtt: ShadowPpgtt | null;
+  /**
+   * Its context image's GGTT entries waited for host memory when it was submitted: its ring
+   * context (ring, head, tail, PPGTT roots) is read when it is dispatched instead, once they are
+   * backed (it waits, queued, meanwhile; the host's shortage never fails it).
+   */
+  ringContextPending: boolean;
   /** Shadow PPGTTs its LRIs load into PDP0 (GVT-g `lri_shadow_mm`), held until its shadows are released. */
   lriPpgtts?: ShadowPpgtt[];
 }

@@ -214,6 +214,40 @@ export const RESOURCE_ATTACKS: readonly Attack[] = [
     },
   },
   {
+    name: 'res-audit-time-hog',
+    surface: 'resources',
+    expectation: 'two guests queueing workloads of 12,000 commands each against an audit quota of 20,000 commands per 10 ms (auditQuota) are held to their quota: each waits for its next window (stats.auditWaits), their work completes later, the victim\'s workload is dispatched in the first window',
+    world: { attackers: 2, mediator: { auditQuota: { commands: 20_000, periodNs: 10_000_000 } } },
+    run(ctx) {
+      const m = ctx.h.mediator;
+      ctx.world.settle();
+      const t0 = ctx.h.now;
+      const bufs = ctx.world.attackers.map((g) => g.ppgttBuffer(PAGE_SIZE));
+      for (let k = 0; k < 4; k++) {
+        for (const [i, g] of ctx.world.attackers.entries()) {
+          g.submitBatch('rcs', [...new Array<number>(11_996).fill(0), ...miStoreDataImm(bufs[i].gma + 4 * k, [k + 1])]);
+        }
+      }
+      const vb = ctx.victim.ppgttBuffer(PAGE_SIZE);
+      ctx.data.vb = vb;
+      ctx.victim.submit('rcs', miStoreDataImm(vb.gma, [0x7a1]));
+      const waits = m.stats.auditWaits;
+      ctx.world.settle(1e9);
+      ctx.data.waits = m.stats.auditWaits - waits;
+      const mine = (g: { vgpu: { id: number } }) => m.history.filter((x) => x.vgpuId === g.vgpu.id && x.submittedAt >= t0);
+      ctx.data.victimWindow = Math.floor((mine(ctx.victim)[0]?.dispatchedAt ?? Infinity) / 10_000_000) - Math.floor(t0 / 10_000_000);
+      ctx.data.lastWindow = Math.max(...ctx.world.attackers.flatMap((g) => mine(g).map((x) => Math.floor(x.dispatchedAt / 10_000_000)))) - Math.floor(t0 / 10_000_000);
+      ctx.data.stores = ctx.world.attackers.map((g, i) => [0, 1, 2, 3].map((k) => g.memory.read32(bufs[i].gpa + 4 * k)).join(','));
+    },
+    expect(ctx, t) {
+      t.ok((ctx.data.waits as number) >= 2, `the hogs waited for their quota (${ctx.data.waits} waits)`);
+      t.ok((ctx.data.lastWindow as number) >= 1, `their last work ran in a later window (${ctx.data.lastWindow})`);
+      t.equal(ctx.data.victimWindow, 0, 'the victim was dispatched in the first window');
+      t.equal((ctx.data.stores as string[]).join(' '), '1,2,3,4 1,2,3,4', 'every hog store landed: delayed, nothing refused');
+      t.equal(ctx.victim.memory.read32((ctx.data.vb as { gpa: number }).gpa), 0x7a1, 'the victim\'s store landed');
+    },
+  },
+  {
     name: 'res-user-interrupt-storm',
     surface: 'resources',
     expectation: 'thousands of MI_USER_INTERRUPT in one workload are NOOPed and raised virtually once at its completion: the interrupts delivered to the guest stay bounded',
