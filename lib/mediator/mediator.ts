@@ -30,7 +30,8 @@ import { HostGmPool, type HostGmAllocation } from './host-gm.js';
 import { RegisterResidue } from './residue.js';
 import { CommandParser, type CommandParserOptions } from './parser.js';
 import { Vgpu } from './vgpu.js';
-import { failureOfViolation, type Workload, type WorkloadFailure } from './workload.js';
+import { droppedFailure, failureOfViolation, workloadFailure, type Workload, type WorkloadFailure } from './workload.js';
+import { WorkloadBook } from './workload-book.js';
 
 const log = createDebug('gvtkit:mediator');
 
@@ -264,28 +265,24 @@ export class Mediator {
   /** gScale is on (`MediatorOptions.gscale`). */
   readonly gscale: boolean;
   /** Finished workloads, oldest first (bounded by `historyLimit`). */
-  readonly history: Workload[] = [];
+  readonly history: Workload[];
   /** The gate the dispatcher asks (FIFO until a scheduler installs itself). */
   gate: DispatchGate = FIFO;
 
   private readonly vgpuMap = new Map<number, Vgpu>();
-  /** Queued workloads per engine (submission order). */
-  private readonly queues: Workload[][] = GEN9_ENGINES.map(() => []);
-  /** The workload on each device engine. */
-  private readonly inflight: (Workload | null)[] = GEN9_ENGINES.map(() => null);
-  private readonly byHostContext = new Map<number, Workload>();
+  /** Every workload's place and the transitions between them (`WorkloadBook`). */
+  private readonly book: WorkloadBook;
+  /** The book's per-engine queues and slots (read here, changed only by the book's transitions). */
+  private readonly queues: readonly (readonly Workload[])[];
+  private readonly inflight: readonly (Workload | null)[];
+  private readonly preparing: readonly (Workload | null)[];
   private readonly doneListeners: ((w: Workload) => void)[] = [];
   private readonly dispatchListeners: ((w: Workload) => void)[] = [];
   private readonly preemptListeners: ((w: Workload) => void)[] = [];
   /** 1 while the mediator's reset of a hung engine is pending. */
   private readonly resetting = new Uint8Array(GEN9_ENGINES.length);
-  /** Engines reserved by a workload being prepared (mediation delay before submission). */
-  private readonly preparing: (Workload | null)[] = GEN9_ENGINES.map(() => null);
-  private readonly historyLimit: number;
   private seq = 0;
   private kickPending = false;
-  /** Workloads waiting for shared shadow resources: not tried again before this time (ns). */
-  private readonly waitUntil = new Map<Workload, number>();
   private retryPending = false;
   /** The audit-time quota (null: none), and per vGPU id the window and commands audited in it. */
   readonly auditQuota: Readonly<AuditQuota> | null;
@@ -310,7 +307,14 @@ export class Mediator {
     if (fp !== 'gvt-g' && fp !== 'always' && fp !== 'never') throw new ConfigError('failsafe', `unknown policy ${String(fp)}`);
     this.failsafePolicy = fp;
     this.outOfSync = opts.outOfSync ?? false;
-    this.historyLimit = opts.historyLimit ?? 10_000;
+    this.book = new WorkloadBook(GEN9_ENGINES.length, opts.historyLimit ?? 10_000, {
+      now: () => this.device.clock.now,
+      release: (w) => this.releaseShadows(w),
+    }, this.stats);
+    this.history = this.book.history;
+    this.queues = this.book.queues;
+    this.inflight = this.book.inflight;
+    this.preparing = this.book.preparing;
     const mode = opts.mode ?? 'mediated';
     if (!(mode in MODE_COSTS)) throw new ConfigError('mode', `unknown mode ${String(mode)} (mediated, passthrough, sriov, emulated)`);
     this.mode = mode;
@@ -389,18 +393,18 @@ export class Mediator {
         onDestroy: (x) => this.release(x),
         onWorkloads: (x, ws) => this.enqueue(x, ws),
         nextSeq: () => ++this.seq,
+        onReset: (x, engineId) => {
+          this.dropWork(x, engineId, true);
+          if (engineId < 0) this.residue.reset(x.id);
+        },
+        onFailsafe: (x) => this.dropWork(x, -1, false),
+        onActivate: () => this.kick(),
+        lastWorkloadOf: (x, engineId, lrca, beforeSeq) => this.lastUnfinished(x.id, engineId, lrca, beforeSeq),
+        inactive: opts.activate === false,
         outOfSync: this.outOfSync,
         privateGgtt: this.gscale,
       });
-      v.resetHook = (x, engineId) => {
-        this.dropWork(x, engineId, true);
-        if (engineId < 0) this.residue.reset(x.id);
-      };
-      v.failsafeHook = (x) => this.dropWork(x, -1, false);
       this.residue.add(id);
-      v.activationHook = () => this.kick();
-      if (opts.activate === false) v.active = false;
-      v.lastWorkloadOf = (engineId, lrca, beforeSeq) => this.lastUnfinished(id, engineId, lrca, beforeSeq);
       this.vgpuMap.set(id, v);
       this.hostGm.addOwner(id);
       log('created %s (%s): low 0x%s+%d MiB, high 0x%s+%d MiB', v.name, opts.type,
@@ -464,9 +468,9 @@ export class Mediator {
   hang(w: Workload, message: string, rule = 'watchdog'): void {
     const e = w.engine.id;
     if (this.inflight[e] !== w) return;
-    this.detach(w);
+    this.book.stop(w);
     this.device.engines[e].reset();
-    this.retire(w, 'failed', { rule, code: 'HANG', message, gma: -1, header: '', command: '' }, true);
+    this.retire(w, 'failed', workloadFailure(rule, 'HANG', message), true);
     const v = this.vgpuMap.get(w.vgpuId);
     if (v && v.state !== 'destroyed') {
       v.resetEngine(e);
@@ -475,22 +479,22 @@ export class Mediator {
     this.kick();
   }
 
+  /**
+   * The workload state machine's invariants (empty when they hold): each pending workload in one
+   * place, ended ones holding nothing, history bounded, counters consistent (`WorkloadBook.check`).
+   */
+  checkWorkloads(): string[] {
+    return this.book.check();
+  }
+
   /** Workloads queued or in flight. */
   get pendingWorkloads(): number {
-    let n = 0;
-    for (const q of this.queues) n += q.length;
-    for (const w of this.inflight) if (w) n++;
-    for (const w of this.preparing) if (w) n++;
-    return n;
+    return this.book.pending();
   }
 
   /** Queued or in-flight workloads of vGPU `id`. */
   pendingOf(id: number): number {
-    let n = 0;
-    for (const q of this.queues) for (const w of q) if (w.vgpuId === id) n++;
-    for (const w of this.inflight) if (w && w.vgpuId === id) n++;
-    for (const w of this.preparing) if (w && w.vgpuId === id) n++;
-    return n;
+    return this.book.pending(id);
   }
 
   /** True when vGPU `id` has a workload on (or being prepared for) the device. */
@@ -512,8 +516,7 @@ export class Mediator {
 
   /** Device time a workload has used so far, its current run included (ns). */
   busySoFar(w: Workload): number {
-    if (w.status === 'running' && this.inflight[w.engine.id] === w) return w.busyNs + (this.device.clock.now - this.runStart[w.engine.id]);
-    return w.busyNs;
+    return this.book.busySoFar(w);
   }
 
   /** The workload in flight on engine `engineId`, or null. */
@@ -557,8 +560,7 @@ export class Mediator {
 
   private enqueue(v: Vgpu, ws: Workload[]): void {
     for (const w of ws) {
-      this.stats.submitted++;
-      this.queues[w.engine.id].push(w);
+      this.book.submit(w);
       v.log('submit', `${w.engine.name} ctx 0x${w.contextId.toString(16)} head 0x${w.head.toString(16)} tail 0x${w.tail.toString(16)}`);
     }
     this.kick();
@@ -600,17 +602,17 @@ export class Mediator {
         let earlier = false;
         for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
         if (earlier) continue;
-        const until = this.waitUntil.get(w);
+        const until = this.book.waitingUntil(w);
         if (until !== undefined && until > now) continue;
         if (this.auditQuota !== null && this.overAuditQuota(w, v, now)) {
           if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
           continue;
         }
-        q.splice(i, 1);
+        this.book.take(w);
         if (this.dispatch(w)) break;
         // It waits for shared shadow resources: back in its place; a later workload may go, of
         // another vGPU too (the FIFO turn passes on while this one waits).
-        q.splice(i, 0, w);
+        this.book.requeue(w, i);
         if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
       }
     }
@@ -632,7 +634,7 @@ export class Mediator {
     }
     if (a.used < q.commands) return false;
     const next = start + q.periodNs;
-    this.waitUntil.set(w, next);
+    this.book.wait(w, next);
     this.stats.auditWaits++;
     v.log('audit-wait', `${w.engine.name} workload ${w.seq} waits for its audit quota (${a.used} commands audited in this window)`);
     if (this.auditKickAt !== next) {
@@ -677,7 +679,7 @@ export class Mediator {
     let seq = Infinity, id = -1;
     for (const q of this.queues) {
       for (const w of q) {
-        const until = this.waitUntil.get(w);
+        const until = this.book.waitingUntil(w);
         if (until !== undefined && until > now) continue;
         if (w.seq < seq && this.vgpuMap.get(w.vgpuId)?.active) {
           seq = w.seq;
@@ -772,7 +774,7 @@ export class Mediator {
       if (!(e instanceof GvtError)) throw e;
       this.releaseShadows(w);
       failure = e instanceof NoResourceError && SHARED_RESOURCES.has(e.resource) ? WAIT
-        : { rule: 'shadow-alloc', code: 'LIMIT', message: e.message, gma: -1, header: '', command: '' };
+        : workloadFailure('shadow-alloc', 'LIMIT', e.message);
     } finally {
       // The parser's buffers shrink back once the shadows are copied out (or refused).
       this.parser.trimBuffers();
@@ -805,7 +807,7 @@ export class Mediator {
    */
   private wait(w: Workload, v: Vgpu): void {
     this.stats.shadowWaits++;
-    this.waitUntil.set(w, this.device.clock.now + SHADOW_RETRY_NS);
+    this.book.wait(w, this.device.clock.now + SHADOW_RETRY_NS);
     v.log('shadow-wait', `${w.engine.name} workload ${w.seq} waits for shadow resources`);
     if (this.retryPending) return;
     this.retryPending = true;
@@ -818,21 +820,17 @@ export class Mediator {
   /** Submit the shadow context after `delay` ns of mediation (the engine is reserved meanwhile). */
   private submitToDevice(w: Workload, delay: number): void {
     const e = w.engine.id;
-    this.preparing[e] = w;
+    this.book.reserve(w);
     const go = (): void => {
       if (this.preparing[e] !== w) return; // dropped by a reset meanwhile
-      this.preparing[e] = null;
       const v = this.vgpuMap.get(w.vgpuId);
       if (!v || v.state === 'destroyed' || w.status === 'failed' || w.shadowContext === null) {
         // Its vGPU went away meanwhile: the workload ends here, shadows and all.
-        this.retire(w, 'failed', { rule: 'reset', code: 'HANG', message: 'dropped before submission', gma: -1, header: '', command: '' }, false);
+        this.retire(w, 'failed', workloadFailure('reset', 'HANG', 'dropped before submission'), false);
         this.kick();
         return;
       }
-      w.status = 'running';
-      this.inflight[e] = w;
-      this.byHostContext.set(w.hostContextId, w);
-      this.runStart[e] = this.device.clock.now;
+      this.book.start(w);
       for (const cb of this.dispatchListeners) cb(w);
       const ctx = w.shadowContext;
       const lo = (ctx.gma | (w.addressingMode << Desc.ADDRESSING_MODE_SHIFT) | Desc.PRIVILEGE | Desc.VALID) >>> 0;
@@ -871,7 +869,7 @@ export class Mediator {
     for (let e = 0; e < GEN9_ENGINES.length; e++) {
       const w = this.inflight[e];
       if (!w) continue;
-      this.failInflight(w, { rule: 'device-reset', code: 'HANG', message: 'the device was reset while the workload ran', gma: -1, header: '', command: '' });
+      this.failInflight(w, workloadFailure('device-reset', 'HANG', 'the device was reset while the workload ran'));
     }
     this.kick();
   }
@@ -881,8 +879,6 @@ export class Mediator {
     this.retire(w, 'failed', failure, true);
   }
 
-  /** When each engine's current run started (for busy time). */
-  private readonly runStart = new Float64Array(GEN9_ENGINES.length);
 
   /**
    * Shadow a workload: PPGTT, audit, shadow buffers, shadow context. Returns a failure record,
@@ -892,10 +888,8 @@ export class Mediator {
     const hasPpgtt = w.pdps.some((p) => p !== 0);
     // Shadow page allocations the vGPU's own quota refuses are its doing; host memory is not.
     const quotaHits = v.ppgtt.quotaHits;
-    const ownQuota = (): WorkloadFailure => ({
-      rule: 'shadow-alloc', code: 'LIMIT', gma: -1, header: '', command: '',
-      message: `shadow PPGTT could not be built or synced (the vGPU's quota of ${v.ppgtt.maxShadowPages} shadow pages is reached)`,
-    });
+    const ownQuota = (): WorkloadFailure => workloadFailure('shadow-alloc', 'LIMIT',
+      `shadow PPGTT could not be built or synced (the vGPU's quota of ${v.ppgtt.maxShadowPages} shadow pages is reached)`);
     if (hasPpgtt) {
       let mm;
       try {
@@ -941,7 +935,7 @@ export class Mediator {
       const ringBytes = Math.max(PAGE_SIZE, Math.ceil((ringDwords * 4 + 8) / PAGE_SIZE) * PAGE_SIZE);
       if (ringBytes > 2 * 1024 * 1024) {
         this.releaseShadows(w);
-        return { rule: 'command-budget', code: 'LIMIT', message: `ring segment of ${ringLen} dwords exceeds a 2 MiB shadow ring`, gma: w.ringBase, header: '', command: '' };
+        return workloadFailure('command-budget', 'LIMIT', `ring segment of ${ringLen} dwords exceeds a 2 MiB shadow ring`, w.ringBase);
       }
       // The whole workload is admitted against its vGPU's quota and the others' reserves first.
       const pages = w.engine.contextPages;
@@ -951,10 +945,7 @@ export class Mediator {
       if (admission !== 'ok') {
         this.releaseShadows(w);
         if (admission === 'wait') return WAIT;
-        return {
-          rule: 'shadow-quota', code: 'LIMIT', gma: w.ringBase, header: '', command: '',
-          message: `the workload's shadows need ${need} pages, beyond the vGPU's quota of ${pool.quotaPages}`,
-        };
+        return workloadFailure('shadow-quota', 'LIMIT', `the workload's shadows need ${need} pages, beyond the vGPU's quota of ${pool.quotaPages}`, w.ringBase);
       }
       const ring = pool.alloc(ringBytes, v.id);
       w.shadowAllocs.push(ring);
@@ -1001,7 +992,7 @@ export class Mediator {
 
   private releaseShadows(w: Workload): void {
     // Shadow space comes back: waiting workloads may be tried at once.
-    if (w.shadowAllocs.length > 0 || w.shadowContext) this.waitUntil.clear();
+    if (w.shadowAllocs.length > 0 || w.shadowContext) this.book.clearWaits();
     for (const a of w.shadowAllocs) this.hostGm.free(a);
     w.shadowAllocs.length = 0;
     if (w.shadowContext) {
@@ -1030,7 +1021,7 @@ export class Mediator {
         const id = this.device.engine(e.engine).id;
         const w = this.inflight[id];
         if (w) {
-          this.failInflight(w, { rule: 'device-reset', code: 'HANG', message: `engine ${e.engine} was reset while the workload ran`, gma: -1, header: '', command: '' });
+          this.failInflight(w, workloadFailure('device-reset', 'HANG', `engine ${e.engine} was reset while the workload ran`));
           this.kick();
         }
       }
@@ -1051,24 +1042,18 @@ export class Mediator {
       return;
     }
     if (e.kind === 'submit-dropped' && e.contextId !== undefined) {
-      const w = this.byHostContext.get(e.contextId);
+      const w = this.book.byContext(e.contextId);
       if (w && this.inflight[w.engine.id] === w) {
-        this.failInflight(w, { rule: 'device-refused', code: 'HANG', message: `the device dropped the submission: ${e.message ?? ''}`, gma: -1, header: '', command: '' });
+        this.failInflight(w, workloadFailure('device-refused', 'HANG', `the device dropped the submission: ${e.message ?? ''}`));
         this.kick();
       }
       return;
     }
     if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.PREEMPTED) !== 0 && e.contextId !== undefined &&
       (e.status & CtxStatus.COMPLETE) === 0) {
-      const w = this.byHostContext.get(e.contextId);
+      const w = this.book.byContext(e.contextId);
       if (!w || (e.status & CtxStatus.LITE_RESTORE) !== 0) return;
-      this.byHostContext.delete(w.hostContextId);
-      this.inflight[w.engine.id] = null;
-      w.status = 'queued';
-      w.preemptions++;
-      w.busyNs += this.device.clock.now - this.runStart[w.engine.id];
-      this.stats.preempted++;
-      this.queues[w.engine.id].unshift(w);
+      this.book.preempted(w);
       for (const cb of this.preemptListeners) cb(w);
       // A vGPU in failsafe keeps no queued work (`failsafeHook`): a workload preempted after
       // its vGPU entered failsafe is dropped with its shadows, not left waiting for a dispatch
@@ -1079,21 +1064,19 @@ export class Mediator {
       return;
     }
     if (e.kind === 'csb' && e.status !== undefined && (e.status & CtxStatus.COMPLETE) !== 0 && e.contextId !== undefined) {
-      const w = this.byHostContext.get(e.contextId);
+      const w = this.book.byContext(e.contextId);
       if (!w) return;
-      w.busyNs += this.device.clock.now - this.runStart[w.engine.id];
+      this.book.closeRun(w);
       this.retire(w, 'completed', null, true);
       this.kick();
     } else if (e.kind === 'error' && e.engine) {
       const engine = this.device.engine(e.engine);
       const w = this.inflight[engine.id];
       if (!w) return;
-      this.detach(w);
+      this.book.stop(w);
       const err = engine.error;
-      const failure: WorkloadFailure = {
-        rule: 'gpu-hang', code: err?.code ?? 'HANG', message: err?.message ?? 'engine error',
-        gma: err?.address ?? -1, header: err ? '0x' + (err.header >>> 0).toString(16) : '', command: '',
-      };
+      const failure = workloadFailure('gpu-hang', err?.code ?? 'HANG', err?.message ?? 'engine error',
+        err?.address ?? -1, err ? '0x' + (err.header >>> 0).toString(16) : '');
       // Engine reset on the host (outside the device's step), then the next workload; nothing
       // is dispatched to the hung engine meanwhile.
       this.resetting[engine.id] = 1;
@@ -1106,23 +1089,11 @@ export class Mediator {
     }
   }
 
-  /** Take `w` out of wherever the mediator holds it (queue, mediation, device); idempotent. */
-  private detach(w: Workload): void {
-    const e = w.engine.id;
-    if (this.inflight[e] === w) {
-      this.inflight[e] = null;
-      this.byHostContext.delete(w.hostContextId);
-    }
-    if (this.preparing[e] === w) this.preparing[e] = null;
-    const q = this.queues[e];
-    const i = q.indexOf(w);
-    if (i >= 0) q.splice(i, 1);
-  }
-
   /**
    * The one end of a workload's life (STYLE item 5: every path that finishes or drops a workload
-   * comes here, once): it leaves the queues and the device, its shadows (ring, batches, context,
-   * PPGTT reference) are released, the counters, history and listeners see it once. With
+   * comes here, once): the book's `end` takes it out of the queues and the device, releases its
+   * shadows (ring, batches, context, PPGTT reference), counts it and records it in the history;
+   * the listeners see it once. With
    * `report` the guest sees the end as a driver expects (GVT-g `complete_current_workload`): the
    * status page merge, the ring head, the CSB event and interrupts, failsafe by policy; without
    * it (the vGPU or engine is being reset, destroyed, or is in failsafe) nothing reaches the
@@ -1130,11 +1101,6 @@ export class Mediator {
    */
   private retire(w: Workload, status: 'completed' | 'failed', failure: WorkloadFailure | null, report: boolean): void {
     if (w.completedAt >= 0) return;
-    this.detach(w);
-    this.waitUntil.delete(w);
-    w.status = status;
-    w.failure = failure;
-    w.completedAt = this.device.clock.now;
     const v = this.vgpuMap.get(w.vgpuId);
     const guest = report && v !== undefined && v.state !== 'destroyed' ? v : null;
     if (guest && status === 'completed' && w.shadowContext && w.ppHwspAtDispatch) {
@@ -1152,12 +1118,11 @@ export class Mediator {
       // dropped (a refused request is not run again at the next submission).
       guest.writeGuestGma32(w.lrca + PAGE_SIZE + (CtxReg.RING_HEAD + 1) * 4, w.tail);
     }
-    this.releaseShadows(w);
+    // Out of every structure, shadows released, counted, into the history: once.
+    this.book.end(w, status, failure);
     if (status === 'completed') {
-      this.stats.completed++;
       if (guest && w.userInterrupts > 0) guest.raise(w.engine, EngineIrq.USER);
     } else {
-      this.stats.failed++;
       if (guest) {
         const f = failure!;
         this.stats.refusedByRule[f.rule] = (this.stats.refusedByRule[f.rule] ?? 0) + 1;
@@ -1170,8 +1135,6 @@ export class Mediator {
       if (status === 'failed' && this.shouldFailsafe(failure!)) guest.enterFailsafe(`${failure!.rule}: ${failure!.message}`);
       if (guest.state === 'failsafe') this.dropWork(guest, -1, false);
     }
-    this.history.push(w);
-    if (this.history.length > this.historyLimit) this.history.shift();
     for (const cb of this.doneListeners) cb(w);
     // Shadow space came back: a workload waiting for it may go now.
     this.kick();
@@ -1192,18 +1155,17 @@ export class Mediator {
    * (failsafe) the running workload ends normally.
    */
   private dropWork(v: Vgpu, engineId: number, stopInflight: boolean): void {
-    const dropped: WorkloadFailure = { rule: 'reset', code: 'HANG', message: 'dropped by a vGPU or engine reset, a destroy, or failsafe', gma: -1, header: '', command: '' };
     for (let e = 0; e < this.queues.length; e++) {
       if (engineId >= 0 && e !== engineId) continue;
       const q = this.queues[e];
-      for (let i = q.length - 1; i >= 0; i--) if (q[i].vgpuId === v.id) this.retire(q[i], 'failed', dropped, false);
+      for (let i = q.length - 1; i >= 0; i--) if (q[i].vgpuId === v.id) this.retire(q[i], 'failed', droppedFailure(false), false);
       const p = this.preparing[e];
-      if (p && p.vgpuId === v.id) this.retire(p, 'failed', dropped, false);
+      if (p && p.vgpuId === v.id) this.retire(p, 'failed', droppedFailure(false), false);
       const f = this.inflight[e];
       if (f && f.vgpuId === v.id && stopInflight) {
-        this.detach(f);
+        this.book.stop(f);
         this.device.engines[e].reset();
-        this.retire(f, 'failed', { ...dropped, message: 'stopped on the device by a vGPU or engine reset, or a destroy' }, false);
+        this.retire(f, 'failed', droppedFailure(true), false);
       }
     }
     this.kick();

@@ -46,7 +46,7 @@ import { PpgttManager, PPGTT_MODE_L3, PPGTT_MODE_L4, type ShadowPpgtt } from '..
 import { VirtualExeclist } from './execlist.js';
 import type { AuditEnv } from './parser.js';
 import { RING_MODE_DROPPED, ringModeFailsafe } from './register-rules.js';
-import type { Workload, WorkloadFailure } from './workload.js';
+import { workloadFailure, type Workload, type WorkloadFailure } from './workload.js';
 
 const log = createDebug('gvtkit:vgpu');
 
@@ -101,6 +101,22 @@ export interface VgpuParts {
   onWorkloads(v: Vgpu, workloads: Workload[]): void;
   /** Next workload sequence number (mediator-wide). */
   nextSeq(): number;
+  /**
+   * Called at a reset of the vGPU (engine -1) or of one engine, and at destroy, before any of its
+   * state goes: the mediator stops and drops its work there (GVT-g `intel_vgpu_stop_schedule`).
+   */
+  onReset(v: Vgpu, engineId: number): void;
+  /** Called when the vGPU enters failsafe (the mediator drops its queued work). */
+  onFailsafe(v: Vgpu): void;
+  /** Called when the vGPU is activated (it may have queued work to dispatch). */
+  onActivate(v: Vgpu): void;
+  /**
+   * The last unfinished workload of the vGPU for context `lrca` on an engine, older than
+   * `beforeSeq` (a resubmission continues after it: lite restore).
+   */
+  lastWorkloadOf(v: Vgpu, engineId: number, lrca: number, beforeSeq: number): Workload | undefined;
+  /** Start deactivated (`activate()` lets its work run); default active. */
+  inactive?: boolean;
   /** Shadow PPGTT options. */
   outOfSync?: boolean;
   /**
@@ -203,6 +219,10 @@ export class Vgpu {
   private readonly bootRegs: RegImage;
   private readonly onDestroyCb: (v: Vgpu) => void;
   private readonly onWorkloadsCb: (v: Vgpu, w: Workload[]) => void;
+  private readonly onResetCb: (v: Vgpu, engineId: number) => void;
+  private readonly onFailsafeCb: (v: Vgpu) => void;
+  private readonly onActivateCb: (v: Vgpu) => void;
+  private readonly lastWorkloadOfCb: (v: Vgpu, engineId: number, lrca: number, beforeSeq: number) => Workload | undefined;
   private readonly nextSeq: () => number;
   private readonly lowEnd: number;
 
@@ -216,6 +236,11 @@ export class Vgpu {
     this.onDestroyCb = parts.onDestroy;
     this.onWorkloadsCb = parts.onWorkloads;
     this.nextSeq = parts.nextSeq;
+    this.onResetCb = parts.onReset;
+    this.onFailsafeCb = parts.onFailsafe;
+    this.onActivateCb = parts.onActivate;
+    this.lastWorkloadOfCb = parts.lastWorkloadOf;
+    this.active = parts.inactive !== true;
     this.lowEnd = parts.slices.lowBase + parts.slices.lowSize;
     if (!isPagedGuestMemory(parts.memory)) {
       // Ept's constructor names the problem; keep its message.
@@ -438,7 +463,7 @@ export class Vgpu {
     if (this.active) return;
     this.active = true;
     this.log('activate', '');
-    this.activationHook?.(this);
+    this.onActivateCb(this);
   }
 
   /** Stop scheduling the vGPU (its queued workloads wait); the emulator may still access it. */
@@ -448,9 +473,6 @@ export class Vgpu {
     this.active = false;
     this.log('deactivate', '');
   }
-
-  /** Set by the mediator: called when the vGPU is activated (it may have queued work). */
-  activationHook: ((v: Vgpu) => void) | null = null;
 
   /** Register the emulator's interrupt callback (called when the virtual line goes up). */
   onInterrupt(cb: (pending: number) => void): void {
@@ -473,7 +495,7 @@ export class Vgpu {
     this.checkAlive();
     restoreImage(this.vregs.regs, this.bootRegs, 0, this.vregs.regs.length);
     this.irq.reset();
-    this.resetHook?.(this, -1);
+    this.onResetCb(this, -1);
     for (const x of this.execlists) x.reset();
     this.ppgtt.destroyAll();
     this.pvinfoSeen = false;
@@ -499,14 +521,14 @@ export class Vgpu {
     log('%s: failsafe: %s', this.name, reason);
     // Whatever put it there (a fault, a PVINFO write, a RING_MODE write, the host), its queued
     // work is dropped: a failsafe vGPU is never dispatched again until reset.
-    this.failsafeHook?.(this);
+    this.onFailsafeCb(this);
   }
 
   /** Destroy the vGPU: host GGTT entries cleared, host frames, scratch and fences returned. */
   destroy(): void {
     this.checkAlive();
     if (this.ggtt.resident) for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
-    this.resetHook?.(this, -1);
+    this.onResetCb(this, -1);
     this.log('destroy', '');
     this.state = 'destroyed';
     this.ppgtt.dispose();
@@ -525,17 +547,13 @@ export class Vgpu {
     arg.int('resetEngine engineId', engineId);
     const e = GEN9_ENGINES[engineId];
     if (!e) throw new RangeArgError(`resetEngine engineId: no engine ${engineId}`);
-    this.resetHook?.(this, engineId);
+    this.onResetCb(this, engineId);
     const from = e.mmioBase >>> 2, to = (e.mmioBase + 0x800) >>> 2;
     restoreImage(this.vregs.regs, this.bootRegs, from, to);
     this.execlists[engineId].reset();
     this.log('engine-reset', e.name);
   }
 
-  /** Set by the mediator: drops queued/in-flight work of this vGPU (engine -1: all engines). */
-  resetHook: ((v: Vgpu, engineId: number) => void) | null = null;
-  /** Set by the mediator: drops the queued work of this vGPU when it enters failsafe. */
-  failsafeHook: ((v: Vgpu) => void) | null = null;
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
   readGuestGma32(gma: number): number {
@@ -720,9 +738,7 @@ export class Vgpu {
   }
 
   private readRingContext(w: Workload, engine: EngineInfo, privileged: boolean, lo: number): WorkloadFailure | null {
-    const bad = (rule: string, message: string): WorkloadFailure => ({
-      rule, code: 'BAD_DESCRIPTOR', message, gma: w.lrca, header: '0x' + (lo >>> 0).toString(16), command: '',
-    });
+    const bad = (rule: string, message: string): WorkloadFailure => workloadFailure(rule, 'BAD_DESCRIPTOR', message, w.lrca, '0x' + (lo >>> 0).toString(16));
     if (w.addressingMode !== 1 && w.addressingMode !== 3) return bad('bad-descriptor', `addressing mode ${w.addressingMode} is not supported (legacy 32-bit or 64-bit only)`);
     if (!privileged) return bad('bad-descriptor', 'descriptor without the privilege bit (GVT-g requires it)');
     const pages = engine.contextPages;
@@ -732,7 +748,7 @@ export class Vgpu {
     // workload is queued with its ring context unread; the mediator reads it at dispatch
     // (`resolveRingContext`). A later workload of the same context follows it (its head is this
     // one's tail, unknown yet).
-    const prev = this.lastWorkloadOf?.(engine.id, w.lrca, w.seq);
+    const prev = this.lastWorkloadOfCb(this, engine.id, w.lrca, w.seq);
     if (prev?.ringContextPending || (!this.ggtt.sync() && this.ggtt.pendingIn(w.lrca, pages * PAGE_SIZE))) {
       w.ringContextPending = true;
       this.log('context-wait', `context image 0x${w.lrca.toString(16)}: GGTT entries wait for host memory; its ring context is read at dispatch`);
@@ -765,6 +781,7 @@ export class Vgpu {
    * has left the queue by then) and the result is its failure, or null when it can be prepared.
    */
   resolveRingContext(w: Workload): WorkloadFailure | 'wait' | null {
+    this.checkAlive();
     const pages = w.engine.contextPages;
     if (!this.ggtt.sync() && this.ggtt.pendingIn(w.lrca, pages * PAGE_SIZE)) return 'wait';
     w.ringContextPending = false;
@@ -772,8 +789,6 @@ export class Vgpu {
     return this.readRingContext(w, w.engine, d.privilege, w.descLo);
   }
 
-  /** Set by the mediator: the last unfinished workload of this vGPU for a context on an engine, older than `beforeSeq`. */
-  lastWorkloadOf: ((engineId: number, lrca: number, beforeSeq: number) => Workload | undefined) | null = null;
 
   // ------------------------------------------------------------------ more internals
 

@@ -83,7 +83,19 @@ export interface Workload {
   lriPpgtts?: ShadowPpgtt[];
 }
 
+/** Build a failure record (the one constructor of `WorkloadFailure`). */
+export function workloadFailure(rule: string, code: WorkloadFailure['code'], message: string, gma = -1, header = '', command = ''): WorkloadFailure {
+  return { rule, code, message, gma, header, command };
+}
+
+/** The failure of a workload dropped by a vGPU or engine reset, a destroy, or failsafe. */
+export function droppedFailure(onDevice: boolean): WorkloadFailure {
+  return workloadFailure('reset', 'HANG', onDevice
+    ? 'stopped on the device by a vGPU or engine reset, or a destroy'
+    : 'dropped by a vGPU or engine reset, a destroy, or failsafe');
+}
+
 /** Convert an audit violation into a workload failure record. */
 export function failureOfViolation(v: AuditViolation): WorkloadFailure {
-  return { rule: v.rule, code: v.code, message: v.message, gma: v.gma, header: v.header, command: v.command };
+  return workloadFailure(v.rule, v.code, v.message, v.gma, v.header, v.command);
 }
