@@ -733,7 +733,11 @@ export class Mediator {
    */
   private dispatch(w: Workload): boolean {
     const v = this.vgpuMap.get(w.vgpuId);
-    if (!v) return true;
+    if (!v) {
+      // Its vGPU is gone (its work is dropped at destroy, so this is defensive): it ends here.
+      this.retire(w, 'failed', droppedFailure(false), false);
+      return true;
+    }
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
     if (w.ringContextPending) {
       // Its context image waited for host memory at submission: read its ring context now.
