@@ -17,6 +17,6 @@ export { failAllocationAt } from './faults.js';
 export type { AllocationFault } from './faults.js';
 export {
   WorldOracles, LeakOracle, ResidueOracle, StarvationOracle, WorkBoundOracle, RESIDUE_EVERY, PARSER_RETAINED_LIMIT_BYTES,
-  DEVICE_NS_LIMIT, MAX_BLIT_BYTES, STARVATION_RULES,
+  DEVICE_NS_LIMIT, MAX_BLIT_BYTES, STARVATION_RULES, checkShadowAgrees,
 } from './oracles/index.js';
 export type { OracleOptions, ResidueOptions } from './oracles/index.js';
