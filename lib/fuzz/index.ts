@@ -5,7 +5,7 @@
  */
 export { DeviceMonitor, INVARIANTS, checkGgttEntries, checkGgttEntry, checkGgttFull, checkShadowPpgtt, describeFrame, shadowFramesHeld } from './monitor.js';
 export type { Violation } from './monitor.js';
-export { FuzzWorld, Victim, engineMap, mix32 } from './world.js';
+export { FuzzWorld, Victim, SCARCE_WORLD, engineMap, mix32 } from './world.js';
 export type { WorldOptions } from './world.js';
 export { FUZZER_NAMES } from './fuzzer.js';
 export type { Fuzzer, FuzzerName } from './fuzzer.js';

@@ -29,7 +29,7 @@ import type { GuestBuffer } from '../../guest/engine.js';
 import { PAGE_SIZE } from '../../types.js';
 import { hx, pick, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
-import { engineMap, mix32, type FuzzWorld } from '../world.js';
+import { SCARCE_WORLD, engineMap, mix32, type FuzzWorld } from '../world.js';
 import { checkShadowAgrees } from '../oracles/shadow-sync.js';
 
 /** One operation. `slot` indexes the live fuzzed guests (modulo their count). */
@@ -43,6 +43,7 @@ export type LifecycleOp =
   | { readonly k: 'during'; readonly slot: number; readonly engine: EngineName; readonly work: LongWork; readonly stores: number; readonly ns: number; readonly act: DuringAct }
   | { readonly k: 'flood'; readonly stores: number }
   | { readonly k: 'stale'; readonly call: StaleCall }
+  | { readonly k: 'hoard'; readonly holders: number; readonly tables: number; readonly queued: number; readonly stores: number; readonly ns: number }
   | { readonly k: 'pt-at'; readonly slot: number; readonly engine: EngineName; readonly page: MediatorPage; readonly level: 1 | 2 | 3; readonly seed: number; readonly rounds: number };
 
 /**
@@ -53,6 +54,12 @@ export type LifecycleOp =
  */
 export type MediatorPage = 'hwsp' | 'pphwsp' | 'ring-state';
 const MEDIATOR_PAGES: readonly MediatorPage[] = ['hwsp', 'hwsp', 'pphwsp', 'pphwsp', 'ring-state'];
+/** Percent of the cases of a scarce world (`SCARCE_WORLD`) given a `hoard` op. */
+const HOARD_PERCENT = 35;
+/** Page-table pages one guest adds to its PPGTT by `hoard` ops in a world, at most (below its shadow PPGTT quota of 1024 pages). */
+const HOARD_TABLES_MAX = 1000;
+/** PML4 slot of the addresses `hoard` maps its page tables at (one PT per 2 MiB). */
+const HOARD_PML4 = 300;
 /** Percent of cases given a `pt-at` op (besides the ops drawn), so that every campaign meets it often. */
 const PT_AT_PERCENT = 15;
 
@@ -86,8 +93,23 @@ interface Tracked {
   readonly batchTurn: Map<EngineName, number>;
   /** Zeroed pages `pt-at` points level 2-3 entries at (child tables; allocated on first use). */
   spare: number[];
+  /** Page-table pages `hoard` added to its PPGTT (one per 2 MiB mapped). */
+  hoarded: number;
   /** The entry `pt-at` last linked a mediator-written page with ([level of the entry, va]), undone before the next. */
   link: [1 | 2 | 3 | 4, number] | null;
+}
+
+/** What the `pt-at` and `hoard` ops did in a world (for tests and reports). */
+export interface LifecycleStats {
+  /** `pt-at` ops run and shadow entries they compared. */
+  ptAt: number;
+  compared: number;
+  /** `hoard` ops run; most shadow pool pages and host frames in use seen right after one's submissions ran a while. */
+  hoards: number;
+  peakPoolPages: number;
+  peakHostFrames: number;
+  /** Page-table pages the hoarders added. */
+  hoardTables: number;
 }
 
 /** A page `pt-at` made a page table, checked again after the case settled. */
@@ -105,7 +127,7 @@ interface LifecycleState {
   /** Pages `pt-at` planted in the current case. */
   readonly planted: Planted[];
   /** Counters for tests: `pt-at` ops run, shadow entries compared. */
-  readonly stats: { ptAt: number; compared: number };
+  readonly stats: LifecycleStats;
 }
 
 const MAX_GUESTS = 4;
@@ -123,7 +145,7 @@ const ENGINES: readonly EngineName[] = ['rcs', 'bcs', 'vcs'];
 
 function track(st: LifecycleState, g: TestGuest): void {
   for (const e of ENGINES) g.engine(e);
-  const t: Tracked = { g, buf: g.ppgttBuffer(4 * PAGE_SIZE), next: 0, outstanding: [], disturbed: false, failures: [], batches: new Map(), batchTurn: new Map(), spare: [], link: null };
+  const t: Tracked = { g, buf: g.ppgttBuffer(4 * PAGE_SIZE), next: 0, outstanding: [], disturbed: false, failures: [], batches: new Map(), batchTurn: new Map(), spare: [], link: null, hoarded: 0 };
   st.guests.push(t);
   st.byId.set(g.vgpu.id, t);
   st.created++;
@@ -144,6 +166,12 @@ function kill(st: LifecycleState, t: Tracked): void {
  * engine's RING_MI_MODE half-way (`stop-ring`).
  */
 function longWork(t: Tracked, engine: EngineName, work: LongWork, n: number): void {
+  const batch = longBatch(t, engine, work, n);
+  t.g.submit(engine, [...miBatchBufferStart(batch.gma, { ppgtt: true }), ...miNoop()]);
+}
+
+/** Write the batch of a long workload (see `longWork`) into the guest's next batch buffer of `engine`. */
+function longBatch(t: Tracked, engine: EngineName, work: LongWork, n: number): GuestBuffer {
   const g = t.g;
   const e = g.engine(engine);
   const cmds: number[] = [];
@@ -168,7 +196,7 @@ function longWork(t: Tracked, engine: EngineName, work: LongWork, n: number): vo
   while (list.length <= k) list.push(g.ppgttBuffer(LONG_BATCH_BYTES));
   const batch = list[k];
   g.driver.writeRam32(batch.gpa, cmds);
-  g.submit(engine, [...miBatchBufferStart(batch.gma, { ppgtt: true }), ...miNoop()]);
+  return batch;
 }
 
 /** Shadow page tables compared by `pt-at` (each level's entries map 4 KiB, 2 MiB, 1 GiB). */
@@ -245,6 +273,65 @@ function ptAt(world: FuzzWorld, st: LifecycleState, t: Tracked, op: Extract<Life
 }
 
 /**
+ * `hoard` (issue 13, class 8): `holders` attackers together hold as much of the shared host
+ * resources as they can: each adds `tables` page-table pages to its live PPGTT (one PT per 2 MiB
+ * mapped: host frames for their shadows, up to `HOARD_TABLES_MAX` in a world) and queues `queued`
+ * long PPGTT batches on every engine (ring and batch shadows in the mediator's shadow pool, long
+ * work on every engine); the victim meanwhile submits its ordinary work (two rounds). Simulated
+ * time then runs `ns` and the peaks are sampled. The hoarders' own losses are theirs (disturbed);
+ * the starvation oracle watches the victim.
+ */
+function hoard(world: FuzzWorld, st: LifecycleState, holders: readonly Tracked[], op: Extract<LifecycleOp, { k: 'hoard' }>): void {
+  st.stats.hoards++;
+  const m = world.h.mediator;
+  const host = world.h.device.hostMemory;
+  const sample = (): void => {
+    st.stats.peakPoolPages = Math.max(st.stats.peakPoolPages, m.hostGm.pagesInUse);
+    st.stats.peakHostFrames = Math.max(st.stats.peakHostFrames, host.allocatedFrames);
+  };
+  // Without a scheduler, a hoarder's work is parked the way a time-slice scheduler parks it: the
+  // vGPU descheduled and its engines preempted, so its preempted workloads keep their shadows
+  // while queued (with the scheduler, slice ends do the same).
+  const park = world.scheduler === null;
+  const parked: Tracked[] = [];
+  for (const t of holders) {
+    const g = t.g;
+    if (!g.ppgtt) continue;
+    for (let i = 0; i < op.tables && t.hoarded < HOARD_TABLES_MAX; i++, t.hoarded++) {
+      g.ppgtt.map(HOARD_PML4 * SPAN[4] + t.hoarded * SPAN[2], t.buf.gpa, 1);
+      st.stats.hoardTables++;
+    }
+    // One workload per engine that starts `queued` long batches: its shadows take up to
+    // `queued` x 8 pages of batch besides its ring and context.
+    for (const e of ENGINES) {
+      const cmds: number[] = [];
+      for (let q = 0; q < op.queued; q++) cmds.push(...miBatchBufferStart(longBatch(t, e, 'arb', op.stores).gma, { ppgtt: true }), ...miNoop());
+      g.submit(e, cmds);
+    }
+    t.disturbed = true;
+    if (park) {
+      // Until its work is on the engines (the audit takes simulated time), at most 2 ms.
+      const ids = ENGINES.map((e) => g.engine(e).engine.id);
+      const running = (): number => ids.filter((id) => m.inflightOn(id)?.vgpuId === g.vgpu.id).length;
+      for (let k = 0; k < 200 && m.pendingOf(g.vgpu.id) > running(); k++) world.h.run(10000);
+      sample();
+      g.vgpu.deactivate();
+      parked.push(t);
+      for (const id of ids) if (m.inflightOn(id)?.vgpuId === g.vgpu.id) m.preempt(id);
+      for (let k = 0; k < 40 && running() > 0; k++) world.h.run(20000);
+    }
+    sample();
+  }
+  if (world.victim) {
+    world.victim.work();
+    world.victim.work();
+  }
+  world.h.run(op.ns);
+  sample();
+  for (const t of parked) if (t.g.vgpu.state === 'active') t.g.vgpu.activate();
+}
+
+/**
  * Call the host API of a destroyed vGPU: only a typed error (`GvtError`) or nothing may come
  * back, and nothing may change on the host (frames, shadow pool, pending work).
  */
@@ -279,10 +366,13 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
   description: 'create / destroy / reset / engine reset / failsafe / g2v destroy / preemption / submit interleavings across several vGPUs, with work on the device, with and without the scheduler',
   casesPerWorld: 40,
   victimEvery: 1,
-  // Odd worlds run the time-slice scheduler.
-  worldOptions: (seed, worldIndex) => ({ seed: mix32(seed, worldIndex), failsafe: (['gvt-g', 'always', 'never'] as const)[worldIndex % 3], attackers: 2, scheduler: worldIndex % 2 === 1 }),
+  // Odd worlds run the time-slice scheduler; one in four has scarce shared host resources (`SCARCE_WORLD`, `hoard`).
+  worldOptions: (seed, worldIndex) => ({
+    seed: mix32(seed, worldIndex), failsafe: (['gvt-g', 'always', 'never'] as const)[worldIndex % 3], attackers: 2, scheduler: worldIndex % 2 === 1,
+    ...(worldIndex % 8 === 2 || worldIndex % 8 === 5 ? SCARCE_WORLD : {}),
+  }),
   setup(world) {
-    const st: LifecycleState = { dead: [], guests: [], byId: new Map(), created: 0, planted: [], stats: { ptAt: 0, compared: 0 } };
+    const st: LifecycleState = { dead: [], guests: [], byId: new Map(), created: 0, planted: [], stats: { ptAt: 0, compared: 0, hoards: 0, peakPoolPages: 0, peakHostFrames: 0, hoardTables: 0 } };
     for (const g of world.attackers) track(st, g);
     world.h.mediator.onWorkloadDone((w) => {
       const t = st.byId.get(w.vgpuId);
@@ -290,7 +380,7 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
     });
     return st;
   },
-  generate(rng: Rng) {
+  generate(rng: Rng, _st, world) {
     const ops: LifecycleOp[] = [];
     const n = 3 + rng.int(MAX_OPS - 2);
     for (let i = 0; i < n; i++) {
@@ -312,6 +402,12 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       } else if (r < 83) ops.push({ k: 'flood', stores: 100 + rng.int(900) });
       else if (r < 86) ops.push({ k: 'stale', call: pick(rng, STALE_CALLS) });
       else ops.push({ k: 'run', ns: pick(rng, [100, 1000, 5000, 20000, 200000]) + rng.int(1000) });
+    }
+    if (world.scarce && rng.int(100) < HOARD_PERCENT) {
+      ops.splice(rng.int(ops.length + 1), 0, {
+        k: 'hoard', holders: 2 + rng.int(3), tables: pick(rng, [8, 32, 128, 512]), queued: 1 + rng.int(4), stores: 200 + rng.int(MAX_LONG_STORES - 200),
+        ns: pick(rng, [1000, 10000, 100000]) + rng.int(1000),
+      });
     }
     if (rng.int(100) < PT_AT_PERCENT) {
       const at = rng.int(ops.length + 1);
@@ -347,6 +443,10 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       }
       if (op.k === 'flood') {
         for (const t of live()) if (t.g.vgpu.state === 'active') for (const e of ENGINES) longWork(t, e, 'arb', op.stores);
+        continue;
+      }
+      if (op.k === 'hoard') {
+        hoard(world, st, live().filter((t) => t.g.vgpu.state === 'active').slice(0, op.holders), op);
         continue;
       }
       if (op.k === 'stale') {
@@ -471,6 +571,7 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       case 'during': return `${op.work} x${op.stores} on ${op.engine} (slot ${op.slot}), run ${op.ns} ns, then ${op.act}`;
       case 'flood': return `flood: every attacker, every engine, ${op.stores} stores`;
       case 'stale': return `stale ${op.call} on the last destroyed vGPU`;
+      case 'hoard': return `hoard: ${op.holders} attackers, ${op.tables} page tables and ${op.queued} x ${op.stores} stores on every engine each, victim work, run ${op.ns} ns`;
       case 'pt-at': return `page table (level ${op.level}) at its ${op.page} of ${op.engine} (slot ${op.slot}), ${op.rounds} workloads, seed ${hx(op.seed)}`;
       default: return `${op.k} (slot ${op.slot})`;
     }
