@@ -328,7 +328,7 @@ function hoard(world: FuzzWorld, st: LifecycleState, holders: readonly Tracked[]
   }
   world.h.run(op.ns);
   sample();
-  for (const t of parked) if (t.g.vgpu.state === 'active') t.g.vgpu.activate();
+  for (const t of parked) if (t.g.vgpu.state !== 'destroyed') t.g.vgpu.activate();
 }
 
 /**
