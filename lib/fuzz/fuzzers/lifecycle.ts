@@ -366,10 +366,11 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
   description: 'create / destroy / reset / engine reset / failsafe / g2v destroy / preemption / submit interleavings across several vGPUs, with work on the device, with and without the scheduler',
   casesPerWorld: 40,
   victimEvery: 1,
-  // Odd worlds run the time-slice scheduler; one in four has scarce shared host resources (`SCARCE_WORLD`, `hoard`).
+  // Odd worlds run the time-slice scheduler; one in eight has scarce shared host resources (`SCARCE_WORLD`,
+  // `hoard`), with and without the scheduler in turn.
   worldOptions: (seed, worldIndex) => ({
     seed: mix32(seed, worldIndex), failsafe: (['gvt-g', 'always', 'never'] as const)[worldIndex % 3], attackers: 2, scheduler: worldIndex % 2 === 1,
-    ...(worldIndex % 8 === 2 || worldIndex % 8 === 5 ? SCARCE_WORLD : {}),
+    ...(worldIndex % 8 === (worldIndex % 16 < 8 ? 2 : 5) ? SCARCE_WORLD : {}),
   }),
   setup(world) {
     const st: LifecycleState = { dead: [], guests: [], byId: new Map(), created: 0, planted: [], stats: { ptAt: 0, compared: 0, hoards: 0, peakPoolPages: 0, peakHostFrames: 0, hoardTables: 0 } };
