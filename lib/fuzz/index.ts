@@ -5,7 +5,7 @@
  */
 export { DeviceMonitor, INVARIANTS, checkGgttEntries, checkGgttEntry, checkGgttFull, checkShadowPpgtt, describeFrame, shadowFramesHeld } from './monitor.js';
 export type { Violation } from './monitor.js';
-export { FuzzWorld, Victim, engineMap, mix32 } from './world.js';
+export { FuzzWorld, Victim, SCARCE_WORLD, engineMap, mix32 } from './world.js';
 export type { WorldOptions } from './world.js';
 export { FUZZER_NAMES } from './fuzzer.js';
 export type { Fuzzer, FuzzerName } from './fuzzer.js';
@@ -17,6 +17,6 @@ export { failAllocationAt } from './faults.js';
 export type { AllocationFault } from './faults.js';
 export {
   WorldOracles, LeakOracle, ResidueOracle, StarvationOracle, WorkBoundOracle, RESIDUE_EVERY, PARSER_RETAINED_LIMIT_BYTES,
-  DEVICE_NS_LIMIT, MAX_BLIT_BYTES, STARVATION_RULES,
+  DEVICE_NS_LIMIT, MAX_BLIT_BYTES, STARVATION_RULES, checkShadowAgrees,
 } from './oracles/index.js';
 export type { OracleOptions, ResidueOptions } from './oracles/index.js';

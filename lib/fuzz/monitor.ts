@@ -82,6 +82,11 @@ export const INVARIANTS = Object.freeze({
   WORK_BOUND: 'work-bound',
   /** Other guests made the victim's ordinary work fail or wait forever (`oracles/starvation.ts`). */
   STARVATION: 'starvation',
+  /**
+   * A shadow page table disagrees with the guest table it shadows after the mediator's own stores
+   * into guest RAM (`oracles/shadow-sync.ts`): a stale shadow entry.
+   */
+  SHADOW_SYNC: 'shadow-sync',
 } as const);
 
 /** Where a monitor keeps its GGTT write log on the host GGTT it watches (keys no model field uses). */

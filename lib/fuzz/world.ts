@@ -23,6 +23,7 @@ import type { FailsafePolicy, MediatorOptions } from '../mediator/mediator.js';
 import type { CommandParserOptions } from '../mediator/parser.js';
 import type { Vgpu } from '../mediator/vgpu.js';
 import type { Workload } from '../mediator/workload.js';
+import { GEN9_HOST_RESERVATION } from '../gtt/vgpu-types.js';
 import { PAGE_SIZE } from '../types.js';
 import {
   DeviceMonitor, INVARIANTS, checkGgttFull, checkShadowPpgtt, shadowFramesHeld, type Violation,
@@ -48,8 +49,35 @@ export const GSCALE_SHARED_WORLD: Readonly<WorldOptions> = Object.freeze({
   victimType: 'GVTg_V5_4',
 });
 
+/**
+ * The reserved range of a scarce world: 1 MiB of host graphics memory (256 shadow pages) for every
+ * workload's ring, batch and context shadows.
+ */
+const SCARCE_POOL = { ...GEN9_HOST_RESERVATION, highGmSize: 1024 * 1024 };
+
+/**
+ * World options where shared host resources are scarce (issue 13, class 8): three GVTg_V5_4
+ * attackers next to the victim, a 256-page shadow pool with a per-vGPU quota of 80 pages and a
+ * reserve of 36, and 16 MiB of host memory (4096 host frames) for every guest's shadow page
+ * tables, scratch and pinned RAM together, so that a few hoarding guests reach the limits. The
+ * lifecycle fuzzer runs some of its worlds with it (and its `hoard` op).
+ */
+export const SCARCE_WORLD: Readonly<WorldOptions> = Object.freeze({
+  scarce: true,
+  attackers: 3,
+  attackerType: 'GVTg_V5_4',
+  victimType: 'GVTg_V5_4',
+  hostMemoryMiB: 16,
+  mediator: { hostReservation: SCARCE_POOL, shadowQuotaPages: 80, shadowReservePages: 36 },
+});
+
 /** Options of `FuzzWorld`. */
 export interface WorldOptions {
+  /**
+   * Shared host resources are scarce on purpose (`SCARCE_WORLD`): fuzzers may throw hoarding ops
+   * at it (`FuzzWorld.scarce`). Only a mark; the sizes are the other options.
+   */
+  scarce?: boolean;
   /** Seed of the world's own choices (victim values, canary patterns). Default 1. */
   seed?: number;
   /** Mediator failsafe policy (default 'gvt-g'). */
@@ -237,6 +265,8 @@ export class FuzzWorld {
   readonly scheduler: VgpuScheduler | null;
   /** The oracles of `oracles/` (null when the world runs without them). */
   readonly oracles: WorldOracles | null;
+  /** Shared host resources are scarce on purpose (`WorldOptions.scarce`, `SCARCE_WORLD`). */
+  readonly scarce: boolean;
 
   constructor(opts: WorldOptions = {}) {
     this.opts = {
@@ -251,6 +281,7 @@ export class FuzzWorld {
       mediator: { failsafe: opts.failsafe ?? 'gvt-g', parser: opts.parser, outOfSync: opts.outOfSync, historyLimit: 256, ...opts.mediator },
     });
     this.monitor = new DeviceMonitor(this.h);
+    this.scarce = opts.scarce === true;
     this.ppgttEvery = Math.max(1, opts.ppgttCheckEvery ?? 1);
     this.baseFrames = this.h.device.hostMemory.allocatedFrames;
     this.h.mediator.onWorkloadDone((w) => this.onDone(w));

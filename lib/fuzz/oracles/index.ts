@@ -15,6 +15,7 @@ import { WorkBoundOracle } from './work-bound.js';
 export { LeakOracle, PARSER_RETAINED_LIMIT_BYTES, unaccountedFrames, pendingShadowPages, reservedRangePresent, parserRetainedBytes, pendingWorkloads } from './leak.js';
 export { ResidueOracle, RESIDUE_EVERY, commandAccessible, plantableRegisters, type ResidueOptions, type RegDword } from './residue.js';
 export { StarvationOracle, STARVATION_RULES } from './starvation.js';
+export { checkShadowAgrees, shadowPageOf } from './shadow-sync.js';
 export { WorkBoundOracle, DEVICE_NS_LIMIT, COMMAND_SLACK, MAX_BLIT_BYTES } from './work-bound.js';
 
 /** Which oracles a world runs (all by default). */
