@@ -585,36 +585,51 @@ export class Mediator {
     // would share. Without a scheduler, the oldest queued workload's vGPU goes next.
     // A workload waiting for shared shadow space does not hold the others back.
     let fifoNext = this.gate === FIFO ? this.oldestQueuedVgpu(now) : -1;
-    for (let e = 0; e < this.queues.length; e++) {
-      if (this.inflight[e] !== null || this.preparing[e] !== null || this.resetting[e] === 1) continue;
-      const q = this.queues[e];
-      for (let i = 0; i < q.length; i++) {
-        const w = q[i];
-        const v = this.vgpuMap.get(w.vgpuId);
-        if (!v?.active) continue;
-        if (!this.gate.mayDispatch(w, now)) continue;
-        const occupant = this.deviceOccupant();
-        if (occupant >= 0 ? occupant !== v.id : fifoNext >= 0 && fifoNext !== v.id) continue;
-        // gScale: its slices hold a sharer's entries while that sharer has work on the device; and
-        // a resident vGPU lets an older workload of a sharer go first (else it could starve it).
-        if (this.gscale && (v.resident ? this.olderSharerQueued(v, w, now) : this.sharerOnDevice(v))) continue;
-        // Workloads of one vGPU on one engine run in order.
-        let earlier = false;
-        for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
-        if (earlier) continue;
-        const until = this.book.waitingUntil(w);
-        if (until !== undefined && until > now) continue;
-        if (this.auditQuota !== null && this.overAuditQuota(w, v, now)) {
-          if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
-          continue;
+    // When a workload waits, the FIFO turn passes to the next oldest vGPU; the scan starts again
+    // from the first engine so that vGPU's work on an engine already passed gets its turn (else a
+    // victim queued on a lower engine than waiting hoarders was skipped at every retry, forever:
+    // the lifecycle fuzzer's hoard op). Each restart follows a workload that now waits (not tried
+    // again in this call), so the restarts are bounded by the queued workloads.
+    scan: for (;;) {
+      for (let e = 0; e < this.queues.length; e++) {
+        if (this.inflight[e] !== null || this.preparing[e] !== null || this.resetting[e] === 1) continue;
+        const q = this.queues[e];
+        for (let i = 0; i < q.length; i++) {
+          const w = q[i];
+          const v = this.vgpuMap.get(w.vgpuId);
+          if (!v?.active) continue;
+          if (!this.gate.mayDispatch(w, now)) continue;
+          const occupant = this.deviceOccupant();
+          if (occupant >= 0 ? occupant !== v.id : fifoNext >= 0 && fifoNext !== v.id) continue;
+          // gScale: its slices hold a sharer's entries while that sharer has work on the device; and
+          // a resident vGPU lets an older workload of a sharer go first (else it could starve it).
+          if (this.gscale && (v.resident ? this.olderSharerQueued(v, w, now) : this.sharerOnDevice(v))) continue;
+          // Workloads of one vGPU on one engine run in order.
+          let earlier = false;
+          for (let j = 0; j < i; j++) if (q[j].vgpuId === w.vgpuId) earlier = true;
+          if (earlier) continue;
+          const until = this.book.waitingUntil(w);
+          if (until !== undefined && until > now) continue;
+          let waited: boolean;
+          if (this.auditQuota !== null && this.overAuditQuota(w, v, now)) waited = true;
+          else {
+            this.book.take(w);
+            if (this.dispatch(w)) break;
+            // It waits for shared shadow resources: back in its place; a later workload may go, of
+            // another vGPU too.
+            this.book.requeue(w, i);
+            waited = true;
+          }
+          if (waited && this.gate === FIFO) {
+            const next = this.oldestQueuedVgpu(now);
+            if (next !== fifoNext) {
+              fifoNext = next;
+              continue scan;
+            }
+          }
         }
-        this.book.take(w);
-        if (this.dispatch(w)) break;
-        // It waits for shared shadow resources: back in its place; a later workload may go, of
-        // another vGPU too (the FIFO turn passes on while this one waits).
-        this.book.requeue(w, i);
-        if (this.gate === FIFO) fifoNext = this.oldestQueuedVgpu(now);
       }
+      break;
     }
   }
 
