@@ -50,9 +50,12 @@ t.test('residue: a secret in a register the victim reads is reported (hand-built
   // (The victim's own ring holds the value too, as the LRI's immediate: also reported, as RAM.)
   t.ok(out.every((v) => v.invariant === INVARIANTS.RESIDUE));
   t.ok(out.some((v) => /victim read RCS_CS_GPR\[3\]\+4 \(0x261c\) = 0x5ec7e7a1: the test's secret/.test(v.message)), names(out).join('; '));
-  // And in the victim's memory (what a mediator write into guest memory would leave).
+  // And in the victim's memory (what a mediator write into guest memory would leave: a host-side
+  // store, not the victim's vCPU, which stored the first secret itself as the LRI's immediate).
   const out2: Violation[] = [];
-  w.victim!.g.driver.writeRam32(w.victim!.canary.gpa + 64, [secret]);
+  const secret2 = 0x5ec7e7a3;
+  r.addSecret(secret2, 'the test\'s second secret');
+  w.victim!.g.memory.write32(w.victim!.canary.gpa + 64, secret2);
   r.scan(out2, []);
   t.ok(out2.some((v) => v.invariant === INVARIANTS.RESIDUE && /RAM at gpa/.test(v.message)), 'found in RAM: ' + names(out2).join('; '));
   w.teardown();
@@ -93,6 +96,43 @@ t.test('residue: a value the victim already holds is never planted as a secret',
   t.not(planted![0], would);
   t.equal(planted![0] & 0x10001, 0x10001);
   t.same(w.teardown(), []);
+});
+
+t.test('residue: a planted value the victim later stores itself is its own data, not residue', async (t) => {
+  // mmio campaign, seed 91005, cases 355576 and 462648: a victim round's store value (Victim.work,
+  // a mix32 output) equal to an attacker's BCS_MOCS[11] / VCS_CS_GPR[12]+4 planted rounds earlier,
+  // in the victim's ring (the MI_STORE_DATA_IMM immediate its vCPU wrote) and in its result buffer
+  // (the GPU's store). The value was the victim's own; nothing crossed vGPUs.
+  const w = new FuzzWorld({ oracles: { residue: { every: 1, engines: ['bcs'] } } });
+  const r = w.oracles!.residue!;
+  const g = w.victim!.g;
+  const out: Violation[] = [];
+  r.check(out, w.attackers, () => w.settle());
+  t.same(names(out), [], 'a clean round');
+  const secrets = [...(r['secrets'] as Map<number, { what: string }>).entries()].filter(([, s]) => s.what.includes('BCS_MOCS'));
+  t.ok(secrets.length >= 2, 'the attacker planted BCS_MOCS values');
+  const [own] = secrets[0];
+  const [copied, copiedSecret] = secrets[1];
+  // The victim stores the first value itself, through its ring, as Victim.work does with its own.
+  const buf = g.buffer(4096);
+  g.submit('bcs', miStoreDataImm(buf.gma + 0x174, [own], { ggtt: true }));
+  t.ok(w.settle());
+  t.equal(g.memory.read32(buf.gpa + 0x174), own, 'the victim\'s store landed');
+  // The second value reaches the victim's RAM by a host-side write (a mediator copy would): residue.
+  g.memory.write32(buf.gpa + 0x800, copied);
+  const out2: Violation[] = [];
+  r.scan(out2, []);
+  const msgs = names(out2);
+  t.notOk(msgs.some((m) => m.includes(`0x${own.toString(16)}:`)), `the victim's own value is not reported: ${msgs.join('; ')}`);
+  t.ok(msgs.some((m) => m.includes(`gpa 0x${(buf.gpa + 0x800).toString(16)} holds 0x${copied.toString(16)}: ${copiedSecret.what}`)), 'a value the victim did not store is: ' + msgs.join('; '));
+  t.ok(r.ownHits >= 2, `the victim's value was seen in its ring and its buffer (${r.ownHits} hits)`);
+  // The probe (the victim's register reads) is still checked against every secret, its own included.
+  w.victim!.g.submit('bcs', miLoadRegisterImm([[0x22600, own]]));
+  t.ok(w.settle());
+  const out3: Violation[] = [];
+  r.scan(out3, r.read('bcs', () => w.settle()));
+  t.ok(names(out3).some((m) => m.includes(`read BCS_CS_GPR[0] (0x22600) = 0x${own.toString(16)}`)), names(out3).join('; '));
+  w.teardown();
 });
 
 // ---------------------------------------------------------------- leak

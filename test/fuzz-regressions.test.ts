@@ -43,6 +43,12 @@ const ORACLE_CASES = [
   // re-derives a planted value the victim already holds (mmio campaign, seed 81001).
   { fuzzer: 'mmio' as const, seed: 81001, index: 30464, segment: 30400 },
   { fuzzer: 'mmio' as const, seed: 81001, index: 82624, segment: 82400 },
+  // Not a register leak either: a value the victim stored itself later (a round's MI_STORE_DATA_IMM
+  // immediate, in its ring and then its result buffer) equal to an attacker's BCS_MOCS[11] /
+  // VCS_CS_GPR[12]+4 planted rounds before; the residue oracle no longer reports in the victim's
+  // RAM a value its vCPU stored (mmio campaign, seed 91005).
+  { fuzzer: 'mmio' as const, seed: 91005, index: 355576, segment: 355200 },
+  { fuzzer: 'mmio' as const, seed: 91005, index: 462648, segment: 462400 },
   // A register leak: the time-slice scheduler's switch loaded an attacker's L3CC/MOCS (its vregs),
   // the attacker was destroyed before its work dispatched, and the mediator's residue switch, whose
   // owner (the victim) had not changed, kept them (lifecycle campaign, seed 81005; fixed by

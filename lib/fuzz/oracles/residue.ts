@@ -15,7 +15,10 @@
  *    the world's rounds so far (exact 32-bit values). A planted value never equals a dword the
  *    victim's RAM holds when it is planted (`unknownToVictim` re-derives it): thousands of secrets
  *    against thousands of victim dwords make chance matches with its own data (its canary
- *    pattern) a few per 100,000 cases otherwise.
+ *    pattern) a few per 100,000 cases otherwise. Nor is a secret found in the victim's RAM a
+ *    disclosure once the victim's vCPU stored that value itself, later (`ownStores`): the victim
+ *    writes new values of its own every round (its ring's store immediates, which the GPU then
+ *    copies to its result buffers), and each of them can equal one of the secrets planted before.
  *
  * GVT-g keeps such state per vGPU: the engine MMIO list it switches (`gvt/mmio_context.c`,
  * `switch_mmio`), the context image for in-context registers, and a clean state after
@@ -123,6 +126,13 @@ export class ResidueOracle {
   private readonly probeSets = new Map<EngineName, RegDword[]>();
   private readonly seed: number;
   private lastDone: Workload | null = null;
+  /**
+   * Secrets the victim's vCPU stored itself (`ownStores`): found in its RAM they are its own data,
+   * not residue. Empty unless the victim's own values coincide with planted ones.
+   */
+  private readonly ownValues = new Set<number>();
+  /** RAM hits not reported because the victim had stored the value itself. */
+  ownHits = 0;
 
   constructor(victim: TestGuest, seed: number, opts: ResidueOptions = {}) {
     this.victim = victim;
@@ -138,6 +148,46 @@ export class ResidueOracle {
     victim.harness.mediator.onWorkloadDone((w) => {
       this.lastDone = w;
     });
+    this.ownStores();
+  }
+
+  /**
+   * Watch the victim's vCPU stores to its RAM (`Vgpu.guestWrite` / `guestWrite32`, the path of its
+   * driver's every store: rings, batches, buffers) and remember each dword that equals a secret:
+   * the victim knows that value, so finding it in the victim's RAM later discloses nothing. The
+   * GPU and the mediator write guest RAM by other paths (host frames, `Ept.hostWrite32`), which
+   * are not watched: what they bring is still reported. Wraps the instance's methods, as the
+   * device monitor wraps the device's.
+   *
+   * The case it answers (mmio campaign, seed 91005, cases 355576 and 462648): a victim round's
+   * MI_STORE_DATA_IMM value (`Victim.work`, a `mix32` output) equal to an attacker's BCS_MOCS[11]
+   * and VCS_CS_GPR[12]+4 planted rounds before, found in the victim's ring and result buffer.
+   */
+  private ownStores(): void {
+    const v = this.victim.vgpu;
+    const write = v.guestWrite.bind(v);
+    const write32 = v.guestWrite32.bind(v);
+    v.guestWrite = (gpa: number, bytes: Uint8Array): void => {
+      write(gpa, bytes);
+      // The dwords as the RAM scan reads them (4-byte aligned guest-physical addresses).
+      const n = bytes.length;
+      for (let k = (4 - (gpa & 3)) & 3; k + 4 <= n; k += 4) {
+        this.noteOwn((bytes[k] | (bytes[k + 1] << 8) | (bytes[k + 2] << 16) | (bytes[k + 3] << 24)) >>> 0);
+      }
+    };
+    v.guestWrite32 = (gpa: number, value: number): void => {
+      write32(gpa, value);
+      this.noteOwn(value >>> 0);
+    };
+  }
+
+  private noteOwn(x: number): void {
+    if (x === 0 || this.marks[(x ^ (x >>> 16)) & 0xffff] === 0) return;
+    const s = this.secrets.get(x);
+    if (s && !this.ownValues.has(x)) {
+      this.ownValues.add(x);
+      log('the victim stored 0x%s itself (%s, planted in round %d): not residue in its RAM', x.toString(16), s.what, s.round);
+    }
   }
 
   /** Secrets planted so far (value → what). */
@@ -256,7 +306,11 @@ export class ResidueOracle {
     return read;
   }
 
-  /** Step 3: scan the probe and the victim's RAM for secrets. */
+  /**
+   * Step 3: scan the probe and the victim's RAM for secrets. In RAM, a secret the victim's vCPU
+   * stored itself is its own data (`ownStores`); the probe, written only by the victim's register
+   * reads, is checked against every secret.
+   */
   scan(out: Violation[], read: readonly RegDword[]): void {
     if (this.secrets.size === 0) return;
     const g = this.victim;
@@ -281,6 +335,10 @@ export class ResidueOracle {
         const x = p[i];
         if (x === 0 || marks[(x ^ (x >>> 16)) & 0xffff] === 0) continue;
         const s = this.secrets.get(x);
+        if (s && this.ownValues.has(x)) {
+          this.ownHits++;
+          continue;
+        }
         if (s) {
           found++;
           out.push({ invariant: INVARIANTS.RESIDUE, message: `${g.name}'s RAM at gpa 0x${(f * PAGE_SIZE + 4 * i).toString(16)} holds 0x${p[i].toString(16)}: ${s.what}, planted in round ${s.round}` });
