@@ -338,3 +338,26 @@ t.test('class 8: audit time has a per-vGPU quota: a guest over it waits for its 
   t.throws(() => new Harness({ mediator: { auditQuota: { commands: 10, periodNs: 1, burst: 3 } as never } }), { code: 'E_CONFIG' });
   t.same(new Harness().mediator.auditQuota, { commands: 1 << 21, periodNs: 100e6 }, 'the documented default');
 });
+
+t.test('class 8: a workload waiting for shared resources passes the turn; a later vGPU on a lower engine is dispatched (finding 29)', async (t) => {
+  const w = new FuzzWorld({ seed: 0x1391 });
+  const g = w.attacker, m = w.h.mediator;
+  const vg = w.victim!.g;
+  t.ok(w.settle());
+  // The attacker's GGTT entries wait for host memory for good (as if others held the frames).
+  const ggtt = g.vgpu.ggtt;
+  ggtt.sync = () => false;
+  const abuf = g.ppgttBuffer(PAGE_SIZE);
+  g.submitBatch('bcs', miStoreDataImm(abuf.gma, [1]));
+  const vbuf = vg.ppgttBuffer(PAGE_SIZE);
+  vg.submitBatch('rcs', miStoreDataImm(vbuf.gma, [0x29]));
+  m.run(20e6);
+  t.equal(m.pendingOf(g.vgpu.id), 1, 'the attacker\'s older workload waits');
+  t.equal(m.pendingOf(vg.vgpu.id), 0, 'the victim\'s newer workload, on a lower engine, was dispatched meanwhile');
+  t.equal(vg.memory.read32(vbuf.gpa), 0x29, 'and ran');
+  delete (ggtt as { sync?: unknown }).sync;
+  t.ok(w.settle());
+  t.equal(g.memory.read32(abuf.gpa), 1, 'the attacker\'s workload ran once its entries were backed');
+  t.same(m.checkWorkloads(), []);
+  t.same(w.teardown(), []);
+});

@@ -116,6 +116,11 @@ export interface EptCounters {
 export interface EptOptions {
   /** Name for logs (e.g. `vgpu1`). */
   name?: string;
+  /**
+   * The host-frame owner (a vGPU id) the frames of this VM's mappings, and of the shadow tables
+   * built over them, are charged to (`HostMemory.setReserve`); default -1, the host.
+   */
+  owner?: number;
 }
 
 export class Ept {
@@ -126,6 +131,8 @@ export class Ept {
   declare readonly host: HostMemory;
   /** Guest frames (guest RAM size / 4 KiB). */
   declare readonly frames: number;
+  /** The host-frame owner its frames are charged to (`EptOptions.owner`). */
+  declare readonly owner: number;
   /** Counters. */
   readonly counters: EptCounters = {
     guestWrites: 0, landed: 0, trapped: 0, trapLanded: 0, denied: 0, outOfRam: 0,
@@ -173,6 +180,7 @@ export class Ept {
     this.guest = guest;
     this.host = host;
     this.name = opts.name ?? 'vm';
+    this.owner = opts.owner ?? -1;
     const frames = guest.size / PAGE_SIZE;
     // Small integers stay in Smi representation (cheaper compares on the pin hot path).
     this.frames = frames < 2 ** 31 ? frames | 0 : frames;
@@ -240,7 +248,7 @@ export class Ept {
   }
 
   private back(gfn: number): Mfn {
-    const m = this.host.adoptFrame(this.guest.page8(gfn), this.guest.page32(gfn));
+    const m = this.host.adoptFrame(this.guest.page8(gfn), this.guest.page32(gfn), this.owner);
     this.mfns[gfn] = m;
     this.deviceMfns[gfn] = (this.perms[gfn] & EPT_READ) !== 0 ? m : -1;
     this.byMfn.set(m, gfn);

@@ -271,23 +271,95 @@ export class HostMemory extends SparsePages {
     if (this.nextFresh >= this.frames) throw new RangeArgError('reservedFrames beyond host memory');
     this.allocated = new Uint8Array(this.frames);
     this.adopted = new Uint8Array(this.frames);
+    this.ownerOf = new Uint16Array(this.frames);
     this.recycleLimit = opts.recyclePages ?? 4096;
   }
 
   /** 1 where the frame aliases an adopted (guest) page. */
   private readonly adopted: Uint8Array;
+  /** Per frame: its owner + 1 (0: the host). */
+  private readonly ownerOf: Uint16Array;
+  /** Owners with a reserve (vGPU ids): frames held and frames reserved. */
+  private readonly owners = new Map<number, { used: number; reserve: number }>();
+  /** Sum over owners of their unused reserve (`reserve - used` where positive). */
+  private unusedReserves = 0;
 
-  /** Allocate one zeroed host frame. Throws `NoResourceError` when none is left. */
-  allocFrame(): number {
+  /**
+   * Keep `frames` host frames for `owner` (a vGPU id, >= 0): no other owner, and not the host,
+   * may allocate into what `owner` has not used of them, so its ordinary allocations are met
+   * whatever the others hold (the admission rule of the mediator's shadow space, `HostGmPool`,
+   * applied to host frames). Frames `owner` already holds count towards it. Setting 0 keeps the
+   * accounting without a reserve.
+   */
+  setReserve(owner: number, frames: number): void {
+    if (!(Number.isInteger(owner) && owner >= 0 && owner < 0xffff)) throw new RangeArgError(`owner ${owner}: an integer 0..65534`);
+    if (!(Number.isSafeInteger(frames) && frames >= 0)) throw new RangeArgError(`reserve ${frames}: a non-negative integer`);
+    let o = this.owners.get(owner);
+    if (!o) this.owners.set(owner, (o = { used: 0, reserve: 0 }));
+    this.unusedReserves -= Math.max(0, o.reserve - o.used);
+    o.reserve = frames;
+    this.unusedReserves += Math.max(0, o.reserve - o.used);
+  }
+
+  /** Forget `owner`'s reserve (its frames still held, if any, become the host's). */
+  removeOwner(owner: number): void {
+    const o = this.owners.get(owner);
+    if (!o) return;
+    this.unusedReserves -= Math.max(0, o.reserve - o.used);
+    this.owners.delete(owner);
+    if (o.used > 0) {
+      for (let f = 0; f < this.frames; f++) if (this.ownerOf[f] === owner + 1) this.ownerOf[f] = 0;
+    }
+  }
+
+  /** Frames held by `owner` (allocated with its id since its reserve was set). */
+  ownedFrames(owner: number): number {
+    return this.owners.get(owner)?.used ?? 0;
+  }
+
+  /** Frames free for anyone: neither allocated nor kept in an owner's unused reserve. */
+  get unreservedFreeFrames(): number {
+    return this.freeList.length + (this.frames - this.nextFresh) - this.unusedReserves;
+  }
+
+  /** Throws `NoResourceError` unless `n` frames may go to `owner` under the others' reserves. */
+  private admit(owner: number, n: number): void {
+    const free = this.freeList.length + (this.frames - this.nextFresh);
+    const o = owner >= 0 ? this.owners.get(owner) : undefined;
+    const mine = o ? Math.max(0, o.reserve - o.used) : 0;
+    const kept = this.unusedReserves - mine;
+    if (free - kept >= n) return;
+    if (free >= n) {
+      throw new NoResourceError('host-memory', n - (free - kept), `host memory: the last ${free} free frames are kept in other vGPUs' reserves (${kept})`);
+    }
+    throw new NoResourceError('host-memory', n - free, `host memory exhausted: all ${this.frames} frames allocated`);
+  }
+
+  private charge(f: number, owner: number): void {
+    const o = owner >= 0 ? this.owners.get(owner) : undefined;
+    if (!o) return;
+    this.ownerOf[f] = owner + 1;
+    if (o.used < o.reserve) this.unusedReserves--;
+    o.used++;
+  }
+
+  /**
+   * Allocate one zeroed host frame for `owner` (a vGPU id; -1, the default: the host). Throws
+   * `NoResourceError` when none is left for it: none free, or the free ones kept in other owners'
+   * reserves (`setReserve`).
+   */
+  allocFrame(owner = -1): number {
     if (this.failAllocations > 0) {
       this.failAllocations--;
       log('injected host frame allocation failure');
       throw new NoResourceError('host-memory', 1, 'host frame allocation failed (injected)');
     }
+    if (this.unusedReserves > 0) this.admit(owner, 1);
     let f: number;
     if (this.freeList.length) f = this.freeList.pop()!;
     else if (this.nextFresh < this.frames) f = this.nextFresh++;
     else throw new NoResourceError('host-memory', 1, `host memory exhausted: all ${this.frames} frames allocated`);
+    this.charge(f, owner);
     // Scrubbed before reuse: `freeFrame` dropped the contents, but a write that reached the frame
     // while it was free (a device still walking a table freed under it) must not be handed to
     // the next owner.
@@ -306,6 +378,7 @@ export class HostMemory extends SparsePages {
     if (this.nextFresh + n > this.frames) {
       throw new NoResourceError('host-memory', this.nextFresh + n - this.frames, `no ${n} contiguous host frames left`);
     }
+    if (this.unusedReserves > 0) this.admit(-1, n);
     const f = this.nextFresh;
     this.nextFresh += n;
     for (let i = 0; i < n; i++) this.allocated[f + i] = 1;
@@ -321,7 +394,7 @@ export class HostMemory extends SparsePages {
    * `page8` when omitted. `freeFrame` drops the alias and leaves the adopted page untouched.
    * Throws `NoResourceError` when no frame is left, `RangeArgError` for a page of the wrong size.
    */
-  adoptFrame(page8: Uint8Array, page32?: Uint32Array): number {
+  adoptFrame(page8: Uint8Array, page32?: Uint32Array, owner = -1): number {
     if (page8.length !== PAGE_SIZE || (page8.byteOffset & 3) !== 0) {
       throw new RangeArgError(`adopted page must be ${PAGE_SIZE} bytes at a 4-byte aligned offset`);
     }
@@ -329,7 +402,7 @@ export class HostMemory extends SparsePages {
     if (p32.buffer !== page8.buffer || p32.byteOffset !== page8.byteOffset || p32.length !== PAGE_SIZE >>> 2) {
       throw new RangeArgError('adopted page32 must view the same bytes as page8');
     }
-    const f = this.allocFrame();
+    const f = this.allocFrame(owner);
     // A free frame may still hold stray bytes written through an unallocated address.
     this.discard(f);
     this.adopted[f] = 1;
@@ -346,6 +419,15 @@ export class HostMemory extends SparsePages {
     }
     this.allocated[frame] = 0;
     this.allocatedFrames--;
+    const by = this.ownerOf[frame];
+    if (by !== 0) {
+      this.ownerOf[frame] = 0;
+      const o = this.owners.get(by - 1);
+      if (o) {
+        o.used--;
+        if (o.used < o.reserve) this.unusedReserves++;
+      }
+    }
     // An adopted page belongs to a guest: only the alias goes. Our own buffers are recycled.
     if (this.adopted[frame] === 1) {
       this.adopted[frame] = 0;

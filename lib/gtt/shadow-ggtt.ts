@@ -231,7 +231,7 @@ export class ShadowGgtt {
     this.held = new Uint8Array(entries);
     this.priv = opts.privateTable ? new Uint32Array(entries * 2) : null;
     this.resident = !opts.privateTable;
-    const scratch = host.allocFrame();
+    const scratch = host.allocFrame(ept.owner);
     this.scratchMfn = scratch as Mfn;
     this.scratchParkedLo = (scratch << 12) >>> 0;
     this.scratchLo = (this.scratchParkedLo | PTE_PRESENT) >>> 0;

@@ -456,7 +456,7 @@ export class PpgttManager {
       this.quotaHits++;
       throw new NoResourceError('shadow-pages', 1, `${this.name}: shadow page quota of ${this.maxShadowPages} reached`);
     }
-    return this.host.allocFrame();
+    return this.host.allocFrame(this.ept.owner);
   }
 
   /**
@@ -498,7 +498,7 @@ export class PpgttManager {
     // Scratch page, then a table per level whose entries all point at the level below.
     const mfns: number[] = [];
     try {
-      for (let level = 0; level <= PPGTT_LEVEL_PML4; level++) mfns.push(host.allocFrame());
+      for (let level = 0; level <= PPGTT_LEVEL_PML4; level++) mfns.push(host.allocFrame(ept.owner));
     } catch (e) {
       for (const m of mfns) host.freeFrame(m);
       throw e;

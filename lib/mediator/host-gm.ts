@@ -129,7 +129,7 @@ export class HostGmPool {
     if (gma < 0) throw new NoResourceError('host-gm', pages * PAGE_SIZE, `mediator shadow space exhausted (${pages} pages wanted)`);
     const frames: number[] = [];
     try {
-      for (let i = 0; i < pages; i++) frames.push(this.device.hostMemory.allocFrame());
+      for (let i = 0; i < pages; i++) frames.push(this.device.hostMemory.allocFrame(owner));
     } catch (e) {
       for (const f of frames) this.device.hostMemory.freeFrame(f);
       this.space.release(gma, pages * PAGE_SIZE);

@@ -122,6 +122,14 @@ export interface MediatorOptions {
    * it, it is checked before each dispatch); `false` disables it.
    */
   auditQuota?: AuditQuota | false;
+  /**
+   * Host frames kept for each vGPU (its guest-RAM mappings, shadow page tables, scratch pages and
+   * shadow-space backing are charged to it): no other vGPU may allocate into what it has not used
+   * of them, so its ordinary work finds host frames whatever the others hold
+   * (`HostMemory.setReserve`). Default 1024 (4 MiB), at most an equal share of a quarter of host
+   * memory per vGPU id; 0 turns it off.
+   */
+  hostReserveFrames?: number;
 }
 
 /** A per-vGPU audit-time quota (`MediatorOptions.auditQuota`). */
@@ -140,6 +148,13 @@ export const SHADOW_RETRY_NS = 1_000_000;
 
 /** A workload whose shadows cannot be had now: it stays queued and is tried again. */
 const WAIT = 'wait';
+/**
+ * The same for host frames: it waits when its vGPU holds no more than its host-frame reserve;
+ * beyond it, the frames it lacks are the ones it competes for with the others, and when none is
+ * left it fails (`shadow-alloc`): it holds more than its guaranteed share, and waiting could last
+ * as long as the others hold theirs.
+ */
+const WAIT_FRAMES = 'wait-frames';
 
 /**
  * NoResourceError resources shared by every vGPU: running short of one is not the workload's
@@ -233,7 +248,7 @@ const FIFO: DispatchGate = { mayDispatch: () => true };
 
 const MEDIATOR_OPTIONS = optionKeys<MediatorOptions>({
   maxVgpus: true, types: true, hostReservation: true, failsafe: true, parser: true, outOfSync: true, historyLimit: true,
-  cost: true, mode: true, gscale: true, shadowQuotaPages: true, shadowReservePages: true, auditQuota: true,
+  cost: true, mode: true, gscale: true, shadowQuotaPages: true, shadowReservePages: true, auditQuota: true, hostReserveFrames: true,
 });
 const AUDIT_QUOTA_KEYS = optionKeys<AuditQuota>({ commands: true, periodNs: true });
 const MEDIATION_COST_KEYS = optionKeys<MediationCostModel>({
@@ -283,12 +298,15 @@ export class Mediator {
   private readonly resetting = new Uint8Array(GEN9_ENGINES.length);
   private seq = 0;
   private kickPending = false;
-  private retryPending = false;
+  /** Simulated time of the pending retry of waiting workloads (Infinity: none). */
+  private retryAt = Infinity;
   /** The audit-time quota (null: none), and per vGPU id the window and commands audited in it. */
   readonly auditQuota: Readonly<AuditQuota> | null;
   private readonly auditWindow = new Map<number, { start: number; used: number }>();
   /** Simulated time of the pending kick at an audit window's start (-1: none). */
   private auditKickAt = -1;
+  /** Host frames kept per vGPU (`MediatorOptions.hostReserveFrames`, after its cap). */
+  readonly hostReserveFrames: number;
   /** The command-accessible registers, saved and restored per vGPU (docs/isolation.md). */
   private readonly residue: RegisterResidue;
 
@@ -356,6 +374,9 @@ export class Mediator {
     if (!(Number.isSafeInteger(quota) && quota >= 1)) throw new ConfigError('shadowQuotaPages', `must be a positive integer, got ${String(opts.shadowQuotaPages)}`);
     const reserve = opts.shadowReservePages ?? 1024;
     if (!(Number.isSafeInteger(reserve) && reserve >= 0)) throw new ConfigError('shadowReservePages', `must be a non-negative integer, got ${String(opts.shadowReservePages)}`);
+    const frameReserve = opts.hostReserveFrames ?? 1024;
+    if (!(Number.isSafeInteger(frameReserve) && frameReserve >= 0)) throw new ConfigError('hostReserveFrames', `must be a non-negative integer, got ${String(opts.hostReserveFrames)}`);
+    this.hostReserveFrames = Math.min(frameReserve, Math.floor(device.hostMemory.frames / 4 / this.partition.maxVgpus));
     this.hostGm = new HostGmPool(device, device.apertureSize, device.apertureSize + host.highGmSize, {
       quotaPages: quota, reservePages: reserve, maxOwners: this.partition.maxVgpus - 1,
     });
@@ -382,6 +403,8 @@ export class Mediator {
     if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', `must be a string, got ${describe(opts.name)}`);
     if (opts.activate !== undefined && typeof opts.activate !== 'boolean') throw new ConfigError('activate', `must be a boolean, got ${describe(opts.activate)}`);
     const { id, slices } = this.partition.allocateNext(opts.type);
+    // Its host-frame reserve first: the frames its constructor takes are charged to it.
+    this.device.hostMemory.setReserve(id, this.hostReserveFrames);
     try {
       const v = new Vgpu({
         id,
@@ -411,6 +434,7 @@ export class Mediator {
         slices.lowBase.toString(16), slices.lowSize >>> 20, slices.highBase.toString(16), slices.highSize >>> 20);
       return v;
     } catch (e) {
+      this.device.hostMemory.removeOwner(id);
       this.partition.release(id);
       throw e;
     }
@@ -631,6 +655,9 @@ export class Mediator {
       }
       break;
     }
+    // Workloads still waiting are looked at again when their wait ends.
+    const next = this.book.earliestWait(now);
+    if (next < Infinity) this.retryBy(next);
   }
 
   /**
@@ -757,13 +784,14 @@ export class Mediator {
     if (w.ringContextPending) {
       // Its context image waited for host memory at submission: read its ring context now.
       const r = v.resolveRingContext(w);
-      if (r === WAIT) {
+      const f = r === WAIT ? this.waitForFrames(v) : r;
+      if (f === WAIT) {
         this.wait(w, v);
         return false;
       }
-      if (r) {
+      if (f) {
         w.status = 'failed';
-        w.failure = r;
+        w.failure = f;
       }
     }
     if (w.status === 'failed') {
@@ -786,19 +814,20 @@ export class Mediator {
       this.submitToDevice(w, load);
       return true;
     }
-    let failure: WorkloadFailure | typeof WAIT | null;
+    let failure: WorkloadFailure | typeof WAIT | typeof WAIT_FRAMES | null;
     try {
       failure = this.prepare(w, v);
     } catch (e) {
       if (!(e instanceof GvtError)) throw e;
       this.releaseShadows(w);
-      failure = e instanceof NoResourceError && SHARED_RESOURCES.has(e.resource) ? WAIT
-        : workloadFailure('shadow-alloc', 'LIMIT', e.message);
+      failure = !(e instanceof NoResourceError && SHARED_RESOURCES.has(e.resource)) ? workloadFailure('shadow-alloc', 'LIMIT', e.message)
+        : e.resource === 'host-memory' ? WAIT_FRAMES : WAIT;
     } finally {
       // The parser's buffers shrink back once the shadows are copied out (or refused).
       this.parser.trimBuffers();
       this.chargeAudit(v.id, w.commands);
     }
+    if (failure === WAIT_FRAMES) failure = this.waitForFrames(v);
     if (failure === WAIT) {
       this.wait(w, v);
       return false;
@@ -819,6 +848,18 @@ export class Mediator {
   }
 
   /**
+   * A workload of `v` lacks host frames: WAIT within its reserve, or when no reserve applies;
+   * beyond its reserve, its failure (`WAIT_FRAMES`).
+   */
+  private waitForFrames(v: Vgpu): WorkloadFailure | typeof WAIT {
+    const reserve = this.hostReserveFrames;
+    const held = this.device.hostMemory.ownedFrames(v.id);
+    if (reserve === 0 || held <= reserve) return WAIT;
+    return workloadFailure('shadow-alloc', 'LIMIT',
+      `host memory is short and the vGPU holds ${held} host frames, beyond its reserve of ${reserve} (hostReserveFrames)`);
+  }
+
+  /**
    * `w` cannot have its shadows now, through no fault of its own (shared shadow space or host
    * frames held by others, or its own earlier workloads' shadows): it stays queued and is tried
    * again at the next release of shadows or after `SHADOW_RETRY_NS`, whichever comes first. Its
@@ -826,12 +867,22 @@ export class Mediator {
    */
   private wait(w: Workload, v: Vgpu): void {
     this.stats.shadowWaits++;
-    this.book.wait(w, this.device.clock.now + SHADOW_RETRY_NS);
+    const until = this.device.clock.now + SHADOW_RETRY_NS;
+    this.book.wait(w, until);
     v.log('shadow-wait', `${w.engine.name} workload ${w.seq} waits for shadow resources`);
-    if (this.retryPending) return;
-    this.retryPending = true;
-    this.device.clock.schedule(SHADOW_RETRY_NS, () => {
-      this.retryPending = false;
+    this.retryBy(until);
+  }
+
+  /**
+   * Make sure the dispatcher looks again at time `t` at the latest. (One pending retry, moved
+   * earlier when needed; `dispatchAll` arms the next one for workloads still waiting, so a wait
+   * renewed after the retry was armed is not left without one: finding 29's second half.)
+   */
+  private retryBy(t: number): void {
+    if (this.retryAt <= t) return;
+    this.retryAt = t;
+    this.device.clock.schedule(t - this.device.clock.now, () => {
+      if (this.retryAt === t) this.retryAt = Infinity;
       this.kick();
     });
   }
@@ -903,7 +954,7 @@ export class Mediator {
    * Shadow a workload: PPGTT, audit, shadow buffers, shadow context. Returns a failure record,
    * or null when the workload is ready to submit. Releases everything on failure.
    */
-  private prepare(w: Workload, v: Vgpu): WorkloadFailure | typeof WAIT | null {
+  private prepare(w: Workload, v: Vgpu): WorkloadFailure | typeof WAIT | typeof WAIT_FRAMES | null {
     const hasPpgtt = w.pdps.some((p) => p !== 0);
     // Shadow page allocations the vGPU's own quota refuses are its doing; host memory is not.
     const quotaHits = v.ppgtt.quotaHits;
@@ -923,13 +974,13 @@ export class Mediator {
       // Entries could not be re-shadowed: running now would lose stores. At the vGPU's own
       // shadow page quota it is the guest's doing (it fails); host memory short, it waits.
       this.releaseShadows(w);
-      return v.ppgtt.quotaHits !== quotaHits ? ownQuota() : WAIT;
+      return v.ppgtt.quotaHits !== quotaHits ? ownQuota() : WAIT_FRAMES;
     }
     if (!v.ggtt.sync()) {
       // The same for GGTT entries whose frames the host could not back: they still point at
       // scratch, and the guest did nothing wrong.
       this.releaseShadows(w);
-      return WAIT;
+      return WAIT_FRAMES;
     }
     const r = this.parser.scan({ base: w.ringBase, size: w.ringSize, head: w.head, tail: w.tail }, v.auditEnv(w.engine, w.ppgtt, w));
     w.commands = r.commands;
@@ -1196,6 +1247,7 @@ export class Mediator {
     this.vgpuMap.delete(v.id);
     this.auditWindow.delete(v.id);
     this.residue.remove(v.id);
+    this.device.hostMemory.removeOwner(v.id);
     this.partition.release(v.id);
     this.gate.vgpuRemoved?.(v.id);
     log('destroyed %s', v.name);

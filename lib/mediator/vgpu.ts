@@ -246,7 +246,7 @@ export class Vgpu {
       // Ept's constructor names the problem; keep its message.
     }
     const dev = parts.device;
-    this.ept = new Ept(parts.memory, dev.hostMemory, { name: parts.name });
+    this.ept = new Ept(parts.memory, dev.hostMemory, { name: parts.name, owner: parts.id });
     this.ggtt = new ShadowGgtt(dev.ggtt, parts.slices, this.ept, dev.hostMemory, { name: parts.name, privateTable: parts.privateGgtt ?? false });
     this.ppgtt = new PpgttManager(this.ept, dev.hostMemory, { name: parts.name, outOfSync: parts.outOfSync ?? false });
     this.pvinfo = new PvinfoPage({

@@ -195,6 +195,13 @@ export class WorkloadBook {
     return this.waitUntil.get(w);
   }
 
+  /** The earliest end of a wait after `now` (Infinity: none). */
+  earliestWait(now: number): number {
+    let t = Infinity;
+    for (const u of this.waitUntil.values()) if (u > now && u < t) t = u;
+    return t;
+  }
+
   /** Shadows came back: every waiting workload may be tried at once. */
   clearWaits(): void {
     this.waitUntil.clear();
