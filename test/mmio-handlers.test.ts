@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { GEN9_DEVICE_HANDLERS, Gen9Device } from '../lib/device/device.js';
 import { GEN9_ENGINES } from '../lib/device/engines.js';
-import { ENGINE_MMIO_ROWS } from '../lib/device/execlists.js';
+import { ENGINE_MMIO_ROWS, type EngineRowsContext } from '../lib/device/execlists.js';
 import { gtInterruptRows, type GtInterrupts } from '../lib/device/interrupts.js';
 import { fenceReg, GEN9_REGISTERS, REG, RING } from '../lib/device/registers.js';
 import { VIRTUAL_EXECLIST_ROWS } from '../lib/mediator/execlist.js';
 import { VGPU_MMIO_HANDLERS } from '../lib/mediator/vgpu.js';
 import { compileHandlers, MMIO_SPACE_DWORDS, type CompiledHandlers, type HandledRegister } from '../lib/mmio/index.js';
-import { K_READER, K_WRITER } from '../lib/mmio/handlers.js';
+import { K } from '../lib/mmio/handlers.js';
 import { TableError } from '../lib/errors.js';
 import { Harness } from '../lib/harness/index.js';
 
@@ -46,8 +46,8 @@ t.test('every register with a handler, from the tables', async (t) => {
     }
     let mismatches = 0;
     for (let dw = 0; dw < MMIO_SPACE_DWORDS; dw++) {
-      if (((table.kind[dw] & K_READER) !== 0) !== (reads[dw] === 1)) mismatches++;
-      if (((table.kind[dw] & K_WRITER) !== 0) !== (writes[dw] === 1)) mismatches++;
+      if (((table.kind[dw] & K.READER) !== 0) !== (reads[dw] === 1)) mismatches++;
+      if (((table.kind[dw] & K.WRITER) !== 0) !== (writes[dw] === 1)) mismatches++;
     }
     t.equal(mismatches, 0, `${table.name}: dispatch bits exactly on the listed registers`);
     const offsets = listing.map((h) => h.offset);
@@ -91,7 +91,7 @@ t.test('the tables refuse a handler on an untracked register and a second handle
   t.ok(err instanceof TableError);
   t.match((err as Error).message, /vgpu: two handlers for VCS_RING_ELSP \(0x12230\): mediator\/execlist \(.*\) and test\/other \(a second ELSP\)/);
   // The device's engine rows and the interrupt rows compose without overlap.
-  t.doesNotThrow(() => compileHandlers('device', GEN9_REGISTERS, [...irq, ...ENGINE_MMIO_ROWS]));
+  t.doesNotThrow(() => compileHandlers<{ irq: GtInterrupts } & EngineRowsContext>('device', GEN9_REGISTERS, [...irq, ...ENGINE_MMIO_ROWS]));
 });
 
 t.test('the handlers reach their context: a device and a vGPU', async (t) => {

@@ -82,11 +82,16 @@ export interface CompiledHandlers<C> {
 }
 
 /** `kind` bits per dword: what a whole-dword access must do besides touching storage. */
-export const K_UNTRACKED = 1;
-export const K_READER = 2;
-export const K_WRITER = 4;
-/** Mode mask, write-1-to-clear or read-only bits: the write goes through the generic semantics. */
-export const K_SEMANTICS = 8;
+export const K = Object.freeze({
+  /** No register covers the dword. */
+  UNTRACKED: 1,
+  /** The register has a read handler. */
+  READER: 2,
+  /** The register has a write handler. */
+  WRITER: 4,
+  /** Mode mask, write-1-to-clear or read-only bits: the write goes through the generic semantics. */
+  SEMANTICS: 8,
+} as const);
 
 function hex(n: number): string {
   return '0x' + n.toString(16);
@@ -103,8 +108,13 @@ function describeRow<C>(h: HandlerRow<C>): string {
  */
 export function compileHandlers<C>(name: string, registers: CompiledRegisters, rows: readonly HandlerRow<C>[]): CompiledHandlers<C> {
   const nRows = registers.rows.length;
-  const readers: (HandlerRead<C> | undefined)[] = new Array<HandlerRead<C> | undefined>(nRows).fill(undefined);
-  const writers: (HandlerWrite<C> | undefined)[] = new Array<HandlerWrite<C> | undefined>(nRows).fill(undefined);
+  // Packed arrays (built by push, never frozen): the hot path loads from them.
+  const readers: (HandlerRead<C> | undefined)[] = [];
+  const writers: (HandlerWrite<C> | undefined)[] = [];
+  for (let i = 0; i < nRows; i++) {
+    readers.push(undefined);
+    writers.push(undefined);
+  }
   const rowOfReg = new Int32Array(nRows).fill(-1);
   let byName: Map<string, number> | null = null;
   rows.forEach((h, hi) => {
@@ -146,13 +156,13 @@ export function compileHandlers<C>(name: string, registers: CompiledRegisters, r
   for (let dw = 0; dw < MMIO_SPACE_DWORDS; dw++) {
     const row = rowOf[dw];
     if (row < 0) {
-      kind[dw] = K_UNTRACKED;
+      kind[dw] = K.UNTRACKED;
       continue;
     }
     let k = 0;
-    if (readers[row]) k |= K_READER;
-    if (writers[row]) k |= K_WRITER;
-    if ((registers.flags[dw] & (RegFlag.MODE_MASK | RegFlag.W1C)) !== 0 || registers.roMask[dw] !== 0) k |= K_SEMANTICS;
+    if (readers[row]) k |= K.READER;
+    if (writers[row]) k |= K.WRITER;
+    if ((registers.flags[dw] & (RegFlag.MODE_MASK | RegFlag.W1C)) !== 0 || registers.roMask[dw] !== 0) k |= K.SEMANTICS;
     kind[dw] = k;
   }
   const nonZero: number[] = [];
@@ -167,8 +177,8 @@ export function compileHandlers<C>(name: string, registers: CompiledRegisters, r
   return Object.freeze({
     name,
     registers,
-    readers: Object.freeze(readers),
-    writers: Object.freeze(writers),
+    readers,
+    writers,
     kind,
     resetNonZero: Uint32Array.from(nonZero),
     handled: Object.freeze(handled),

@@ -22,19 +22,16 @@
 import createDebug from 'debug';
 import { ConfigError, RangeArgError } from '../errors.js';
 import { TWO_POW_32 } from '../types.js';
-import {
-  type CompiledHandlers,
-  type HandlerRead,
-  type HandlerWrite,
-  K_READER,
-  K_UNTRACKED,
-  K_WRITER,
-  plainHandlers,
-} from './handlers.js';
+import { type CompiledHandlers, type HandlerRead, type HandlerWrite, K, plainHandlers } from './handlers.js';
 import { type CompiledRegisters, MMIO_SPACE_BYTES, MMIO_SPACE_DWORDS, RegFlag } from './table.js';
 
 const log = createDebug('gvtkit:mmio');
 
+// Module-local constants: the hot path reads them as constants (an imported binding is a live
+// binding the optimizer re-reads and checks on every use).
+const K_UNTRACKED = K.UNTRACKED;
+const K_READER = K.READER;
+const K_WRITER = K.WRITER;
 const MODE_MASK = RegFlag.MODE_MASK;
 const W1C = RegFlag.W1C;
 const UNALIGNED = RegFlag.UNALIGNED;
