@@ -2,7 +2,7 @@
  * `mmio.dispatch`: register reads and writes through `RegisterFile` (row lookup, generic
  * semantics, handler dispatch) against plain Uint32Array reads and writes of the same dwords.
  */
-import { compileRegisters, RegFlag, RegisterFile, type RegisterDef } from '../lib/mmio/index.js';
+import { compileHandlers, compileRegisters, RegFlag, RegisterFile, type RegisterDef } from '../lib/mmio/index.js';
 import type { BenchCase } from './harness.js';
 
 export function cases(): BenchCase[] {
@@ -18,9 +18,12 @@ export function cases(): BenchCase[] {
     defs.push({ offset: b + 0x29c, name: `GFX_MODE_${b}`, flags: RegFlag.MODE_MASK });
   }
   defs.push({ offset: 0x44308, name: 'IIR', flags: RegFlag.W1C });
-  const rf = new RegisterFile(compileRegisters(defs), 'bench');
   let sink = 0;
-  rf.bind(0x2030, { write: (_o, v) => { sink ^= v; } });
+  const ctx = { writes: 0 };
+  const handlers = compileHandlers<typeof ctx>('bench', compileRegisters(defs), [
+    { at: 0x2030, owner: 'bench', doc: 'a write handler', write: (c, _o, v) => { c.writes++; sink ^= v; } },
+  ]);
+  const rf = new RegisterFile(handlers, 'bench', ctx);
   const offsets = new Uint32Array(defs.map((d) => d.offset));
   const n = offsets.length;
   const raw = new Uint32Array(2 * 1024 * 1024 / 4);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compileRegisters, RegFlag, RegisterFile, type RegisterDef } from '../lib/mmio/index.js';
+import { compileHandlers, compileRegisters, RegFlag, RegisterFile, type RegisterDef } from '../lib/mmio/index.js';
 import { TableError } from '../lib/errors.js';
 
 const defs: RegisterDef[] = [
@@ -124,46 +124,85 @@ t.test('8-byte accesses: two dwords, each with its own semantics', async (t) => 
 });
 
 t.test('handlers add side effects after generic semantics', async (t) => {
-  const rf = file();
-  const seen: number[][] = [];
-  rf.bind('MODE', { write: (off, v, old, next) => seen.push([off, v, old, next]) });
-  rf.bind(0x1000, { read: (_off, stored) => stored ^ 0xffffffff });
+  const ctx = { seen: [] as number[][] };
+  const handlers = compileHandlers<typeof ctx>('test', compileRegisters(defs), [
+    { at: 'MODE', owner: 'test', doc: 'records', write: (c, off, v, old, next) => c.seen.push([off, v, old, next]) },
+    { at: 0x1000, owner: 'test', doc: 'inverts', read: (_c, _off, stored) => stored ^ 0xffffffff },
+  ]);
+  const rf = new RegisterFile(handlers, 'test', ctx);
   rf.write(0x1004, 4, 0x00040004);
-  t.same(seen, [[0x1004, 0x00040004, 0x3, 0x7]]);
+  t.same(ctx.seen, [[0x1004, 0x00040004, 0x3, 0x7]]);
   t.equal(rf.read(0x1000, 4), (0x12345678 ^ 0xffffffff) >>> 0);
-  t.throws(() => rf.bind(0x7000, { read: () => 0 }));
   t.equal(rf.offsetOf('FENCE[3]'), 0x2018);
+  t.throws(() => new RegisterFile(handlers, 'no context'), { code: 'E_CONFIG' }, 'handlers need their context');
 });
 
-t.test('register files of one table share their dispatch bits, not their handlers', async (t) => {
+t.test('register files of one handler table: the same handlers, each its own context', async (t) => {
   const table = compileRegisters(defs);
-  const a = new RegisterFile(table, 'a');
-  const b = new RegisterFile(table, 'b');
-  const seen: number[] = [];
-  a.bind('PLAIN', { read: (_off, stored) => stored ^ 1, write: (_off, v) => seen.push(v) });
-  a.bind('MODE', { write: (_off, v) => seen.push(v) });
-  // `b` has no handler there: plain storage and its own semantics, as before `a` bound them.
-  b.write(0x1000, 4, 0x55);
-  t.equal(b.read(0x1000, 4), 0x55);
-  a.bind('BYTES[0]', { write: (_off, v) => seen.push(v) });
-  b.write(0x1021, 1, 0xaa);
-  t.equal(b.read(0x1020, 4), 0xaa00, 'a byte write with enables');
-  b.write(0x1004, 4, 0x00040004);
-  t.equal(b.read(0x1004, 4), 0x7, 'mode mask');
-  t.same(seen, [], 'no handler of a ran for b');
-  a.write(0x1000, 4, 0x10);
-  t.equal(a.read(0x1000, 4), 0x11);
-  t.same(seen, [0x10]);
-  // A file made after the binds: reset values, plain storage.
-  const c = new RegisterFile(table, 'c');
-  t.equal(c.read(0x1000, 4), 0x12345678);
-  t.equal(c.read(0x1040, 8), 2 * 2 ** 32 + 1);
-  c.write(0x1000, 4, 3);
-  t.equal(c.read(0x1000, 4), 3);
-  t.same(seen, [0x10]);
-  // A handler set on the table itself after files were made reaches the files made later.
-  table.readers[0] = (_off, stored) => stored + 1;
-  t.equal(new RegisterFile(table, 'd').read(0x1000, 4), 0x12345679);
+  interface Ctx { name: string; seen: string[] }
+  const handlers = compileHandlers<Ctx>('test', table, [
+    { at: 'PLAIN', owner: 'test', doc: 'plain', read: (_c, _off, stored) => stored ^ 1, write: (c, _off, v) => c.seen.push(`${c.name}:${v}`) },
+    { at: 'MODE', owner: 'test', doc: 'mode', write: (c, _off, v) => c.seen.push(`${c.name}:mode:${v}`) },
+    { at: 'BYTES[0]', owner: 'test', doc: 'bytes', write: (c, _off, v) => c.seen.push(`${c.name}:bytes:${v}`) },
+    { at: 'FENCE[1]', count: 2, stride: 8, owner: 'test', doc: 'fences', write: (c, off) => c.seen.push(`${c.name}:fence:${off.toString(16)}`) },
+  ]);
+  const a: Ctx = { name: 'a', seen: [] }, b: Ctx = { name: 'b', seen: [] };
+  const fa = new RegisterFile(handlers, 'a', a);
+  const fb = new RegisterFile(handlers, 'b', b);
+  fb.write(0x1000, 4, 0x55);
+  t.equal(fb.read(0x1000, 4), 0x54);
+  fb.write(0x1021, 1, 0xaa);
+  t.equal(fb.read(0x1020, 4), 0xaa00, 'a byte write with enables');
+  fb.write(0x1004, 4, 0x00040004);
+  t.equal(fb.read(0x1004, 4), 0x7, 'mode mask before the handler');
+  fa.write(0x1000, 4, 0x10);
+  t.equal(fa.read(0x1000, 4), 0x11);
+  t.same(b.seen, ['b:85', 'b:bytes:43520', 'b:mode:262148']);
+  t.same(a.seen, ['a:16']);
+  // Both dwords of an 8-byte register share its handler; FENCE[0] and [3] have none.
+  fa.write(0x2000, 8, 0x1_0000_0002);
+  fa.write(0x2008, 8, 0x1_0000_0002);
+  fa.write64(0x2010, 3, 4);
+  fa.write(0x2018, 4, 5);
+  t.same(a.seen.slice(1), ['a:fence:2008', 'a:fence:200c', 'a:fence:2010', 'a:fence:2014']);
+  // A restore is storage only: the handlers stay the table's, the context the file's.
+  const fc = new RegisterFile(handlers, 'c', { name: 'c', seen: [] });
+  fc.restore(fa.snapshot());
+  t.equal(fc.read(0x1000, 4), 0x11, 'restored storage, read through the table\'s handler');
+  t.equal(fc.read(0x2008, 8), 0x1_0000_0002);
+  // A file over the bare register table runs no handler.
+  const plain = new RegisterFile(table, 'plain');
+  t.equal(plain.read(0x1000, 4), 0x12345678);
+  plain.write(0x1000, 4, 3);
+  t.equal(plain.read(0x1000, 4), 3);
+  t.equal(plain.handlers.handled.length, 0);
+});
+
+t.test('handler table self-check: untracked, inside a register, double handler', async (t) => {
+  const table = compileRegisters(defs);
+  const row = (at: number | string, extra: object = {}) => ({ at, owner: 'test', doc: `row at ${String(at)}`, write: () => {}, ...extra });
+  t.throws(() => compileHandlers('test', table, [row(0x7000)]), { code: 'E_TABLE', message: /untracked offset 0x7000/ });
+  t.throws(() => compileHandlers('test', table, [row(0x1000, { count: 6 })]), { code: 'E_TABLE', message: /untracked offset 0x1014/ }, 'every instance of a row is checked');
+  t.throws(() => compileHandlers('test', table, [row(0x2004)]), { code: 'E_TABLE', message: /inside FENCE\[0\]/ });
+  t.throws(() => compileHandlers('test', table, [row('NOPE')]), { code: 'E_TABLE', message: /no register named NOPE/ });
+  t.throws(() => compileHandlers('test', table, [{ at: 0x1000, owner: 'test', doc: 'none' }]), { code: 'E_TABLE', message: /neither read nor write/ });
+  t.throws(() => compileHandlers('test', table, [row(0x1000, { stride: 2, count: 2 })]), { code: 'E_TABLE' });
+  // Two rows on one register: refused, naming both (GVT-g would let the last one win silently).
+  const err = (() => {
+    try {
+      compileHandlers('test', table, [
+        { at: 0x2000, count: 4, stride: 8, owner: 'first/module', doc: 'fences', write: () => {} },
+        { at: 'FENCE[2]', owner: 'second/module', doc: 'again', read: () => 0 },
+      ]);
+    } catch (e) {
+      return e as Error & { code?: string };
+    }
+    return null;
+  })();
+  t.ok(err instanceof TableError, 'a TableError');
+  t.match(err?.message, /two handlers for FENCE\[2\] \(0x2010\): first\/module \(fences\) and second\/module \(again\)/);
+  const ok = compileHandlers('test', table, [row('IIR'), row(0x2000, { count: 4, stride: 8 })]);
+  t.same(ok.handled.map((h) => [h.name, h.offset, h.write]), [['IIR', 0x100c, true], ['FENCE[0]', 0x2000, true], ['FENCE[1]', 0x2008, true], ['FENCE[2]', 0x2010, true], ['FENCE[3]', 0x2018, true]]);
 });
 
 t.test('table self-check fails loudly', async (t) => {

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Rng } from '../lib/clock.js';
 import { Gen9Device } from '../lib/device/index.js';
 import { GEN9_ENGINES, GEN9_REGISTERS } from '../lib/device/index.js';
-import { compileRegisters, RegFlag, RegisterFile } from '../lib/mmio/index.js';
+import { compileHandlers, compileRegisters, RegFlag, RegisterFile } from '../lib/mmio/index.js';
 import {
   buildSwitchLayout, ContextSwitcher, createPolicy, DEFAULT_SWITCH_COST, estimateSwitchNs, GEN9_ENGINE_MMIO, GEN9_SWITCH_LAYOUT,
   MS, simulatePolicy, switchCostModel, switchCostNs, switcherCost,
@@ -92,10 +92,13 @@ t.test('ContextSwitcher: mode-mask registers are written with the mask bits set'
     { offset: 0x229c, name: 'GFX_MODE', flags: RegFlag.MODE_MASK },
     { offset: 0x2098, name: 'HWSTAM' },
   ];
-  const rf = new RegisterFile(compileRegisters(defs), 'test');
   const written: [number, number][] = [];
-  rf.bind(0x229c, { write: (o, v) => { written.push([o, v]); } });
-  rf.bind(0x2098, { write: (o, v) => { written.push([o, v]); } });
+  const record = (w: typeof written, o: number, v: number): void => { w.push([o, v]); };
+  const handlers = compileHandlers<typeof written>('test', compileRegisters(defs), [
+    { at: 0x229c, owner: 'test', doc: 'records', write: record },
+    { at: 0x2098, owner: 'test', doc: 'records', write: record },
+  ]);
+  const rf = new RegisterFile(handlers, 'test', written);
   const layout = buildSwitchLayout(GEN9_ENGINE_MMIO.filter((r) => r.offset === 0x229c || r.offset === 0x2098), { mocs: false });
   const sw = new ContextSwitcher(rf, { layout });
   t.equal(sw.writableMask(0), 0xffff, 'a mode-mask image slot keeps 16 bits');

@@ -26,15 +26,15 @@ import { SimClock } from '../clock.js';
 import { ConfigError } from '../errors.js';
 import { HostMemory } from '../ept/memory.js';
 import { Ggtt } from '../gtt/ggtt.js';
-import { MMIO_SPACE_BYTES, RegisterFile } from '../mmio/index.js';
+import { MMIO_SPACE_BYTES, RegisterFile, compileHandlers, type CompiledHandlers, type HandlerRow } from '../mmio/index.js';
 import { PAGE_SIZE, TWO_POW_32, hi32, lo32 } from '../types.js';
 import { DEFAULT_COST_MODEL, compileCostModel, type CompiledCostModel, type CostModel } from './cost.js';
 import { arg, checkOptions, optionKeys } from '../validate.js';
 import { GEN9_ENGINES, type EngineName } from './engines.js';
-import { Engine, ENGINE_PHASE_NAMES, type DeviceEvent, type EngineHost } from './execlists.js';
-import { GtInterrupts, type InterruptCallback } from './interrupts.js';
+import { Engine, ENGINE_MMIO_ROWS, ENGINE_PHASE_NAMES, type DeviceEvent, type EngineHost } from './execlists.js';
+import { GtInterrupts, gtInterruptRows, type InterruptCallback } from './interrupts.js';
 import { ggcFor, PciConfigSpace } from './pci.js';
-import { Bits, GEN9_REGISTERS, REG } from './registers.js';
+import { Bits, GEN9_REGISTERS, REG, RING } from './registers.js';
 
 const log = createDebug('gvtkit:device');
 
@@ -136,11 +136,59 @@ const DEVICE_OPTIONS = optionKeys<Gen9DeviceOptions>({
 });
 const COST_KEYS: readonly string[] = Object.freeze(Object.keys(DEFAULT_COST_MODEL));
 
+/**
+ * What a read of an engine's PDP register on the device returns, when a mediator sets one
+ * (`Gen9Device.pdpReadHook`): `dword` 0..7 is PDP0_LDW, PDP0_UDW, PDP1_LDW, ... PDP3_UDW of engine
+ * `engineId`, `stored` the register's storage. Runs on every such read: must not allocate.
+ */
+export type PdpReadHook = (engineId: number, dword: number, stored: number) => number;
+
+const OWNER = 'device/device';
+
+/** Forcewake request registers and their acknowledges (Linux `intel_uncore.c` gen9 domains). */
+const FORCEWAKE: readonly (readonly [number, number, string])[] = [
+  [REG.FORCEWAKE_RENDER_GEN9, REG.FORCEWAKE_ACK_RENDER_GEN9, 'render'],
+  [REG.FORCEWAKE_MEDIA_GEN9, REG.FORCEWAKE_ACK_MEDIA_GEN9, 'media'],
+  [REG.FORCEWAKE_BLITTER_GEN9, REG.FORCEWAKE_ACK_BLITTER_GEN9, 'blitter'],
+];
+
+/** The device's own handler rows (global registers, and the PDP read policy of each engine). */
+const DEVICE_ROWS: readonly HandlerRow<Gen9Device>[] = [
+  {
+    // GEN6_GDRST: domain resets complete at once; the register reads back 0 (done).
+    at: REG.GEN6_GDRST, owner: OWNER, doc: 'resets the requested engine domains (or all) at once, then reads 0',
+    write: (d, o, _v, _old, next) => {
+      for (const e of d.engines) {
+        if ((next & Bits.GEN6_GRDOM_FULL) !== 0 || (next & (1 << e.info.resetDomainBit)) !== 0) e.reset();
+      }
+      d.regs.poke(o, 0);
+    },
+  },
+  // TLB invalidation requests complete at once (the model has no TLB).
+  { at: REG.TLB_INV_RCS, count: 5, owner: OWNER, doc: 'an invalidation request completes at once (reads 0)', write: (d, o) => d.regs.poke(o, 0) },
+  // Forcewake: the acknowledge follows the request (the model never sleeps).
+  ...FORCEWAKE.map(([req, ack, domain]): HandlerRow<Gen9Device> => ({
+    at: req, owner: OWNER, doc: `the ${domain} acknowledge follows the request`,
+    write: (d, _o, _v, _old, next) => d.regs.poke(ack, next & 0xffff),
+  })),
+  // The PDPs, as commands (SRM, LRR) of a workload read them: the mediator's policy, if any.
+  ...GEN9_ENGINES.map((e): HandlerRow<Gen9Device> => {
+    const first = e.mmioBase + RING.PDP0_LDW, id = e.id;
+    return {
+      at: first, count: 8, owner: OWNER, doc: 'reads through `pdpReadHook` when a mediator set one (the guest\'s roots while its workload runs)',
+      read: (d, o, stored) => {
+        const h = d.pdpReadHook;
+        return h === null ? stored : h(id, (o - first) >>> 2, stored);
+      },
+    };
+  }),
+];
+
 /** The modelled Gen9 GPU. */
 export class Gen9Device {
   readonly pci: PciConfigSpace;
-  /** Host register file (the real registers of BAR0's first 2 MiB). */
-  readonly regs: RegisterFile;
+  /** Host register file (the real registers of BAR0's first 2 MiB), over `GEN9_DEVICE_HANDLERS`. */
+  readonly regs: RegisterFile<Gen9Device>;
   readonly ggtt: Ggtt;
   readonly hostMemory: HostMemory;
   readonly clock: SimClock;
@@ -158,6 +206,12 @@ export class Gen9Device {
   /** Halves of the last 8-byte MMIO or aperture read (the value may exceed 2^53). */
   lastReadLo = 0;
   lastReadHi = 0;
+  /**
+   * The policy of PDP register reads (a row of the device's handler table calls it): null, the
+   * stored value; a mediator sets it to answer with the guest's own roots while a guest's
+   * workload runs (`RegisterResidue.pdpReadHook`).
+   */
+  pdpReadHook: PdpReadHook | null = null;
 
   private readonly traceLimit: number;
   private readonly listeners: ((e: DeviceEvent) => void)[] = [];
@@ -182,7 +236,7 @@ export class Gen9Device {
     this.hostMemory = opts.hostMemory ?? new HostMemory({ size: opts.hostMemorySize ?? 4 * GiB });
     this.cost = compileCostModel(opts.cost);
     this.ggtt = new Ggtt(gm);
-    this.regs = new RegisterFile(GEN9_REGISTERS, 'host');
+    this.regs = new RegisterFile(GEN9_DEVICE_HANDLERS, 'host', this);
     this.pci = new PciConfigSpace({
       vendorId: SKL_GT2_PCI.vendorId,
       deviceId: opts.deviceId ?? SKL_GT2_PCI.deviceId,
@@ -213,30 +267,7 @@ export class Gen9Device {
     for (const e of list) engines[e.name] = e;
     this.engines = Object.freeze(engines) as DeviceEngines;
     this.interrupts.onInterrupt((pending) => this.trace({ time: this.clock.now, kind: 'interrupt', engine: null, status: pending }));
-    this.bindGlobalRegisters();
     log('Gen9Device: aperture %d MiB, graphics memory %d MiB, host memory %d MiB', aperture / MiB, gm / MiB, this.hostMemory.size / MiB);
-  }
-
-  private bindGlobalRegisters(): void {
-    const regs = this.regs;
-    // GEN6_GDRST: domain resets complete at once; the register reads back 0 (done).
-    regs.bind(REG.GEN6_GDRST, {
-      write: (o, _v, _old, next) => {
-        for (const e of this.engines) {
-          if ((next & Bits.GEN6_GRDOM_FULL) !== 0 || (next & (1 << e.info.resetDomainBit)) !== 0) e.reset();
-        }
-        regs.poke(o, 0);
-      },
-    });
-    // TLB invalidation requests complete at once (the model has no TLB).
-    for (let i = 0; i < 5; i++) regs.bind(REG.TLB_INV_RCS + 4 * i, { write: (o) => regs.poke(o, 0) });
-    // Forcewake: the acknowledge follows the request (the model never sleeps).
-    const fw: [number, number][] = [
-      [REG.FORCEWAKE_RENDER_GEN9, REG.FORCEWAKE_ACK_RENDER_GEN9],
-      [REG.FORCEWAKE_MEDIA_GEN9, REG.FORCEWAKE_ACK_MEDIA_GEN9],
-      [REG.FORCEWAKE_BLITTER_GEN9, REG.FORCEWAKE_ACK_BLITTER_GEN9],
-    ];
-    for (const [req, ack] of fw) regs.bind(req, { write: (_o, _v, _old, next) => regs.poke(ack, next & 0xffff) });
   }
 
   /**
@@ -581,3 +612,14 @@ export class Gen9Device {
   }
 }
 
+
+/**
+ * The device's register handlers, compiled once for every device: the GT interrupt registers,
+ * each engine's registers (`ENGINE_MMIO_ROWS`) and the device's own rows. The rows reach the
+ * device's parts through the device given as the register file's context.
+ */
+export const GEN9_DEVICE_HANDLERS: CompiledHandlers<Gen9Device> = compileHandlers<Gen9Device>('device', GEN9_REGISTERS, [
+  ...gtInterruptRows<Gen9Device>((d) => d.interrupts),
+  ...ENGINE_MMIO_ROWS,
+  ...DEVICE_ROWS,
+]);

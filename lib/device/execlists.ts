@@ -45,7 +45,8 @@ import createDebug from 'debug';
 import type { ClockEvent, SimClock } from '../clock.js';
 import type { GuestFaultCode } from '../errors.js';
 import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
-import type { EngineInfo, EngineName } from './engines.js';
+import type { HandlerRow } from '../mmio/index.js';
+import { GEN9_ENGINES, type EngineInfo, type EngineName } from './engines.js';
 import { CommandStreamer, PpgttMode, Space, StopReason, timestampTicks, type StreamerHost } from './executor.js';
 import type { GtInterrupts } from './interrupts.js';
 import { AddressingMode, BbState, CtxReg, CtxStatus, Desc, HWS_CSB_BUF0_INDEX, HWS_CSB_WRITE_INDEX, ctxPdpLdw, ctxPdpUdw, csbEventNames } from './lrc.js';
@@ -187,7 +188,6 @@ export class Engine {
     this.host = host;
     this.streamer = new CommandStreamer(info, host);
     this.stepFn = () => this.step();
-    this.bindRegisters();
   }
 
   /** True while the engine has work (loading, running, or finishing a context). */
@@ -228,41 +228,42 @@ export class Engine {
     return (this.host.regs.peek(this.reg(RING.GFX_MODE)) & Bits.GFX_RUN_LIST_ENABLE) !== 0;
   }
 
-  private bindRegisters(): void {
-    const regs = this.host.regs;
-    regs.bind(this.reg(RING.ELSP), {
-      read: () => 0,
-      write: (_o, value) => {
-        this.elsp[this.elspIndex++] = value;
-        if (this.elspIndex === 4) {
-          this.elspIndex = 0;
-          const e = this.elsp;
-          this.submit(e[3], e[2], e[1], e[0]);
-        }
-      },
-    });
-    regs.bind(this.reg(RING.TAIL), { write: () => this.onTailWrite() });
-    regs.bind(this.reg(RING.MI_MODE), {
-      read: (_o, stored) => {
-        const idle = this.phase === EnginePhase.IDLE || this.phase === EnginePhase.HUNG || this.stopped;
-        return idle ? stored | Bits.MODE_IDLE : stored & ~Bits.MODE_IDLE;
-      },
-      write: (_o, _v, _old, next) => {
-        if ((next & Bits.STOP_RING) === 0 && this.stopped) {
-          this.stopped = false;
-          this.schedule(0);
-        }
-      },
-    });
-    regs.bind(this.reg(RING.RESET_CTL), {
-      write: (o, _v, _old, next) => {
-        // The engine is always ready to be reset: acknowledge a request at once.
-        const ready = (next & Bits.RESET_CTL_REQUEST_RESET) !== 0 ? Bits.RESET_CTL_READY_TO_RESET : 0;
-        regs.poke(o, (next & ~Bits.RESET_CTL_READY_TO_RESET) | ready);
-      },
-    });
-    regs.bind(this.reg(RING.TIMESTAMP), { read: () => timestampTicks(this.host.now()) >>> 0 });
-    regs.bind(this.reg(RING.TIMESTAMP_UDW), { read: () => Math.floor(timestampTicks(this.host.now()) / TWO_POW_32) >>> 0 });
+  // --- register handlers (rows in `ENGINE_MMIO_ROWS`) ----------------------------------------
+
+  /** ELSP write: the fourth dword (element 1 high, 1 low, 0 high, 0 low) submits. */
+  elspWritten(value: number): void {
+    this.elsp[this.elspIndex++] = value;
+    if (this.elspIndex === 4) {
+      this.elspIndex = 0;
+      const e = this.elsp;
+      this.submit(e[3], e[2], e[1], e[0]);
+    }
+  }
+
+  /** MI_MODE as read: MODE_IDLE reports an idle, hung or stopped engine. */
+  miModeRead(stored: number): number {
+    const idle = this.phase === EnginePhase.IDLE || this.phase === EnginePhase.HUNG || this.stopped;
+    return idle ? stored | Bits.MODE_IDLE : stored & ~Bits.MODE_IDLE;
+  }
+
+  /** MI_MODE written (`next` after the mode mask): clearing STOP_RING restarts a stopped engine. */
+  miModeWritten(next: number): void {
+    if ((next & Bits.STOP_RING) === 0 && this.stopped) {
+      this.stopped = false;
+      this.schedule(0);
+    }
+  }
+
+  /** RESET_CTL written: the engine is always ready to be reset, a request is acknowledged at once. */
+  resetCtlWritten(offset: number, next: number): void {
+    const ready = (next & Bits.RESET_CTL_REQUEST_RESET) !== 0 ? Bits.RESET_CTL_READY_TO_RESET : 0;
+    this.host.regs.poke(offset, (next & ~Bits.RESET_CTL_READY_TO_RESET) | ready);
+  }
+
+  /** RING_TIMESTAMP (`high` false) or RING_TIMESTAMP_UDW (`high` true) as read: the simulated clock's ticks. */
+  timestampRead(high: boolean): number {
+    const ticks = timestampTicks(this.host.now());
+    return (high ? Math.floor(ticks / TWO_POW_32) : ticks) >>> 0;
   }
 
   // --- submission -----------------------------------------------------------------------------
@@ -319,7 +320,8 @@ export class Engine {
     return true;
   }
 
-  private onTailWrite(): void {
+  /** RING_TAIL written: without execlists, starts or extends a legacy ring run. */
+  tailWritten(): void {
     const regs = this.host.regs;
     if (this.execlistsEnabled) return;
     const tail = regs.peek(this.reg(RING.TAIL)) & Bits.RING_TAIL_ADDR_MASK;
@@ -764,3 +766,33 @@ export class Engine {
     this.host.trace({ time: this.host.clock.now, kind: 'reset', engine: this.name });
   }
 }
+
+/** What the engine rows need of their register file's context: its engines, by id. */
+export interface EngineRowsContext {
+  readonly engines: readonly Engine[];
+}
+
+/**
+ * The handler rows of every engine's registers on the device (`Gen9Device`'s table): ELSP
+ * submission, the legacy TAIL start, MI_MODE's idle bit and STOP_RING restart, RESET_CTL's
+ * acknowledge, the timestamp read from the simulated clock.
+ */
+export const ENGINE_MMIO_ROWS: readonly HandlerRow<EngineRowsContext>[] = Object.freeze(GEN9_ENGINES.flatMap((e): HandlerRow<EngineRowsContext>[] => {
+  const b = e.mmioBase, id = e.id, owner = 'device/execlists';
+  return [
+    {
+      at: b + RING.ELSP, owner, doc: 'reads 0; the fourth dword written submits the execlist',
+      read: () => 0,
+      write: (c, _o, value) => c.engines[id].elspWritten(value),
+    },
+    { at: b + RING.TAIL, owner, doc: 'without execlists, starts or extends a legacy ring run', write: (c) => c.engines[id].tailWritten() },
+    {
+      at: b + RING.MI_MODE, owner, doc: 'MODE_IDLE reads the engine idle; clearing STOP_RING restarts it',
+      read: (c, _o, stored) => c.engines[id].miModeRead(stored),
+      write: (c, _o, _v, _old, next) => c.engines[id].miModeWritten(next),
+    },
+    { at: b + RING.RESET_CTL, owner, doc: 'a reset request is acknowledged at once (READY_TO_RESET)', write: (c, o, _v, _old, next) => c.engines[id].resetCtlWritten(o, next) },
+    { at: b + RING.TIMESTAMP, owner, doc: 'reads the simulated clock in 12 MHz ticks (low dword)', read: (c) => c.engines[id].timestampRead(false) },
+    { at: b + RING.TIMESTAMP_UDW, owner, doc: 'reads the simulated clock in 12 MHz ticks (high dword)', read: (c) => c.engines[id].timestampRead(true) },
+  ];
+}));

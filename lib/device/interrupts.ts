@@ -21,7 +21,7 @@
  * - IIR is write-1-to-clear; clearing an IIR bit also clears its ISR bit (the model has no
  *   level-sensitive sources, so ISR is "event seen and not yet acknowledged").
  */
-import type { RegisterFile } from '../mmio/index.js';
+import type { HandlerRow, RegisterFile } from '../mmio/index.js';
 import { GEN9_ENGINES, type EngineInfo } from './engines.js';
 import { Bits, gtIer, gtIir, gtImr, gtIsr, REG, RING } from './registers.js';
 
@@ -38,6 +38,29 @@ export interface InterruptStats {
   delivered: number;
 }
 
+const OWNER = 'device/interrupts';
+
+/**
+ * The handler rows of the GT interrupt registers, for a register file whose context reaches its
+ * controller through `irqOf` (the device's `interrupts`, a vGPU's `irq`).
+ */
+export function gtInterruptRows<C>(irqOf: (ctx: C) => GtInterrupts): HandlerRow<C>[] {
+  const update = (c: C): void => irqOf(c).update();
+  return [
+    {
+      at: REG.GEN8_MASTER_IRQ, owner: OWNER, doc: 'reads the enable bit and the pending engine fields; a write recomputes the line',
+      read: (c, _o, stored) => irqOf(c).masterRead(stored),
+      write: update,
+    },
+    { at: gtImr(0), count: 4, stride: 0x10, owner: OWNER, doc: 'a write recomputes the line', write: update },
+    { at: gtIer(0), count: 4, stride: 0x10, owner: OWNER, doc: 'a write recomputes the line', write: update },
+    {
+      at: gtIir(0), count: 4, stride: 0x10, owner: OWNER, doc: 'write-1-to-clear also clears the ISR bits, then recomputes the line',
+      write: (c, offset, value) => irqOf(c).iirWritten(offset, value),
+    },
+  ];
+}
+
 /** The GT interrupt controller over a register file. */
 export class GtInterrupts {
   readonly stats: InterruptStats = { raised: 0, masked: 0, delivered: 0 };
@@ -46,25 +69,25 @@ export class GtInterrupts {
   private readonly regs: RegisterFile;
   private readonly callbacks: InterruptCallback[] = [];
 
+  /**
+   * The controller over `regs`, whose handler table must hold `gtInterruptRows` (they call
+   * `masterRead`, `update` and `iirWritten`).
+   */
   constructor(regs: RegisterFile) {
     this.regs = regs;
-    regs.bind(REG.GEN8_MASTER_IRQ, {
-      read: (_o, stored) => ((stored & Bits.GEN8_MASTER_IRQ_CONTROL) | this.pendingBits()) >>> 0,
-      write: () => this.update(),
-    });
-    const recompute = () => this.update();
-    for (let n = 0; n < 4; n++) {
-      regs.bind(gtImr(n), { write: recompute });
-      regs.bind(gtIer(n), { write: recompute });
-      regs.bind(gtIir(n), {
-        write: (offset, value) => {
-          // IIR storage was cleared by the generic W1C rule; the ISR bits follow.
-          const isr = gtIsr((offset - REG.GEN8_GT_ISR0) >>> 4);
-          regs.poke(isr, regs.peek(isr) & ~value);
-          this.update();
-        },
-      });
-    }
+  }
+
+  /** GEN8_MASTER_IRQ as read: the stored enable bit and the pending engine fields. */
+  masterRead(stored: number): number {
+    return ((stored & Bits.GEN8_MASTER_IRQ_CONTROL) | this.pendingBits()) >>> 0;
+  }
+
+  /** A guest or host write cleared `value`'s bits of the IIR at `offset` (W1C did the IIR): the ISR bits follow. */
+  iirWritten(offset: number, value: number): void {
+    const regs = this.regs;
+    const isr = gtIsr((offset - REG.GEN8_GT_ISR0) >>> 4);
+    regs.poke(isr, regs.peek(isr) & ~value);
+    this.update();
   }
 
   /** Register a callback for the line going up. */

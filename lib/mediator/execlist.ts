@@ -10,10 +10,10 @@
  * guest set a hardware status page, is mirrored there (HWSP emulation, PVINFO cap bit 3).
  */
 import createDebug from 'debug';
-import type { EngineInfo } from '../device/engines.js';
 import { CtxStatus, Desc, HWS_CSB_BUF0_INDEX, HWS_CSB_WRITE_INDEX } from '../device/lrc.js';
 import { Bits, EngineIrq, RING } from '../device/registers.js';
-import type { RegisterFile } from '../mmio/index.js';
+import { GEN9_ENGINES, type EngineInfo } from '../device/engines.js';
+import type { HandlerRow, RegisterFile } from '../mmio/index.js';
 import type { Workload } from './workload.js';
 
 const log = createDebug('gvtkit:execlist');
@@ -52,14 +52,6 @@ export class VirtualExeclist {
   constructor(host: ExeclistHost, engine: EngineInfo) {
     this.host = host;
     this.engine = engine;
-    const base = engine.mmioBase;
-    const regs = host.vregs;
-    regs.bind(base + RING.ELSP, { read: () => 0, write: (_o, value) => this.onElspWrite(value) });
-    // The status registers are read-only to the guest: writes restore the old value.
-    const ro = (o: number, _v: number, old: number): void => regs.poke(o, old);
-    regs.bind(base + RING.EXECLIST_STATUS_LO, { write: ro });
-    regs.bind(base + RING.EXECLIST_STATUS_HI, { write: ro });
-    for (let i = 0; i < 12; i++) regs.bind(base + RING.CSB0_LO + 4 * i, { write: ro });
   }
 
   /** Reset (vGPU or engine reset): lists dropped, pointer back to its reset value 7. */
@@ -73,7 +65,8 @@ export class VirtualExeclist {
     this.updateStatus();
   }
 
-  private onElspWrite(value: number): void {
+  /** A guest ELSP write (row of `VIRTUAL_EXECLIST_ROWS`): the fourth dword submits. */
+  elspWritten(value: number): void {
     this.elsp[this.elspIndex++] = value;
     if (this.elspIndex < 4) return;
     this.elspIndex = 0;
@@ -169,3 +162,23 @@ export class VirtualExeclist {
     regs.poke(base + RING.EXECLIST_STATUS_HI, run ? run[0].contextId >>> 0 : 0);
   }
 }
+
+/** What the virtual execlist rows need of their register file's context (a `Vgpu`). */
+export interface ExeclistRowsContext {
+  /** Execlist emulation per engine, indexed like `GEN9_ENGINES`. */
+  readonly execlists: readonly VirtualExeclist[];
+}
+
+/**
+ * The handler rows of the virtual execlist, in the vGPU's table: each engine's ELSP (GVT-g
+ * `elsp_mmio_write`). The status and CSB registers need none: the register table marks them
+ * read-only (GVT-g `F_RO`), so a guest write leaves them as they are.
+ */
+export const VIRTUAL_EXECLIST_ROWS: readonly HandlerRow<ExeclistRowsContext>[] = Object.freeze(GEN9_ENGINES.map((e): HandlerRow<ExeclistRowsContext> => {
+  const id = e.id;
+  return {
+    at: e.mmioBase + RING.ELSP, owner: 'mediator/execlist', doc: 'reads 0; the fourth dword written submits the list as workloads',
+    read: () => 0,
+    write: (c, _o, value) => c.execlists[id].elspWritten(value),
+  };
+}));

@@ -384,7 +384,7 @@ export class Mediator {
     for (const e of GEN9_ENGINES) device.regs.write(e.mmioBase + RING.GFX_MODE, 4, (Bits.GFX_RUN_LIST_ENABLE << 16) | Bits.GFX_RUN_LIST_ENABLE);
     device.onEvent((e) => this.onDeviceEvent(e));
     this.residue = new RegisterResidue(device);
-    RegisterResidue.bindPdpReads(device, (e) => this.inflight[e]);
+    device.pdpReadHook = RegisterResidue.pdpReadHook((e) => this.inflight[e]);
     MEDIATED.add(device);
   }
 

@@ -25,9 +25,7 @@
  * policy lets SRM follow the whitelist, so the value is virtualized instead).
  */
 import createDebug from 'debug';
-import type { Gen9Device } from '../device/device.js';
-import { GEN9_ENGINES } from '../device/engines.js';
-import { RING } from '../device/registers.js';
+import type { Gen9Device, PdpReadHook } from '../device/device.js';
 import { ContextSwitcher, GEN9_SWITCH_LAYOUT, buildCommandAccessLayout, type SwitchLayout } from '../scheduler/context-switch.js';
 import { TWO_POW_32 } from '../types.js';
 import type { Vgpu } from './vgpu.js';
@@ -143,21 +141,16 @@ export class RegisterResidue {
   }
 
   /**
-   * Answer command reads of the PDP registers on `device` with the guest's own roots while a
-   * workload runs (`inflight(engineId)`), the stored value otherwise.
+   * The device's PDP read policy (`Gen9Device.pdpReadHook`, a row of its handler table): command
+   * reads of an engine's PDP registers see the guest's own roots while a workload runs on it
+   * (`inflight(engineId)`), the stored value otherwise.
    */
-  static bindPdpReads(device: Gen9Device, inflight: (engineId: number) => Workload | null): void {
-    for (const e of GEN9_ENGINES) {
-      const first = e.mmioBase + RING.PDP0_LDW;
-      const read = (offset: number, stored: number): number => {
-        const w = inflight(e.id);
-        if (w === null) return stored;
-        const rel = offset - first;
-        const root = w.pdps[rel >>> 3] ?? 0;
-        return ((rel & 4) === 0 ? root % TWO_POW_32 : Math.floor(root / TWO_POW_32)) >>> 0;
-      };
-      // One binding per dword: the table expands the PDP rows into one register per instance.
-      for (let d = 0; d < 8; d++) device.regs.bind(first + 4 * d, { read });
-    }
+  static pdpReadHook(inflight: (engineId: number) => Workload | null): PdpReadHook {
+    return (engineId, dword, stored) => {
+      const w = inflight(engineId);
+      if (w === null) return stored;
+      const root = w.pdps[dword >>> 1] ?? 0;
+      return ((dword & 1) === 0 ? root % TWO_POW_32 : Math.floor(root / TWO_POW_32)) >>> 0;
+    };
   }
 }

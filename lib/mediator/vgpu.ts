@@ -27,9 +27,9 @@ import type { GuestMemory } from '../ept/memory.js';
 import { TrapStub, type StubSpace } from '../ept/stub.js';
 import type { Gen9Device } from '../device/device.js';
 import { PciConfigSpace, PciReg, PciCommand } from '../device/pci.js';
-import { GtInterrupts } from '../device/interrupts.js';
+import { GtInterrupts, gtInterruptRows } from '../device/interrupts.js';
 import { GEN9_REGISTERS, fenceReg } from '../device/registers.js';
-import { RegisterFile, MMIO_SPACE_BYTES, RegFlag } from '../mmio/index.js';
+import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, type CompiledHandlers, type HandlerRow } from '../mmio/index.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
@@ -38,12 +38,12 @@ import {
   VGT_G2V_PPGTT_L3_PAGE_TABLE_CREATE, VGT_G2V_PPGTT_L3_PAGE_TABLE_DESTROY,
   VGT_G2V_PPGTT_L4_PAGE_TABLE_CREATE, VGT_G2V_PPGTT_L4_PAGE_TABLE_DESTROY,
 } from './pvinfo.js';
-import { PAGE_SIZE, TWO_POW_32 } from '../types.js';
+import { PAGE_SIZE, TWO_POW_32, hi32, lo32 } from '../types.js';
 import { GEN9_ENGINES, type EngineInfo } from '../device/engines.js';
 import { Bits, RING } from '../device/registers.js';
 import { CtxReg, decodeDescriptor, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
 import { PpgttManager, PPGTT_MODE_L3, PPGTT_MODE_L4, type ShadowPpgtt } from '../gtt/shadow-ppgtt.js';
-import { VirtualExeclist } from './execlist.js';
+import { VirtualExeclist, VIRTUAL_EXECLIST_ROWS } from './execlist.js';
 import type { AuditEnv } from './parser.js';
 import { RING_MODE_DROPPED, ringModeFailsafe } from './register-rules.js';
 import { workloadFailure, type Workload, type WorkloadFailure } from './workload.js';
@@ -184,8 +184,8 @@ export class Vgpu {
   readonly ept: Ept;
   readonly ggtt: ShadowGgtt;
   readonly pvinfo: PvinfoPage;
-  /** Virtual registers (the guest's view of BAR0 registers). */
-  readonly vregs: RegisterFile;
+  /** Virtual registers (the guest's view of BAR0 registers), over `VGPU_MMIO_HANDLERS`. */
+  readonly vregs: RegisterFile<Vgpu>;
   /** Virtual PCI configuration space. */
   readonly pci: PciConfigSpace;
   /** Virtual interrupt controller over `vregs`. */
@@ -255,13 +255,12 @@ export class Vgpu {
       onFailsafe: (f: PvinfoField) => this.enterFailsafe(`guest wrote reserved PVINFO field ${f.name}`),
     });
     this.pvinfo.init(parts.id, parts.slices);
-    this.vregs = new RegisterFile(GEN9_REGISTERS, parts.name);
+    // The handlers are the table's (`VGPU_MMIO_HANDLERS`); they reach this vGPU's parts through it.
+    this.vregs = new RegisterFile(VGPU_MMIO_HANDLERS, parts.name, this);
     this.irq = new GtInterrupts(this.vregs);
     this.irq.onInterrupt((pending) => this.deliverInterrupt(pending));
-    this.bindFences();
     this.execlists = GEN9_ENGINES.map((e) => new VirtualExeclist(this.execlistHost(), e));
     for (const x of this.execlists) x.reset();
-    this.bindGvtAwareness();
     this.bootRegs = sparseImage(this.vregs.regs);
     this.pci = new PciConfigSpace(dev.pci.identity);
     this.assignDefaultBars();
@@ -280,10 +279,7 @@ export class Vgpu {
       this.counters.badAccesses++;
       return 0;
     }
-    if (offset < MMIO_SPACE_BYTES) {
-      if (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE) return this.pvinfoRead(offset - VGT_PVINFO_PAGE, size);
-      return this.vregs.read(offset, size);
-    }
+    if (offset < MMIO_SPACE_BYTES) return this.regRead(offset, size);
     if (offset >= BAR0_GTT_OFFSET) return this.ggtt.read(offset - BAR0_GTT_OFFSET, size);
     this.counters.reservedAccesses++;
     return 0;
@@ -301,16 +297,7 @@ export class Vgpu {
       return;
     }
     if (offset < MMIO_SPACE_BYTES) {
-      if (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE) {
-        this.pvinfoWrite(offset - VGT_PVINFO_PAGE, size, value);
-        return;
-      }
-      if (this.state === 'failsafe') {
-        // Failsafe: registers become plain storage, nothing reaches a handler (GVT-g).
-        this.vregs.poke(offset & ~3, value >>> 0);
-        return;
-      }
-      this.vregs.write(offset, size, value);
+      this.regWrite(offset, size, value, lo32(value), hi32(value));
       return;
     }
     if (offset >= BAR0_GTT_OFFSET) {
@@ -342,17 +329,7 @@ export class Vgpu {
       this.counters.reservedAccesses++;
       return;
     }
-    if (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE) {
-      this.pvinfo.write(offset - VGT_PVINFO_PAGE, 4, lo >>> 0);
-      this.pvinfo.write(offset - VGT_PVINFO_PAGE + 4, 4, hi >>> 0);
-      return;
-    }
-    if (this.state === 'failsafe') {
-      this.vregs.poke(offset, lo >>> 0);
-      this.vregs.poke(offset + 4, hi >>> 0);
-      return;
-    }
-    this.vregs.write64(offset, lo, hi);
+    this.regWrite(offset, 8, (hi >>> 0) * TWO_POW_32 + (lo >>> 0), lo >>> 0, hi >>> 0);
   }
 
   /** Read the virtual PCI configuration space. */
@@ -674,23 +651,6 @@ export class Vgpu {
     };
   }
 
-  /**
-   * RING_MODE (GFX_MODE) writes follow GVT-g's `ring_mode_mmio_write` (`ringModeFailsafe`): bit 1
-   * never sticks and enabling it is failsafe; a guest that enables PPGTT or execlists before any
-   * PVINFO read is not GVT-aware: failsafe.
-   */
-  private bindGvtAwareness(): void {
-    for (const e of GEN9_ENGINES) {
-      this.vregs.bind(e.mmioBase + RING.GFX_MODE, {
-        write: (offset, value, _old, next) => {
-          if ((next & RING_MODE_DROPPED & 0xffff) !== 0) this.vregs.poke(offset, (next & ~RING_MODE_DROPPED) >>> 0);
-          const why = ringModeFailsafe(value >>> 0, this.pvinfoSeen);
-          if (why !== null) this.enterFailsafe(`${e.name} ${why}`);
-        },
-      });
-    }
-  }
-
   /** g2v notifications: PPGTT create/destroy (shadow built ahead of the first workload). */
   private onG2v(code: number): void {
     this.log('g2v', `notification ${code}`);
@@ -807,24 +767,52 @@ export class Vgpu {
     return offset >= this.slices.lowBase && offset + size <= this.lowEnd && (size === 1 || size === 2 || size === 4 || size === 8);
   }
 
-  private pvinfoRead(o: number, size: number): number {
-    // GVT-g pvinfo_mmio_read sets pv_notified on every PVINFO read, whatever the offset.
-    this.pvinfoSeen = true;
-    if (size === 8) {
-      const lo = this.pvinfo.read(o, 4);
-      const hi = this.pvinfo.read(o + 4, 4);
-      return hi * TWO_POW_32 + lo;
+  /**
+   * A guest read of the register range [0, 2 MiB): the PVINFO page (GVT-g `pvinfo_mmio_read`
+   * sets pv_notified on every PVINFO read, whatever the offset), else the register file.
+   */
+  private regRead(offset: number, size: number): number {
+    if (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE) {
+      const o = offset - VGT_PVINFO_PAGE;
+      this.pvinfoSeen = true;
+      if (size === 8) {
+        const lo = this.pvinfo.read(o, 4);
+        const hi = this.pvinfo.read(o + 4, 4);
+        return hi * TWO_POW_32 + lo;
+      }
+      return this.pvinfo.read(o, size);
     }
-    return this.pvinfo.read(o, size);
+    return this.vregs.read(offset, size);
   }
 
-  private pvinfoWrite(o: number, size: number, value: number): void {
-    if (size === 8) {
-      this.pvinfo.write(o, 4, value >>> 0);
-      this.pvinfo.write(o + 4, 4, Math.floor(value / TWO_POW_32) >>> 0);
+  /**
+   * The one path of a guest write to the register range [0, 2 MiB) (`mmioWrite`, `mmioWrite64`):
+   * the PVINFO page; in failsafe, plain storage that no handler sees (GVT-g
+   * `failsafe_emulate_mmio_rw` copies the bytes into the vreg); else the register file. `value`
+   * is the written number, `lo` and `hi` its u32 halves (an 8-byte write).
+   */
+  private regWrite(offset: number, size: number, value: number, lo: number, hi: number): void {
+    if (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE) {
+      const o = offset - VGT_PVINFO_PAGE;
+      if (size === 8) {
+        this.pvinfo.write(o, 4, lo);
+        this.pvinfo.write(o + 4, 4, hi);
+      } else {
+        this.pvinfo.write(o, size, value);
+      }
       return;
     }
-    this.pvinfo.write(o, size, value);
+    if (this.state === 'failsafe') {
+      const regs = this.vregs.regs;
+      for (let i = 0; i < size && offset + i < MMIO_SPACE_BYTES; i++) {
+        const a = offset + i, shift = (a & 3) * 8;
+        const byte = (i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4))) & 0xff;
+        regs[a >>> 2] = (regs[a >>> 2] & ~(0xff << shift)) | (byte << shift);
+      }
+      return;
+    }
+    if (size === 8 && (offset & 7) === 0) this.vregs.write64(offset, lo, hi);
+    else this.vregs.write(offset, size, value);
   }
 
   /** True while the host GGTT and fences hold this vGPU's (always, without a private GGTT). */
@@ -862,28 +850,6 @@ export class Vgpu {
     if (this.state === 'destroyed') return;
     this.counters.interruptsDelivered++;
     for (const cb of this.interruptCallbacks) cb(pending);
-  }
-
-  /**
-   * Fences: guest fence i is host fence `slices.fences[i]`; the guest's value lands in both its
-   * virtual register and the host fence. An index beyond the vGPU's fences is refused (GVT-g).
-   */
-  private bindFences(): void {
-    const host = this.device.regs;
-    const count = this.slices.fences.length;
-    for (let i = 0; i < 32; i++) {
-      const lo = fenceReg(i);
-      const write = (offset: number, _value: number, old: number, next: number): void => {
-        if (i >= count) {
-          this.vregs.poke(offset, old);
-          this.counters.fenceRefused++;
-          return;
-        }
-        // Not resident (gScale): the host fence is another vGPU's until `switchIn`.
-        if (this.ggtt.resident) host.write(fenceReg(this.slices.fences[i]) + (offset - lo), 4, next);
-      };
-      this.vregs.bind(lo, { write });
-    }
   }
 
   private assignDefaultBars(): void {
@@ -953,3 +919,48 @@ export class Vgpu {
     }
   }
 }
+
+const OWNER = 'mediator/vgpu';
+
+/**
+ * The vGPU's own handler rows (GVT-g `fence_mmio_write`, `ring_mode_mmio_write`):
+ * - fences: guest fence i is host fence `slices.fences[i]`; the guest's value lands in its
+ *   virtual register and, while the vGPU is resident, in the host fence. An index beyond the
+ *   vGPU's fences is refused (the write is undone, counted).
+ * - RING_MODE (GFX_MODE): bit 1 never sticks and enabling it is failsafe; a guest that enables
+ *   PPGTT or execlists before any PVINFO read is not GVT-aware: failsafe (`ringModeFailsafe`).
+ */
+const VGPU_ROWS: readonly HandlerRow<Vgpu>[] = [
+  {
+    at: fenceReg(0), count: 32, stride: 8, owner: OWNER, doc: 'guest fence i lands in host fence `slices.fences[i]`; beyond the vGPU\'s fences, refused',
+    write: (v, offset, _value, old, next) => {
+      const i = (offset - fenceReg(0)) >>> 3;
+      if (i >= v.slices.fences.length) {
+        v.vregs.poke(offset, old);
+        v.counters.fenceRefused++;
+        return;
+      }
+      // Not resident (gScale): the host fence is another vGPU's until `switchIn`.
+      if (v.ggtt.resident) v.device.regs.write(fenceReg(v.slices.fences[i]) + (offset - fenceReg(i)), 4, next);
+    },
+  },
+  ...GEN9_ENGINES.map((e): HandlerRow<Vgpu> => ({
+    at: e.mmioBase + RING.GFX_MODE, owner: OWNER, doc: 'bit 1 never sticks; enabling it, or PPGTT/execlists before any PVINFO read, is failsafe',
+    write: (v, offset, value, _old, next) => {
+      if ((next & RING_MODE_DROPPED & 0xffff) !== 0) v.vregs.poke(offset, (next & ~RING_MODE_DROPPED) >>> 0);
+      const why = ringModeFailsafe(value >>> 0, v.pvinfoSeen);
+      if (why !== null) v.enterFailsafe(`${e.name} ${why}`);
+    },
+  })),
+];
+
+/**
+ * The vGPU's register handlers, compiled once for every vGPU: the virtual GT interrupt
+ * registers, the virtual execlist's rows and the vGPU's own. Every other register is plain
+ * virtual storage with the register table's generic semantics.
+ */
+export const VGPU_MMIO_HANDLERS: CompiledHandlers<Vgpu> = compileHandlers<Vgpu>('vgpu', GEN9_REGISTERS, [
+  ...gtInterruptRows<Vgpu>((v) => v.irq),
+  ...VIRTUAL_EXECLIST_ROWS,
+  ...VGPU_ROWS,
+]);

@@ -20,19 +20,18 @@
  *   the caller is a guest access.
  */
 import createDebug from 'debug';
-import { RangeArgError } from '../errors.js';
+import { ConfigError, RangeArgError } from '../errors.js';
 import { TWO_POW_32 } from '../types.js';
-import {
-  type CompiledRegisters,
-  MMIO_SPACE_BYTES,
-  MMIO_SPACE_DWORDS,
-  RegFlag,
-  type RegReadHandler,
-  type RegWriteHandler,
-} from './table.js';
+import { type CompiledHandlers, type HandlerRead, type HandlerWrite, K, plainHandlers } from './handlers.js';
+import { type CompiledRegisters, MMIO_SPACE_BYTES, MMIO_SPACE_DWORDS, RegFlag } from './table.js';
 
 const log = createDebug('gvtkit:mmio');
 
+// Module-local constants: the hot path reads them as constants (an imported binding is a live
+// binding the optimizer re-reads and checks on every use).
+const K_UNTRACKED = K.UNTRACKED;
+const K_READER = K.READER;
+const K_WRITER = K.WRITER;
 const MODE_MASK = RegFlag.MODE_MASK;
 const W1C = RegFlag.W1C;
 const UNALIGNED = RegFlag.UNALIGNED;
@@ -47,99 +46,23 @@ export interface MmioStats {
   refused: number;
 }
 
-/** Handlers bound to one register of one register file. */
-export interface RegisterHandlers {
-  read?: RegReadHandler;
-  write?: RegWriteHandler;
-}
-
-/** `kind` bits per dword: what a whole-dword access must do besides touching storage. */
-const K_UNTRACKED = 1;
-const K_READER = 2;
-const K_WRITER = 4;
-/** Mode mask, write-1-to-clear or read-only bits: the write goes through `writeSemantics`. */
-const K_SEMANTICS = 8;
-
 /**
- * What the register files of one compiled table share: the K_* bits per dword, those of the
- * table's handlers plus those of every row any file of the table bound (`bind` sets them here). A
- * file finding K_READER or K_WRITER on a row it has no handler for treats the register as plain
- * storage, so one array of 512 Ki bytes serves every file, where a copy per file (per vGPU) cost
- * 512 KiB and a pass over the whole register space.
+ * A register file: storage of one register space, dispatching to the handlers of one compiled
+ * handler table (`compileHandlers`) with one context object (the vGPU, the device). Handlers are
+ * the table's, never bound per file: storage restored from a snapshot needs nothing else.
  */
-interface TableShared {
-  readonly kind: Uint8Array;
-  /** The table's handlers the bits were last brought up to date with. */
-  readers: readonly (RegReadHandler | undefined)[];
-  writers: readonly (RegWriteHandler | undefined)[];
-  /** Dwords of the table's non-zero reset values, ascending (a few dozen of 512 Ki). */
-  readonly resetNonZero: Uint32Array;
-}
-
-const sharedOf = new WeakMap<CompiledRegisters, TableShared>();
-
-function sameHandlers<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Set `bit` on every dword of row `row` of `table` in `kind`. */
-function markRow(table: CompiledRegisters, kind: Uint8Array, row: number, bit: number): void {
-  const r = table.rows[row];
-  const first = r.offset >>> 2;
-  const last = first + (r.width >>> 2);
-  for (let dw = first; dw < last; dw++) kind[dw] |= bit;
-}
-
-/**
- * The shared part of `table`'s register files, computed once per table (its dense arrays, the
- * reset values among them, are built once and never changed); a handler set on the table's rows
- * since is added to the bits.
- */
-function tableShared(table: CompiledRegisters): TableShared {
-  const cached = sharedOf.get(table);
-  if (cached) {
-    if (!sameHandlers(cached.readers, table.readers) || !sameHandlers(cached.writers, table.writers)) {
-      for (let row = 0; row < table.rows.length; row++) {
-        if (table.readers[row]) markRow(table, cached.kind, row, K_READER);
-        if (table.writers[row]) markRow(table, cached.kind, row, K_WRITER);
-      }
-      cached.readers = table.readers.slice();
-      cached.writers = table.writers.slice();
-    }
-    return cached;
-  }
-  const readers = table.readers.slice();
-  const writers = table.writers.slice();
-  const kind = new Uint8Array(MMIO_SPACE_DWORDS);
-  const rowOf = table.rowOf;
-  for (let dw = 0; dw < MMIO_SPACE_DWORDS; dw++) {
-    const row = rowOf[dw];
-    if (row < 0) {
-      kind[dw] = K_UNTRACKED;
-      continue;
-    }
-    let k = 0;
-    if (readers[row]) k |= K_READER;
-    if (writers[row]) k |= K_WRITER;
-    if ((table.flags[dw] & (MODE_MASK | W1C)) !== 0 || table.roMask[dw] !== 0) k |= K_SEMANTICS;
-    kind[dw] = k;
-  }
-  const nonZero: number[] = [];
-  for (let dw = 0; dw < table.reset.length; dw++) if (table.reset[dw] !== 0) nonZero.push(dw);
-  const shared: TableShared = { kind, readers, writers, resetNonZero: Uint32Array.from(nonZero) };
-  sharedOf.set(table, shared);
-  return shared;
-}
-
-export class RegisterFile {
+export class RegisterFile<C = unknown> {
   // Constructor-assigned fields are `declare`d: emitted class fields are first defined as
   // undefined and then reassigned, which costs V8 its constant-field tracking on the hot path.
   /** Register storage, one u32 per dword. */
   declare readonly regs: Uint32Array;
-  /** The compiled table (shared between register files of the same kind). */
+  /** The compiled register table (shared between register files of the same kind). */
   declare readonly table: CompiledRegisters;
+  /**
+   * The compiled handler table (shared between register files of the same kind). Typed for
+   * listing only: its handlers take this file's context, which only the file passes them.
+   */
+  declare readonly handlers: CompiledHandlers<never>;
   /**
    * Counters of the cold paths only: untracked reads, untracked writes, refused accesses. The hot
    * path counts nothing (a counter per access cost a third of dispatch throughput, measured);
@@ -156,38 +79,51 @@ export class RegisterFile {
   private declare readonly rowOf: Int32Array;
   private declare readonly flags: Uint8Array;
   private declare readonly roMask: Uint32Array;
-  private declare readonly readers: (RegReadHandler | undefined)[];
-  private declare readonly writers: (RegWriteHandler | undefined)[];
+  // The context's type is checked once, by the constructor against the table's handlers; the
+  // file's members do not carry it, so a `RegisterFile<Vgpu>` is a `RegisterFile`.
+  private declare readonly readers: readonly (HandlerRead<unknown> | undefined)[];
+  private declare readonly writers: readonly (HandlerWrite<unknown> | undefined)[];
+  /** The first argument of every handler. */
+  private declare readonly context: unknown;
   /**
    * K_* bits per dword, so the common case of an access (a plain register without handler) costs
-   * one byte load before the storage access, with no row lookup. Shared by the files of the table
-   * (see `TableShared`): K_READER / K_WRITER say a handler may be bound, `readers` / `writers`
-   * whether this file has one.
+   * one byte load before the storage access, with no row lookup. The handler table's, shared by
+   * the files of its kind.
    */
   private declare readonly kind: Uint8Array;
 
-  constructor(table: CompiledRegisters, label = 'mmio') {
-    this.table = table;
+  /**
+   * A register file over `table`: a compiled handler table, whose handlers get `context`, or a
+   * bare register table (plain storage and generic semantics, no handler).
+   */
+  constructor(table: CompiledHandlers<C> | CompiledRegisters, label = 'mmio', context?: C) {
+    const handlers = ('registers' in table ? table : plainHandlers(table)) as CompiledHandlers<unknown>;
+    if (handlers.handled.length > 0 && context === undefined) {
+      throw new ConfigError('context', `the ${handlers.name} register file's handlers need a context object`);
+    }
+    const regTable = handlers.registers;
+    this.table = regTable;
+    this.handlers = handlers;
     this.label = label;
+    this.context = context;
     this.counters = new Float64Array(3);
     this.lastReadHi = 0;
     this.lastReadLo = 0;
-    const shared = tableShared(table);
     this.regs = new Uint32Array(MMIO_SPACE_DWORDS);
     // The reset values (what `reset()` copies) into zeroed storage: only the non-zero ones are
     // stored, so the pages of the 2 MiB that hold none stay untouched until written.
-    if (table.reset.length <= MMIO_SPACE_DWORDS) {
-      const nz = shared.resetNonZero, reset = table.reset, regs = this.regs;
+    if (regTable.reset.length <= MMIO_SPACE_DWORDS) {
+      const nz = handlers.resetNonZero, reset = regTable.reset, regs = this.regs;
       for (let k = 0; k < nz.length; k++) regs[nz[k]] = reset[nz[k]];
     } else {
       this.reset();
     }
-    this.rowOf = table.rowOf;
-    this.flags = table.flags;
-    this.roMask = table.roMask;
-    this.readers = table.readers.slice();
-    this.writers = table.writers.slice();
-    this.kind = shared.kind;
+    this.rowOf = regTable.rowOf;
+    this.flags = regTable.flags;
+    this.roMask = regTable.roMask;
+    this.readers = handlers.readers;
+    this.writers = handlers.writers;
+    this.kind = handlers.kind;
   }
 
   /** A copy of the counters. */
@@ -212,29 +148,6 @@ export class RegisterFile {
     const row = this.table.rows.find((r) => r.name === name);
     if (!row) throw new RangeArgError(`no register named ${name}`);
     return row.offset;
-  }
-
-  /**
-   * Bind handlers to the register at `offset` (or named `name`) for this register file only.
-   * Every dword of the register shares the handlers. (The row's K_READER / K_WRITER bits are set
-   * in the bits the table's files share: the other files, without a handler there, go on treating
-   * it as plain storage.)
-   */
-  bind(offsetOrName: number | string, handlers: RegisterHandlers): void {
-    const offset = typeof offsetOrName === 'string' ? this.offsetOf(offsetOrName) : offsetOrName;
-    const row = this.rowAt(offset);
-    if (row < 0) throw new RangeArgError(`no register at 0x${offset.toString(16)} to bind`);
-    const r = this.table.rows[row];
-    const first = r.offset >>> 2;
-    const last = first + (r.width >>> 2);
-    if (handlers.read) {
-      this.readers[row] = handlers.read;
-      for (let dw = first; dw < last; dw++) this.kind[dw] |= K_READER;
-    }
-    if (handlers.write) {
-      this.writers[row] = handlers.write;
-      for (let dw = first; dw < last; dw++) this.kind[dw] |= K_WRITER;
-    }
   }
 
   /** True when a register covers byte `offset`. */
@@ -322,7 +235,7 @@ export class RegisterFile {
     if ((k & (K_UNTRACKED | K_READER)) === 0) return this.regs[dw];
     if ((k & K_UNTRACKED) !== 0) return this.untrackedRead(offset);
     const h = this.readers[this.rowOf[dw]];
-    return h ? h(offset, this.regs[dw]) >>> 0 : this.regs[dw];
+    return h ? h(this.context, offset, this.regs[dw]) >>> 0 : this.regs[dw];
   }
 
   /**
@@ -346,7 +259,7 @@ export class RegisterFile {
       const old = this.regs[dw];
       this.regs[dw] = value;
       const h = this.writers[this.rowOf[dw]];
-      if (h) h(offset, value >>> 0, old, value >>> 0);
+      if (h) h(this.context, offset, value >>> 0, old, value >>> 0);
       return;
     }
     this.writeSemantics(offset, dw, k, value, enables);
@@ -372,7 +285,7 @@ export class RegisterFile {
     this.regs[dw] = next;
     if ((k & K_WRITER) !== 0) {
       const h = this.writers[this.rowOf[dw]];
-      if (h) h(offset, v >>> 0, old, next);
+      if (h) h(this.context, offset, v >>> 0, old, next);
     }
   }
 

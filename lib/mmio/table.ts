@@ -1,10 +1,12 @@
 /**
  * Registers as data.
  *
- * A register is a row: offset, name, width, reset value, flags and optional handlers. Arrays of
+ * A register is a row: offset, name, width, reset value and flags. Arrays of
  * registers (32 fences, 64 MOCS entries) are one row with `count` and `stride`. Rows are compiled
  * into dense per-dword arrays by `compileRegisters`, which checks the table and fails loudly on a
  * duplicate or overlapping definition (as GVT-g refuses to load on a duplicate MMIO definition).
+ * Behaviour (read and write handlers) is not here: it is a handler table over the compiled
+ * registers, one per kind of register file (`handlers.ts`).
  */
 import { TableError } from '../errors.js';
 
@@ -33,19 +35,6 @@ export const RegFlag = {
   CMD_SRM_LRM: 1 << 7,
 } as const;
 
-/**
- * Read handler: returns the value a read of the dword at `offset` sees. `stored` is the current
- * storage value. Must not allocate on the hot path.
- */
-export type RegReadHandler = (offset: number, stored: number) => number;
-
-/**
- * Write handler, called after the generic semantics (mode mask, read-only bits, W1C) computed
- * `next` and stored it. `value` is the raw written dword (after byte enables), `old` the previous
- * storage. A handler adds side effects; it may overwrite storage through the register file.
- */
-export type RegWriteHandler = (offset: number, value: number, old: number, next: number) => void;
-
 /** One row of a register table. */
 export interface RegisterDef {
   /** Byte offset in BAR0 (dword aligned). */
@@ -68,8 +57,6 @@ export interface RegisterDef {
   stride?: number;
   /** One-line meaning, for tools. */
   doc?: string;
-  read?: RegReadHandler;
-  write?: RegWriteHandler;
 }
 
 /** A compiled register table: dense per-dword attribute arrays, built once and shared. */
@@ -82,9 +69,6 @@ export interface CompiledRegisters {
   readonly roMask: Uint32Array;
   /** Reset value per dword. */
   readonly reset: Uint32Array;
-  /** Handlers per row (undefined when plain). */
-  readonly readers: (RegReadHandler | undefined)[];
-  readonly writers: (RegWriteHandler | undefined)[];
   /** The rows, expanded (one per instance), in offset order. */
   readonly rows: readonly ExpandedRegister[];
 }
@@ -137,16 +121,12 @@ export function compileRegisters(defs: readonly RegisterDef[]): CompiledRegister
   const flags = new Uint8Array(MMIO_SPACE_DWORDS);
   const roMask = new Uint32Array(MMIO_SPACE_DWORDS);
   const reset = new Uint32Array(MMIO_SPACE_DWORDS);
-  const readers: (RegReadHandler | undefined)[] = [];
-  const writers: (RegWriteHandler | undefined)[] = [];
   const rows = expandRegisters(defs).sort((a, b) => a.offset - b.offset);
   rows.forEach((r, i) => {
     if (r.offset % 4 !== 0) throw new TableError(`register ${r.name}: offset 0x${r.offset.toString(16)} not dword aligned`);
     if (r.offset < 0 || r.offset + r.width > MMIO_SPACE_BYTES) {
       throw new TableError(`register ${r.name}: offset 0x${r.offset.toString(16)} outside the 2 MiB register space`);
     }
-    readers.push(r.def.read);
-    writers.push(r.def.write);
     for (let k = 0; k < r.width / 4; k++) {
       const dw = r.offset / 4 + k;
       if (rowOf[dw] !== -1) {
@@ -163,8 +143,6 @@ export function compileRegisters(defs: readonly RegisterDef[]): CompiledRegister
     flags,
     roMask,
     reset,
-    readers,
-    writers,
     rows: rows.map(({ def: _def, ...rest }) => rest),
   };
 }
