@@ -49,6 +49,8 @@ const ORACLE_CASES = [
   // RAM a value its vCPU stored (mmio campaign, seed 91005).
   { fuzzer: 'mmio' as const, seed: 91005, index: 355576, segment: 355200 },
   { fuzzer: 'mmio' as const, seed: 91005, index: 462648, segment: 462400 },
+  // The same coincidence in the gtt campaign of the same tree (seed 91004; the victim's value).
+  { fuzzer: 'gtt' as const, seed: 91004, index: 574748, segment: 574500 },
   // A register leak: the time-slice scheduler's switch loaded an attacker's L3CC/MOCS (its vregs),
   // the attacker was destroyed before its work dispatched, and the mediator's residue switch, whose
   // owner (the victim) had not changed, kept them (lifecycle campaign, seed 81005; fixed by
