@@ -185,3 +185,19 @@ t.test('through a mediator: drops from queued, preparing and in flight, preempti
   t.ok(m.stats.preempted >= 1, `a workload was preempted (${m.stats.preempted})`);
   t.same(w.teardown(), [], 'every shadow and host frame came back');
 });
+
+t.test('the fuzz worlds check the state machine after every case (invariant workload-state)', async (t) => {
+  const w = new FuzzWorld({ seed: 0x14c });
+  t.ok(w.settle());
+  t.same(w.check().filter((v) => v.invariant === 'workload-state'), [], 'a healthy world');
+  // Break it on purpose: an ended workload in the history that still holds a shadow context.
+  const fake = workload();
+  fake.completedAt = 1;
+  fake.status = 'completed';
+  fake.shadowContext = { gma: 0, pages: 1 } as never;
+  w.h.mediator.history.push(fake);
+  const found = w.check().filter((v) => v.invariant === 'workload-state');
+  t.match(found.map((v) => v.message).join('\n'), /still holds shadows/, 'reported');
+  w.h.mediator.history.pop();
+  w.teardown();
+});

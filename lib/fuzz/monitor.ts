@@ -87,6 +87,11 @@ export const INVARIANTS = Object.freeze({
    * into guest RAM (`oracles/shadow-sync.ts`): a stale shadow entry.
    */
   SHADOW_SYNC: 'shadow-sync',
+  /**
+   * The mediator's workload state machine disagrees with itself (`Mediator.checkWorkloads`): a
+   * workload in two places, an ended one still holding shadows, counters that do not add up.
+   */
+  WORKLOAD_STATE: 'workload-state',
 } as const);
 
 /** Where a monitor keeps its GGTT write log on the host GGTT it watches (keys no model field uses). */

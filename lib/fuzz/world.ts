@@ -378,6 +378,7 @@ export class FuzzWorld {
       }
     }
     if (this.victim) this.victim.verify(out, m.pendingOf(this.victim.g.vgpu.id));
+    for (const msg of m.checkWorkloads()) out.push({ invariant: INVARIANTS.WORKLOAD_STATE, message: msg });
     this.oracles?.afterChecks(out, settled);
     return out;
   }
