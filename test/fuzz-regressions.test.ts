@@ -51,6 +51,13 @@ const ORACLE_CASES = [
   { fuzzer: 'mmio' as const, seed: 91005, index: 462648, segment: 462400 },
   // The same coincidence in the gtt campaign of the same tree (seed 91004; the victim's value).
   { fuzzer: 'gtt' as const, seed: 91004, index: 574748, segment: 574500 },
+  // Finding 29's fixes, seen by the first lifecycle campaign of the fixed tree (seed 92005): a
+  // hoarder beyond its host-frame reserve rightly failed shadow-alloc and the fuzzer's oracle took
+  // it for a lost store of an undisturbed guest (23772); a hoarder whose shadow PPGTT needs more
+  // than its reserve rolled the build back, was within its reserve again, and waited forever
+  // (27429; `HostMemory.refusedBeyondReserve`).
+  { fuzzer: 'lifecycle' as const, seed: 92005, index: 23772, segment: 23760 },
+  { fuzzer: 'lifecycle' as const, seed: 92005, index: 27429, segment: 27400 },
   // A register leak: the time-slice scheduler's switch loaded an attacker's L3CC/MOCS (its vregs),
   // the attacker was destroyed before its work dispatched, and the mediator's residue switch, whose
   // owner (the victim) had not changed, kept them (lifecycle campaign, seed 81005; fixed by

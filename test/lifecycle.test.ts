@@ -8,7 +8,7 @@ import t from 'tap';
 import { miArbCheck, miLoadRegisterImm, miStoreDataImm } from '../lib/device/commands/index.js';
 import { RING } from '../lib/device/registers.js';
 import { HostMemory } from '../lib/ept/memory.js';
-import { FuzzWorld } from '../lib/fuzz/world.js';
+import { FuzzWorld, SCARCE_WORLD } from '../lib/fuzz/world.js';
 import type { TestGuest } from '../lib/harness/index.js';
 import { GEN9_HOST_RESERVATION } from '../lib/gtt/vgpu-types.js';
 import { PPGTT_MODE_L4 } from '../lib/gtt/shadow-ppgtt.js';
@@ -359,5 +359,53 @@ t.test('class 8: a workload waiting for shared resources passes the turn; a late
   t.ok(w.settle());
   t.equal(g.memory.read32(abuf.gpa), 1, 'the attacker\'s workload ran once its entries were backed');
   t.same(m.checkWorkloads(), []);
+  t.same(w.teardown(), []);
+});
+
+t.test('class 8: host-frame reserves: what a vGPU has not used of its reserve is nobody else\'s; a new vGPU\'s reserve must be backed (finding 29)', async (t) => {
+  const host = new HostMemory({ size: 2 * 1024 * 1024, reservedFrames: 16 }); // 512 frames, 496 usable
+  host.setReserve(1, 100);
+  host.setReserve(2, 100);
+  t.equal(host.unreservedFreeFrames, 296);
+  // Owner 1 takes everything it can: its reserve, then what owner 2's reserve leaves.
+  const taken: number[] = [];
+  for (;;) {
+    try {
+      taken.push(host.allocFrame(1));
+    } catch (e) {
+      t.match((e as Error).message, /reserves/, 'refused: the rest is owner 2\'s reserve');
+      break;
+    }
+  }
+  t.equal(taken.length, 396, 'owner 1 got its 100 and the 296 nobody reserved');
+  t.equal(host.ownedFrames(1), 396);
+  t.throws(() => host.allocFrame(), { code: 'E_NO_RESOURCE' }, 'the host cannot take owner 2\'s reserve either');
+  // Owner 2's reserve is intact: 100 frames, whatever owner 1 holds.
+  const mine: number[] = [];
+  for (let i = 0; i < 100; i++) mine.push(host.allocFrame(2));
+  t.equal(host.ownedFrames(2), 100);
+  t.equal(host.refusedBeyondReserve(2), 0);
+  t.throws(() => host.allocFrame(2), { code: 'E_NO_RESOURCE' }, 'beyond its reserve it competes like anyone');
+  t.equal(host.refusedBeyondReserve(2), 1, 'a refusal with its whole reserve held is counted');
+  host.freeFrame(taken.pop()!);
+  t.equal(host.ownedFrames(1), 395, 'a freed frame is uncharged');
+  t.equal(host.unreservedFreeFrames, 1);
+  host.removeOwner(1);
+  for (const f of taken) host.freeFrame(f);
+  for (const f of mine) host.freeFrame(f);
+  t.equal(host.allocatedFrames, 0);
+
+  // A mediator refuses a vGPU whose reserve free frames cannot back.
+  const w = new FuzzWorld({ ...SCARCE_WORLD, seed: 0x1392 });
+  const m = w.h.mediator, mem = w.h.device.hostMemory;
+  const reserve = m.hostReserveFrames;
+  t.equal(reserve, 128, 'a quarter of 4096 frames shared among 8 vGPU ids');
+  const held: number[] = [];
+  while (mem.unreservedFreeFrames >= reserve) held.push(mem.allocFrame());
+  t.same(m.availability().map((a) => a.count).filter((n) => n > 0), [], 'no type is available');
+  t.throws(() => w.newAttacker('GVTg_V5_4'), { code: 'E_NO_RESOURCE' }, 'creation refused: its reserve could not be backed');
+  for (const f of held) mem.freeFrame(f);
+  t.ok(m.availability().some((a) => a.count > 0));
+  t.ok(w.newAttacker('GVTg_V5_4'), 'created once frames are back');
   t.same(w.teardown(), []);
 });

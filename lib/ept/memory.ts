@@ -280,7 +280,7 @@ export class HostMemory extends SparsePages {
   /** Per frame: its owner + 1 (0: the host). */
   private readonly ownerOf: Uint16Array;
   /** Owners with a reserve (vGPU ids): frames held and frames reserved. */
-  private readonly owners = new Map<number, { used: number; reserve: number }>();
+  private readonly owners = new Map<number, { used: number; reserve: number; refusedBeyond: number }>();
   /** Sum over owners of their unused reserve (`reserve - used` where positive). */
   private unusedReserves = 0;
 
@@ -295,7 +295,7 @@ export class HostMemory extends SparsePages {
     if (!(Number.isInteger(owner) && owner >= 0 && owner < 0xffff)) throw new RangeArgError(`owner ${owner}: an integer 0..65534`);
     if (!(Number.isSafeInteger(frames) && frames >= 0)) throw new RangeArgError(`reserve ${frames}: a non-negative integer`);
     let o = this.owners.get(owner);
-    if (!o) this.owners.set(owner, (o = { used: 0, reserve: 0 }));
+    if (!o) this.owners.set(owner, (o = { used: 0, reserve: 0, refusedBeyond: 0 }));
     this.unusedReserves -= Math.max(0, o.reserve - o.used);
     o.reserve = frames;
     this.unusedReserves += Math.max(0, o.reserve - o.used);
@@ -317,6 +317,15 @@ export class HostMemory extends SparsePages {
     return this.owners.get(owner)?.used ?? 0;
   }
 
+  /**
+   * Allocations refused to `owner` while it held its whole reserve or more (a count: compare
+   * before and after an operation). Such a refusal is the owner's share running out, not a
+   * shortage the others caused.
+   */
+  refusedBeyondReserve(owner: number): number {
+    return this.owners.get(owner)?.refusedBeyond ?? 0;
+  }
+
   /** Frames free for anyone: neither allocated nor kept in an owner's unused reserve. */
   get unreservedFreeFrames(): number {
     return this.freeList.length + (this.frames - this.nextFresh) - this.unusedReserves;
@@ -329,6 +338,7 @@ export class HostMemory extends SparsePages {
     const mine = o ? Math.max(0, o.reserve - o.used) : 0;
     const kept = this.unusedReserves - mine;
     if (free - kept >= n) return;
+    if (o && o.used >= o.reserve) o.refusedBeyond++;
     if (free >= n) {
       throw new NoResourceError('host-memory', n - (free - kept), `host memory: the last ${free} free frames are kept in other vGPUs' reserves (${kept})`);
     }

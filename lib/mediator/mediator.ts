@@ -402,9 +402,16 @@ export class Mediator {
     }
     if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', `must be a string, got ${describe(opts.name)}`);
     if (opts.activate !== undefined && typeof opts.activate !== 'boolean') throw new ConfigError('activate', `must be a boolean, got ${describe(opts.activate)}`);
+    // Its host-frame reserve must be backed now (others may hold the rest for good): a vGPU whose
+    // reserve is only a promise could wait forever for frames it was guaranteed.
+    const hostMem = this.device.hostMemory;
+    if (this.hostReserveFrames > hostMem.unreservedFreeFrames) {
+      throw new NoResourceError('host-memory', this.hostReserveFrames - hostMem.unreservedFreeFrames,
+        `host memory cannot back a new vGPU's reserve of ${this.hostReserveFrames} frames (${hostMem.unreservedFreeFrames} free beyond the others' reserves)`);
+    }
     const { id, slices } = this.partition.allocateNext(opts.type);
     // Its host-frame reserve first: the frames its constructor takes are charged to it.
-    this.device.hostMemory.setReserve(id, this.hostReserveFrames);
+    hostMem.setReserve(id, this.hostReserveFrames);
     try {
       const v = new Vgpu({
         id,
@@ -452,7 +459,11 @@ export class Mediator {
 
   /** How many more vGPUs of each type fit now. */
   availability(): { type: string; count: number }[] {
-    return this.partition.availability();
+    const list = this.partition.availability();
+    if (this.hostReserveFrames === 0) return list;
+    // Each new vGPU's host-frame reserve must be backed by frames free now.
+    const byFrames = Math.floor(this.device.hostMemory.unreservedFreeFrames / this.hostReserveFrames);
+    return list.map((a) => ({ type: a.type, count: Math.min(a.count, byFrames) }));
   }
 
   /** Call `cb` with every finished workload (completed or failed). */
@@ -781,10 +792,11 @@ export class Mediator {
       return true;
     }
     if (w.dispatchedAt < 0) w.dispatchedAt = this.device.clock.now;
+    const refusals = this.device.hostMemory.refusedBeyondReserve(v.id);
     if (w.ringContextPending) {
       // Its context image waited for host memory at submission: read its ring context now.
       const r = v.resolveRingContext(w);
-      const f = r === WAIT ? this.waitForFrames(v) : r;
+      const f = r === WAIT ? this.waitForFrames(v, refusals) : r;
       if (f === WAIT) {
         this.wait(w, v);
         return false;
@@ -827,7 +839,7 @@ export class Mediator {
       this.parser.trimBuffers();
       this.chargeAudit(v.id, w.commands);
     }
-    if (failure === WAIT_FRAMES) failure = this.waitForFrames(v);
+    if (failure === WAIT_FRAMES) failure = this.waitForFrames(v, refusals);
     if (failure === WAIT) {
       this.wait(w, v);
       return false;
@@ -849,14 +861,18 @@ export class Mediator {
 
   /**
    * A workload of `v` lacks host frames: WAIT within its reserve, or when no reserve applies;
-   * beyond its reserve, its failure (`WAIT_FRAMES`).
+   * its failure when the frames it lacked were beyond its reserve (`WAIT_FRAMES`): it holds more
+   * than its reserve, or an allocation was refused since `refusals` (`refusedBeyondReserve`)
+   * while it held its whole reserve (a build that needs more than the reserve and is rolled back
+   * would otherwise wait, within its reserve again, at every retry, forever).
    */
-  private waitForFrames(v: Vgpu): WorkloadFailure | typeof WAIT {
+  private waitForFrames(v: Vgpu, refusals: number): WorkloadFailure | typeof WAIT {
     const reserve = this.hostReserveFrames;
-    const held = this.device.hostMemory.ownedFrames(v.id);
-    if (reserve === 0 || held <= reserve) return WAIT;
+    const mem = this.device.hostMemory;
+    const held = mem.ownedFrames(v.id);
+    if (reserve === 0 || (held <= reserve && mem.refusedBeyondReserve(v.id) === refusals)) return WAIT;
     return workloadFailure('shadow-alloc', 'LIMIT',
-      `host memory is short and the vGPU holds ${held} host frames, beyond its reserve of ${reserve} (hostReserveFrames)`);
+      `host memory is short and the vGPU needs host frames beyond its reserve of ${reserve} (hostReserveFrames; it holds ${held})`);
   }
 
   /**
