@@ -364,7 +364,7 @@ export class HostMemory extends SparsePages {
       log('injected host frame allocation failure');
       throw new NoResourceError('host-memory', 1, 'host frame allocation failed (injected)');
     }
-    if (this.unusedReserves > 0) this.admit(owner, 1);
+    if (this.unusedReserves > 0 || owner >= 0) this.admit(owner, 1);
     let f: number;
     if (this.freeList.length) f = this.freeList.pop()!;
     else if (this.nextFresh < this.frames) f = this.nextFresh++;
