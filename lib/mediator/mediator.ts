@@ -303,8 +303,6 @@ export class Mediator {
   /** The audit-time quota (null: none), and per vGPU id the window and commands audited in it. */
   readonly auditQuota: Readonly<AuditQuota> | null;
   private readonly auditWindow = new Map<number, { start: number; used: number }>();
-  /** Simulated time of the pending kick at an audit window's start (-1: none). */
-  private auditKickAt = -1;
   /** Host frames kept per vGPU (`MediatorOptions.hostReserveFrames`, after its cap). */
   readonly hostReserveFrames: number;
   /** The command-accessible registers, saved and restored per vGPU (docs/isolation.md). */
@@ -690,13 +688,7 @@ export class Mediator {
     this.book.wait(w, next);
     this.stats.auditWaits++;
     v.log('audit-wait', `${w.engine.name} workload ${w.seq} waits for its audit quota (${a.used} commands audited in this window)`);
-    if (this.auditKickAt !== next) {
-      this.auditKickAt = next;
-      this.device.clock.schedule(next - now, () => {
-        if (this.auditKickAt === next) this.auditKickAt = -1;
-        this.kick();
-      });
-    }
+    // The dispatcher's retry for waiting workloads (`retryBy`) looks again when the window starts.
     return true;
   }
 
