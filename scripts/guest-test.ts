@@ -1,0 +1,141 @@
+/**
+ * `npm run guest:test`: boot the real guest (Debian's i386 kernel with its unmodified i915, built
+ * by scripts/guest/build-image.sh into a cache) in the v86 emulator with a gvtkit vGPU at
+ * 00:02.0, and report one line:
+ *
+ *   real guest: i915 bound, GT awake, N/N batches verified
+ *
+ * or what failed. Exit code 0 when every batch was verified, 1 otherwise, 2 on a usage error.
+ * Options: --timeout SECONDS (wall, default 900), --cache DIR, --console FILE (the whole serial
+ * log, default gvtkit-out/guest-console.log), --memory MIB (guest RAM, default 512), --verbose
+ * (echo the console), --no-build.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { V86 } from 'v86';
+import { Gen9Device, Mediator } from '../lib/index.js';
+import { attachV86Vgpu, type V86Emulator, type V86Vgpu } from '../lib/integrations/v86/index.js';
+import { GuestConsole } from '../lib/integrations/v86/console.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function usage(msg: string): never {
+  process.stderr.write(`guest-test: ${msg}\nusage: guest-test [--timeout SECONDS] [--cache DIR] [--console FILE] [--verbose] [--no-build]\n`);
+  process.exit(2);
+}
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        timeout: { type: 'string', default: '900' },
+        cache: { type: 'string', default: process.env.GVTKIT_GUEST_CACHE ?? join(ROOT, '.cache', 'guest') },
+        console: { type: 'string', default: join(ROOT, 'gvtkit-out', 'guest-console.log') },
+        verbose: { type: 'boolean', default: false },
+        'no-build': { type: 'boolean', default: false },
+        memory: { type: 'string', default: '512' },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+}
+const values = parse();
+const timeoutS = Number(values.timeout);
+if (!Number.isFinite(timeoutS) || timeoutS <= 0) usage(`--timeout: expected seconds, got ${values.timeout}`);
+const memoryMiB = Number(values.memory);
+if (!Number.isInteger(memoryMiB) || memoryMiB < 64 || memoryMiB > 2048) usage(`--memory: expected MiB in 64..2048, got ${values.memory}`);
+const cache = resolve(values.cache!);
+const files = ['bzImage', 'initrd.img', 'bios.bin', 'vgabios.bin', 'cmdline.txt'];
+
+if (!files.every((f) => existsSync(join(cache, f)))) {
+  if (values['no-build']) usage(`no guest image in ${cache} (run scripts/guest/build-image.sh)`);
+  process.stderr.write(`guest-test: building the guest image into ${cache}\n`);
+  const r = spawnSync('bash', [join(ROOT, 'scripts', 'guest', 'build-image.sh')], { stdio: 'inherit', env: { ...process.env, GVTKIT_GUEST_CACHE: cache } });
+  if (r.status !== 0) {
+    process.stdout.write('real guest: FAILED to build the guest image (scripts/guest/build-image.sh)\n');
+    process.exit(1);
+  }
+}
+
+const load = (f: string): ArrayBuffer => {
+  const b = readFileSync(join(cache, f));
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+};
+const require = createRequire(import.meta.url);
+const wasmPath = join(dirname(require.resolve('v86')), 'v86.wasm');
+
+const device = new Gen9Device({ apertureSize: 256 * 1024 * 1024 });
+const mediator = new Mediator(device);
+const gc = new GuestConsole();
+const started = Date.now();
+const wall = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+let consoleText = '';
+let line = '';
+let attached: V86Vgpu | null = null;
+
+const emulator = new V86({
+  wasm_path: wasmPath,
+  memory_size: memoryMiB * 1024 * 1024,
+  vga_memory_size: 8 * 1024 * 1024,
+  bios: { buffer: load('bios.bin') },
+  vga_bios: { buffer: load('vgabios.bin') },
+  bzimage: { buffer: load('bzImage') },
+  initrd: { buffer: load('initrd.img') },
+  cmdline: readFileSync(join(cache, 'cmdline.txt'), 'utf8').trim(),
+  autostart: false,
+  disable_keyboard: true,
+  disable_mouse: true,
+  disable_speaker: true,
+} as ConstructorParameters<typeof V86>[0]);
+
+function finish(code: number, summary: string): never {
+  try {
+    emulator.stop();
+  } catch {
+    // already stopped
+  }
+  mkdirSync(dirname(values.console!), { recursive: true });
+  writeFileSync(values.console!, consoleText);
+  if (attached) {
+    const v = attached.vgpu;
+    process.stderr.write(`guest-test: vGPU ${v.name}: state ${v.state}, mmio ${v.counters.mmioReads} reads / ${v.counters.mmioWrites} writes, `
+      + `interrupts ${v.counters.interruptsDelivered}, workloads completed ${mediator.stats.completed}, failed ${mediator.stats.failed}; `
+      + `glue ${JSON.stringify(attached.stats)}\n`);
+  }
+  process.stderr.write(`guest-test: console in ${values.console}; wall ${wall()}\n`);
+  process.stdout.write(`${summary}\n`);
+  process.exit(code);
+}
+
+emulator.add_listener('emulator-loaded', () => {
+  attached = attachV86Vgpu(emulator as unknown as V86Emulator, { mediator, name: 'i915-guest' });
+  emulator.run();
+});
+
+emulator.add_listener('serial0-output-byte', (byte: number) => {
+  const ch = String.fromCharCode(byte);
+  consoleText += ch;
+  if (ch !== '\n') {
+    if (ch !== '\r') line += ch;
+    return;
+  }
+  const l = line;
+  line = '';
+  if (values.verbose) process.stderr.write(`guest| ${l}\n`);
+  const ev = gc.feed(l, Date.now() - started);
+  if (ev !== null && !values.verbose) process.stderr.write(`guest-test: [${wall()}] ${ev}\n`);
+  if (gc.done) {
+    const r = gc.result();
+    finish(r.ok ? 0 : 1, r.summary);
+  }
+});
+
+setTimeout(() => {
+  finish(1, `real guest: TIMEOUT after ${timeoutS} s: ${gc.result().summary.replace(/^real guest: /, '')}`);
+}, timeoutS * 1000).unref();
