@@ -218,3 +218,30 @@ t.test('detach restores v86 and destroys the vGPU; bad attachments are refused',
   t.throws(() => attachV86Vgpu(emulator, { mediator }), ConfigError, 'slot taken');
   b.detach();
 });
+
+t.test('a guest RAM buffer that is replaced (a WebAssembly memory that grew) is followed', async (t) => {
+  const { ArrayGuestMemory } = await import('../lib/integrations/v86/index.js');
+  let buf = new ArrayBuffer(8 * 1024 * 1024 + 4096);
+  const mem = new ArrayGuestMemory(() => buf, 4096, 8 * 1024 * 1024);
+  const device = new Gen9Device({ apertureSize: 256 * 1024 * 1024 });
+  const mediator = new Mediator(device);
+  const vgpu = mediator.createVgpu({ type: 'GVTg_V5_4', memory: mem });
+  const lowBase = vgpu.mmioRead(0x78040, 4);
+  // Map guest page 0x100 at the start of the vGPU's aperture slice and write through it.
+  vgpu.mmioWrite(8 * 1024 * 1024 + (lowBase / 4096) * 8, 8, 0x10_0000 | 1);
+  vgpu.apertureWrite(lowBase + 8, 4, 0x1111_1111);
+  t.equal(mem.read32(0x10_0008), 0x1111_1111);
+  // The memory grows: a new buffer with the same bytes; the old one is detached.
+  const grown = new ArrayBuffer(buf.byteLength * 2);
+  new Uint8Array(grown).set(new Uint8Array(buf));
+  buf = grown;
+  t.equal(mem.refresh(), true, 'noticed');
+  t.equal(mem.refresh(), false, 'once');
+  t.equal(vgpu.ept.refreshGuestViews(), 1, 'the one adopted frame re-pointed');
+  vgpu.apertureWrite(lowBase + 12, 4, 0x2222_2222);
+  t.equal(new DataView(buf).getUint32(4096 + 0x10_000c, true), 0x2222_2222, 'the device writes into the new buffer');
+  t.equal(vgpu.apertureRead(lowBase + 8, 4), 0x1111_1111, 'and reads the bytes that moved');
+  t.throws(() => new ArrayGuestMemory(() => buf, 2, 4096), ConfigError, 'misaligned');
+  t.throws(() => new ArrayGuestMemory(() => buf, 0, 4095), ConfigError, 'not whole pages');
+  t.throws(() => new ArrayGuestMemory(() => buf, 0, 2 ** 30), ConfigError, 'beyond its buffer');
+});

@@ -189,6 +189,22 @@ export class Ept {
     this.perms = new Uint8Array(this.frames).fill(EPT_RW);
     this.dirty = new Bitfield(this.frames);
   }
+  /**
+   * Re-read the guest's page views for every mapped frame (`HostMemory.rebaseAdopted`): call it
+   * when the guest memory's backing buffer was replaced (a WebAssembly memory grew). Returns the
+   * frames rebased.
+   */
+  refreshGuestViews(): number {
+    let n = 0;
+    for (let gfn = 0; gfn < this.frames; gfn++) {
+      const m = this.mfns[gfn];
+      if (m < 0) continue;
+      this.host.rebaseAdopted(m, this.guest.page8(gfn), this.guest.page32(gfn));
+      n++;
+    }
+    return n;
+  }
+
 
   // ---------------------------------------------------------------- mapping (device view)
 

@@ -422,6 +422,23 @@ export class HostMemory extends SparsePages {
     return f;
   }
 
+  /**
+   * Point an adopted frame at new views of the same guest page: an emulator whose RAM lives in a
+   * WebAssembly memory that grew gets a new `ArrayBuffer`, and the old views read nothing
+   * (`Ept.refreshGuestViews` calls this for every mapped frame). Throws `RangeArgError` for a
+   * frame that is not adopted or a view of the wrong shape.
+   */
+  rebaseAdopted(frame: number, page8: Uint8Array, page32: Uint32Array): void {
+    if (!(frame >= 0 && frame < this.frames) || this.adopted[frame] !== 1) {
+      throw new RangeArgError(`rebase of frame 0x${frame.toString(16)} that is not adopted`);
+    }
+    if (page8.length !== PAGE_SIZE || page32.buffer !== page8.buffer || page32.byteOffset !== page8.byteOffset || page32.length !== PAGE_SIZE >>> 2) {
+      throw new RangeArgError('rebased views must be one 4 KiB page, page32 over the bytes of page8');
+    }
+    this.pages8[frame] = page8;
+    this.pages32[frame] = page32;
+  }
+
   /** Return a frame; its contents are discarded. Double frees throw (an internal bug). */
   freeFrame(frame: number): void {
     if (!(frame >= 0 && frame < this.frames) || this.allocated[frame] !== 1) {

@@ -17,7 +17,8 @@
  * - advances the mediator's simulated clock with v86's own clock (`run_hardware_timers`), and
  *   asks v86 to come back no later than the device's next event while work is pending.
  *
- * Guest RAM is v86's memory (`ArrayGuestMemory` over `cpu.mem8`). v86's JIT stores into it
+ * Guest RAM is v86's memory (`ArrayGuestMemory` over the WebAssembly memory's buffer, followed when
+ * the memory grows: `Ept.refreshGuestViews`). v86's JIT stores into it
  * without traps, so the vGPU is created with `guestWrites: 'untrapped'`.
  */
 import createDebug from 'debug';
@@ -103,7 +104,7 @@ export class V86Vgpu {
 
   constructor(emulator: V86Emulator, opts: V86AttachOptions) {
     const cpu = emulator?.v86?.cpu;
-    if (!cpu || !cpu.io || !cpu.devices?.pci || !(cpu.mem8 instanceof Uint8Array)) {
+    if (!cpu || !cpu.io || !cpu.devices?.pci || cpu.mem8 === undefined || typeof cpu.memory_size?.[0] !== 'number') {
       throw new ConfigError('emulator', 'not a v86 emulator after initialisation (expected emulator.v86.cpu with io, devices.pci and mem8): attach on "emulator-loaded"');
     }
     const slot = opts.slot ?? 2;
@@ -125,7 +126,11 @@ export class V86Vgpu {
       if (v % size !== 0) throw new RangeArgError(`${name}: 0x${v.toString(16)} is not aligned to the BAR size 0x${size.toString(16)}`);
     }
     this.mediator = opts.mediator;
-    this.memory = new ArrayGuestMemory(cpu.mem8.subarray(0, cpu.memory_size[0]));
+    // v86's RAM is a range of its WebAssembly memory, whose buffer is replaced when it grows.
+    const wasm = cpu.wasm_memory;
+    this.memory = wasm !== undefined
+      ? new ArrayGuestMemory(() => wasm.buffer, cpu.mem8.byteOffset, cpu.memory_size[0])
+      : new ArrayGuestMemory(cpu.mem8.subarray(0, cpu.memory_size[0]));
     // The block just above RAM is unmapped at start: its handler is v86's "nothing here".
     this.unmappedRead8 = cpu.memory_map_read8[Math.ceil(cpu.memory_size[0] / V86_MMAP_BLOCK_SIZE)];
     if (!this.placeable(bar0, 16 * 1024 * 1024, 0) || !this.placeable(bar2, aperture, 1) || (bar0 < bar2 + aperture && bar2 < bar0 + 16 * 1024 * 1024)) {
@@ -304,8 +309,17 @@ export class V86Vgpu {
 
   // ------------------------------------------------------------------ MMIO, timers, interrupts
 
+  /** Follow a grown WebAssembly memory: new views for the guest RAM and the frames the EPT adopted. */
+  private syncMemory(): void {
+    if (this.memory.refresh()) {
+      const n = this.vgpu.ept.refreshGuestViews();
+      log('guest RAM buffer replaced (WebAssembly memory grew): %d adopted frames re-pointed', n);
+    }
+  }
+
   private mmio(addr: number, size: number, isWrite: boolean, value: number): number {
     if (this.detached || this.vgpu.state === 'destroyed') return isWrite ? 0 : size === 4 ? 0xffffffff : 0xff;
+    this.syncMemory();
     const a = addr >>> 0;
     let r = 0;
     if (isWrite) {
@@ -353,6 +367,7 @@ export class V86Vgpu {
    */
   tick(nowMs: number): number {
     if (this.detached) return 100;
+    this.syncMemory();
     if (this.lastMs < 0) this.lastMs = nowMs;
     const delta = Math.min(Math.max(0, (nowMs - this.lastMs) * 1e6), this.maxStepNs);
     this.lastMs = nowMs;

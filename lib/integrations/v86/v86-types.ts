@@ -4,8 +4,10 @@
  * (`emulator.v86.cpu`, `cpu.io`, `cpu.devices.pci`), typed structurally here so gvtkit does not
  * depend on v86 at build time. Facts of v86's behaviour the glue relies on (src/pci.js, src/io.js,
  * src/cpu.js, src/rust/cpu/memory.rs, src/browser/starter.js):
- * - physical memory is `cpu.mem8`, one `Uint8Array` over the WebAssembly memory; the JIT writes it
- *   directly (no trap), so guest RAM stores never reach gvtkit;
+ * - physical memory is a range of the WebAssembly memory (`cpu.wasm_memory`, at `cpu.mem8.byteOffset`,
+ *   `cpu.memory_size[0]` bytes; `cpu.mem8` is a Proxy that builds a new view per access because
+ *   the memory grows at run time); the JIT writes it directly (no trap), so guest RAM stores never
+ *   reach gvtkit;
  * - MMIO is dispatched above the RAM size (and in the VGA hole) through four tables of handlers
  *   indexed by 128 KiB block (`memory_map_read8/write8/read32/write32`), set by `io.mmap_register`;
  *   16-bit writes go through `cpu.mmap_write16`, which v86 splits into two byte writes; 16-bit
@@ -57,7 +59,10 @@ export interface V86Pci {
 
 /** v86's `CPU` object (src/cpu.js): the members the glue reads or replaces. */
 export interface V86Cpu {
+  /** A view of guest RAM (in v86 a Proxy that builds a fresh view per access: read `byteOffset` only). */
   mem8: Uint8Array;
+  /** The WebAssembly memory that holds guest RAM at `mem8.byteOffset`; its buffer changes when it grows. */
+  wasm_memory?: { readonly buffer: ArrayBufferLike };
   memory_size: Uint32Array;
   io: V86Io;
   devices: { pci: V86Pci };
