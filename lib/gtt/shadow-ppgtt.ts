@@ -237,8 +237,11 @@ export class ShadowPage {
   declare readonly mfn: number;
   /** The shadow table (host frame view). */
   declare readonly shadow: Uint32Array;
-  /** The guest table (guest page view); empty for a split PT. */
-  declare readonly guest: Uint32Array;
+  /**
+   * The guest table (guest page view); empty for a split PT. Re-pointed by
+   * `PpgttManager.refreshGuestViews` when the guest memory's buffer is replaced.
+   */
+  declare guest: Uint32Array;
   /** References: shadow entries and mm roots pointing here. */
   declare refs: number;
   /** Trapped writes since the last sync (GVT-g `write_cnt`). */
@@ -523,6 +526,21 @@ export class PpgttManager {
   }
 
   // ---------------------------------------------------------------- mm lifecycle
+
+  /**
+   * Re-read the guest page view of every shadowed page-table page: call it when the guest
+   * memory's backing buffer was replaced (a WebAssembly memory that grew), or the shadow would
+   * compare against a detached view. Returns the pages re-pointed.
+   */
+  refreshGuestViews(): number {
+    let n = 0;
+    for (const page of this.byGfn.values()) {
+      if (page.gfn < 0) continue;
+      page.guest = this.ept.guest.page32(page.gfn);
+      n++;
+    }
+    return n;
+  }
 
   /**
    * The shadow mm of guest `roots` in `mode`, built on first use and cached: for

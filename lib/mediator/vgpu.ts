@@ -434,6 +434,17 @@ export class Vgpu {
     this.ept.guestWrite32(gpa, value);
   }
 
+  /**
+   * The guest memory's backing buffer was replaced (e.g. an emulator's WebAssembly memory grew
+   * and its `PagedGuestMemory` now hands out views of the new buffer): re-point every view the
+   * mediator holds, the EPT's adopted frames and the shadowed page-table pages. Returns the views
+   * re-pointed.
+   */
+  guestMemoryMoved(): number {
+    this.checkAlive();
+    return this.ept.refreshGuestViews() + this.ppgtt.refreshGuestViews();
+  }
+
   /** Let the vGPU's workloads run (the default after creation). */
   activate(): void {
     this.checkAlive();

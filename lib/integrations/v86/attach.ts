@@ -18,7 +18,7 @@
  *   asks v86 to come back no later than the device's next event while work is pending.
  *
  * Guest RAM is v86's memory (`ArrayGuestMemory` over the WebAssembly memory's buffer, followed when
- * the memory grows: `Ept.refreshGuestViews`). v86's JIT stores into it
+ * the memory grows: `Vgpu.guestMemoryMoved`). v86's JIT stores into it
  * without traps, so the vGPU is created with `guestWrites: 'untrapped'`.
  */
 import createDebug from 'debug';
@@ -312,8 +312,8 @@ export class V86Vgpu {
   /** Follow a grown WebAssembly memory: new views for the guest RAM and the frames the EPT adopted. */
   private syncMemory(): void {
     if (this.memory.refresh()) {
-      const n = this.vgpu.ept.refreshGuestViews();
-      log('guest RAM buffer replaced (WebAssembly memory grew): %d adopted frames re-pointed', n);
+      const n = this.vgpu.guestMemoryMoved();
+      log('guest RAM buffer replaced (WebAssembly memory grew): %d views re-pointed', n);
     }
   }
 
