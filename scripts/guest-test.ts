@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { V86 } from 'v86';
 import { Gen9Device, Mediator } from '../lib/index.js';
-import { attachV86Vgpu, installAcpiTables, type V86Emulator, type V86Vgpu } from '../lib/integrations/v86/index.js';
+import { attachV86Vgpu, type V86Emulator, type V86Vgpu } from '../lib/integrations/v86/index.js';
 import { GuestConsole } from '../lib/integrations/v86/console.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -88,7 +88,8 @@ const emulator = new V86({
   bzimage: { buffer: load('bzImage') },
   initrd: { buffer: load('initrd.img') },
   cmdline: readFileSync(join(cache, 'cmdline.txt'), 'utf8').trim(),
-  // v86's PIIX4 ACPI device: what the tables of installAcpiTables describe.
+  // v86's PIIX4 ACPI device; Debian's 128 KiB SeaBIOS then builds its Bochs ACPI tables, and
+  // wmi.ko (needed by video.ko, needed by i915.ko) loads.
   acpi: true,
   autostart: false,
   disable_keyboard: true,
@@ -116,9 +117,7 @@ function finish(code: number, summary: string): never {
 }
 
 emulator.add_listener('emulator-loaded', () => {
-  const v86 = emulator as unknown as V86Emulator;
-  installAcpiTables(v86.v86.cpu);
-  attached = attachV86Vgpu(v86, { mediator, name: 'i915-guest' });
+  attached = attachV86Vgpu(emulator as unknown as V86Emulator, { mediator, name: 'i915-guest' });
   emulator.run();
 });
 

@@ -6,5 +6,3 @@ export { attachV86Vgpu, V86Vgpu } from './attach.js';
 export type { V86AttachOptions, V86AttachStats } from './attach.js';
 export { ArrayGuestMemory } from './memory.js';
 export type { V86Emulator, V86Cpu, V86Pci, V86Io, V86PciDevice } from './v86-types.js';
-export { acpiFwCfgFiles, installAcpiTables, V86_ACPI } from './acpi.js';
-export type { FwCfgFile } from './acpi.js';
