@@ -25,6 +25,8 @@ const quiet = args.includes('--quiet');
 const memoryMiB = Number(option('--memory', '256'));
 const timeoutS = Number(option('--timeout', '300'));
 const cmdlineExtra = option('--cmdline-extra', '');
+// Seconds to keep the emulator running after `done` (to see the power-off messages).
+const lingerS = Number(option('--linger', '0'));
 
 const read = (name) => {
   try {
@@ -112,19 +114,24 @@ function onLine(text) {
     if (/^(init start|module i915|no Intel|card0|test exit|done)/.test(marker)) milestones.push([word, seconds(), cpuSeconds()]);
     if (marker.startsWith('done')) {
       const failures = check();
-      if (failures.length) {
-        void finish(1, `FAILED: ${failures.join('; ')}`);
-      } else {
-        void finish(0, 'ok: init ran, modules loaded, card0 missing reported, done');
-      }
+      const [code, why] = failures.length
+        ? [1, `FAILED: ${failures.join('; ')}`]
+        : [0, 'ok: init ran, modules loaded, card0 missing reported, done'];
+      if (lingerS > 0) setTimeout(() => void finish(code, why), lingerS * 1000);
+      else void finish(code, why);
     }
   } else if (/Kernel panic/.test(text)) {
     void finish(1, `FAILED: ${text.trim()}`);
   }
-  if (milestones.length === 0 && /Linux version/.test(text)) milestones.push(['kernel banner', seconds(), cpuSeconds()]);
+  if (/\] Linux version /.test(text)) milestones.push(['kernel banner', seconds(), cpuSeconds()]);
 }
 
+let firstByte = true;
 emulator.add_listener('serial0-output-byte', (byte) => {
+  if (firstByte) {
+    firstByte = false;
+    milestones.push(['first serial byte', seconds(), cpuSeconds()]);
+  }
   const ch = String.fromCharCode(byte);
   if (ch === '\n') {
     onLine(line.replace(/\r$/, ''));

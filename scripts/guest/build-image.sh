@@ -27,6 +27,8 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CACHE=${GVTKIT_GUEST_CACHE:-$REPO/.cache/guest}
+mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
 SCRIPT="$REPO/scripts/guest/build-image.sh"
 TEST_SRC="$REPO/guest/i915-test.c"
 FORCE=0
