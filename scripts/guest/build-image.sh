@@ -99,14 +99,14 @@ fi
 
 # candidate <package[:arch]>: the version apt would download, or nothing.
 candidate() {
-	apt-cache policy "$1" 2>/dev/null | awk '/^  Candidate:/ { if ($2 != "(none)") print $2; exit }'
+	{ apt-cache policy "$1" 2>/dev/null || true; } | awk '/^  Candidate:/ { if ($2 != "(none)") print $2; exit }'
 }
 
 [ -n "$(candidate busybox-static:i386)" ] || apt_update
 
 newest_kernel() {
 	apt-cache pkgnames linux-image-6.1.0- 2>/dev/null |
-		grep -E '^linux-image-6\.1\.0-[0-9]+-686-unsigned$' | sort -V | tail -n 1
+		{ grep -E '^linux-image-6\.1\.0-[0-9]+-686-unsigned$' || true; } | sort -V | tail -n 1
 }
 
 KPKG=${GVTKIT_GUEST_KERNEL:-$(newest_kernel)}
@@ -220,7 +220,7 @@ while IFS= read -r line; do
 	DEPS[$mod]=${line#*:}
 done <"$MODDIR/modules.dep"
 
-I915=$(grep -o '^[^:]*/i915\.ko\(\.xz\|\.zst\|\.gz\)\?:' "$MODDIR/modules.dep" | tr -d ':')
+I915=$(grep -o '^[^:]*/i915\.ko\(\.xz\|\.zst\|\.gz\)\?:' "$MODDIR/modules.dep" | tr -d ':' || true)
 [ -n "$I915" ] || die "no i915.ko in $KPKG's modules.dep"
 
 declare -A SEEN
