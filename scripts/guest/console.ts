@@ -1,0 +1,292 @@
+/**
+ * Reader of the gvtkit guest image's serial console (scripts/guest/build-image.sh,
+ * docs/guest.md).
+ *
+ * The image's /init and its test program (guest/i915-test.c) print one
+ * `GVTKIT-GUEST: <what> ...` line per result. {@link GuestConsole} takes the serial bytes
+ * as v86 hands them out (`serial0-output-byte`), splits lines, turns each marker line into
+ * a typed {@link GuestEvent} through the {@link MARKER_ROWS} table and folds the events
+ * into a {@link GuestReport}. {@link verdict} says whether the guest ran the whole test.
+ */
+
+/** The prefix of every marker line. */
+export const MARKER = 'GVTKIT-GUEST: ';
+
+/** Kernel log levels as `dmesg -r` prints them (`<level>`; the facility is level >> 3). */
+export const KernelLogLevel = {
+  EMERG: 0, ALERT: 1, CRIT: 2, ERR: 3, WARNING: 4, NOTICE: 5, INFO: 6, DEBUG: 7,
+} as const;
+
+/** One parsed marker line. `uptime` values are the guest's /proc/uptime in seconds. */
+export type GuestEvent =
+  | { kind: 'init'; uptime: number; kernel: string }
+  | { kind: 'module'; name: string; ok: true; uptime: number }
+  | { kind: 'module'; name: string; ok: false; rc: number }
+  | { kind: 'no-gpu' }
+  | { kind: 'gpu'; slot: string }
+  | { kind: 'bound'; slot: string; uptime: number }
+  | { kind: 'not-bound'; slot: string }
+  | { kind: 'card0'; present: true; uptime: number }
+  | { kind: 'card0'; present: false }
+  | { kind: 'test-start'; device: string }
+  | { kind: 'error'; call: string; batch: string | null; errno: number; message: string }
+  | { kind: 'device-missing'; device: string }
+  | { kind: 'driver'; name: string; version: string; date: string }
+  | { kind: 'param'; name: string; value: number }
+  | { kind: 'param-error'; name: string; errno: number; message: string }
+  | { kind: 'batch'; name: string; status: 'ok' }
+  | { kind: 'batch'; name: string; status: 'fail' | 'skip'; reason: string }
+  | { kind: 'batch-time'; name: string; ms: number }
+  | { kind: 'batches'; verified: number; attempted: number }
+  | { kind: 'test-exit'; code: number; uptime: number }
+  | { kind: 'klog'; level: number | null; time: number | null; text: string }
+  | { kind: 'done'; uptime: number }
+  | { kind: 'unknown'; text: string };
+
+/** A row of the marker table: a pattern over the text after {@link MARKER}, and its event. */
+export interface MarkerRow {
+  readonly pattern: RegExp;
+  readonly build: (m: RegExpExecArray) => GuestEvent;
+}
+
+const num = (s: string): number => Number(s);
+const intOf = (s: string): number => (s.startsWith('0x') ? Number.parseInt(s.slice(2), 16) : Number.parseInt(s, 10));
+
+/**
+ * The marker lines, as printed by /init (build-image.sh) and guest/i915-test.c. First match
+ * wins; a line no row matches becomes `{ kind: 'unknown' }`.
+ */
+export const MARKER_ROWS: readonly MarkerRow[] = [
+  { pattern: /^init start uptime (\S+) kernel (\S+)$/, build: (m) => ({ kind: 'init', uptime: num(m[1]), kernel: m[2] }) },
+  { pattern: /^module (\S+) loaded uptime (\S+)$/, build: (m) => ({ kind: 'module', name: m[1], ok: true, uptime: num(m[2]) }) },
+  { pattern: /^module (\S+) FAIL rc=(\d+)$/, build: (m) => ({ kind: 'module', name: m[1], ok: false, rc: num(m[2]) }) },
+  { pattern: /^no Intel display-class PCI device$/, build: () => ({ kind: 'no-gpu' }) },
+  { pattern: /^pci (\S+) intel display device$/, build: (m) => ({ kind: 'gpu', slot: m[1] }) },
+  { pattern: /^i915 bound (\S+) uptime (\S+)$/, build: (m) => ({ kind: 'bound', slot: m[1], uptime: num(m[2]) }) },
+  { pattern: /^i915 not bound (\S+)$/, build: (m) => ({ kind: 'not-bound', slot: m[1] }) },
+  { pattern: /^card0 present uptime (\S+)$/, build: (m) => ({ kind: 'card0', present: true, uptime: num(m[1]) }) },
+  { pattern: /^card0 missing$/, build: () => ({ kind: 'card0', present: false }) },
+  { pattern: /^test start device (\S+)$/, build: (m) => ({ kind: 'test-start', device: m[1] }) },
+  {
+    pattern: /^error (\S+)(?: \(batch (\S+)\))? errno=(\d+) \((.*)\)$/,
+    build: (m) => ({ kind: 'error', call: m[1], batch: m[2] ?? null, errno: num(m[3]), message: m[4] }),
+  },
+  { pattern: /^device missing (\S+)$/, build: (m) => ({ kind: 'device-missing', device: m[1] }) },
+  { pattern: /^driver (\S+) (\d+\.\d+\.\d+) ?(.*)$/, build: (m) => ({ kind: 'driver', name: m[1], version: m[2], date: m[3] }) },
+  {
+    pattern: /^param (\S+) FAIL errno=(\d+) \((.*)\)$/,
+    build: (m) => ({ kind: 'param-error', name: m[1], errno: num(m[2]), message: m[3] }),
+  },
+  { pattern: /^param (\S+) (0x[0-9a-f]+|-?\d+)$/, build: (m) => ({ kind: 'param', name: m[1], value: intOf(m[2]) }) },
+  { pattern: /^batch (\S+) ok$/, build: (m) => ({ kind: 'batch', name: m[1], status: 'ok' }) },
+  { pattern: /^batch (\S+) FAIL ?(.*)$/, build: (m) => ({ kind: 'batch', name: m[1], status: 'fail', reason: m[2] }) },
+  { pattern: /^batch (\S+) skip ?(.*)$/, build: (m) => ({ kind: 'batch', name: m[1], status: 'skip', reason: m[2] }) },
+  { pattern: /^batch (\S+) completed in (\d+) ms$/, build: (m) => ({ kind: 'batch-time', name: m[1], ms: num(m[2]) }) },
+  { pattern: /^batches (\d+)\/(\d+) verified$/, build: (m) => ({ kind: 'batches', verified: num(m[1]), attempted: num(m[2]) }) },
+  { pattern: /^test exit (\d+) uptime (\S+)$/, build: (m) => ({ kind: 'test-exit', code: num(m[1]), uptime: num(m[2]) }) },
+  {
+    // `dmesg -r`: "<level>[ seconds] text"; plain dmesg has no level.
+    pattern: /^klog (?:<(\d+)>)?(?:\[\s*(\d+\.\d+)\] ?)?(.*)$/,
+    build: (m) => ({
+      kind: 'klog',
+      level: m[1] === undefined ? null : num(m[1]) & 7,
+      time: m[2] === undefined ? null : num(m[2]),
+      text: m[3],
+    }),
+  },
+  { pattern: /^done uptime (\S+)$/, build: (m) => ({ kind: 'done', uptime: num(m[1]) }) },
+];
+
+/**
+ * Parses the text of one console line. Returns null when the line carries no marker (a
+ * kernel message, busybox's own output); the marker may follow other text on the line,
+ * since a kernel message can land in the middle of a user-space line.
+ */
+export function parseMarkerLine(line: string): GuestEvent | null {
+  const at = line.indexOf(MARKER);
+  if (at < 0) return null;
+  const text = line.slice(at + MARKER.length).replace(/\r$/, '');
+  for (const row of MARKER_ROWS) {
+    const m = row.pattern.exec(text);
+    if (m) return row.build(m);
+  }
+  return { kind: 'unknown', text };
+}
+
+/** One batch the test program ran or skipped. */
+export interface BatchResult {
+  name: string;
+  status: 'ok' | 'fail' | 'skip';
+  reason: string | null;
+  /** Submission to idle, in the guest's milliseconds, when the program printed it. */
+  ms: number | null;
+}
+
+/** A kernel log record the image printed (`klog` lines). */
+export interface KernelLogLine {
+  level: number | null;
+  time: number | null;
+  text: string;
+}
+
+/** Everything the console said, folded. Guest uptimes are in seconds. */
+export interface GuestReport {
+  kernel: string | null;
+  initUptime: number | null;
+  modules: { name: string; ok: boolean; rc: number | null; uptime: number | null }[];
+  /** The Intel display-class PCI function /init found, or null (`no-gpu`). */
+  gpuSlot: string | null;
+  i915Bound: boolean;
+  boundUptime: number | null;
+  card0: boolean | null;
+  driver: { name: string; version: string; date: string } | null;
+  params: Record<string, number>;
+  errors: { call: string; batch: string | null; errno: number; message: string }[];
+  batches: BatchResult[];
+  summary: { verified: number; attempted: number } | null;
+  testExit: number | null;
+  testExitUptime: number | null;
+  klog: KernelLogLine[];
+  unknown: string[];
+  done: boolean;
+  doneUptime: number | null;
+}
+
+/** An empty report. */
+export function emptyReport(): GuestReport {
+  return {
+    kernel: null, initUptime: null, modules: [], gpuSlot: null, i915Bound: false, boundUptime: null,
+    card0: null, driver: null, params: {}, errors: [], batches: [], summary: null, testExit: null,
+    testExitUptime: null, klog: [], unknown: [], done: false, doneUptime: null,
+  };
+}
+
+/** Folds one event into `report` (mutates it). */
+export function applyEvent(report: GuestReport, e: GuestEvent): void {
+  switch (e.kind) {
+    case 'init': report.initUptime = e.uptime; report.kernel = e.kernel; break;
+    case 'module':
+      report.modules.push(e.ok
+        ? { name: e.name, ok: true, rc: null, uptime: e.uptime }
+        : { name: e.name, ok: false, rc: e.rc, uptime: null });
+      break;
+    case 'no-gpu': report.gpuSlot = null; break;
+    case 'gpu': report.gpuSlot = e.slot; break;
+    case 'bound': report.i915Bound = true; report.boundUptime = e.uptime; break;
+    case 'not-bound': report.i915Bound = false; break;
+    case 'card0': report.card0 = e.present; break;
+    case 'test-start': break;
+    case 'error': report.errors.push({ call: e.call, batch: e.batch, errno: e.errno, message: e.message }); break;
+    case 'device-missing': report.card0 = false; break;
+    case 'driver': report.driver = { name: e.name, version: e.version, date: e.date }; break;
+    case 'param': report.params[e.name] = e.value; break;
+    case 'param-error': report.errors.push({ call: `GETPARAM ${e.name}`, batch: null, errno: e.errno, message: e.message }); break;
+    case 'batch': {
+      const prior = report.batches.find((b) => b.name === e.name);
+      const reason = e.status === 'ok' ? null : e.reason;
+      if (prior) { prior.status = e.status; prior.reason = reason; } else report.batches.push({ name: e.name, status: e.status, reason, ms: null });
+      break;
+    }
+    case 'batch-time': {
+      const prior = report.batches.find((b) => b.name === e.name);
+      // The program prints the time before the batch's result line.
+      if (prior) prior.ms = e.ms; else report.batches.push({ name: e.name, status: 'fail', reason: 'no result line', ms: e.ms });
+      break;
+    }
+    case 'batches': report.summary = { verified: e.verified, attempted: e.attempted }; break;
+    case 'test-exit': report.testExit = e.code; report.testExitUptime = e.uptime; break;
+    case 'klog': report.klog.push({ level: e.level, time: e.time, text: e.text }); break;
+    case 'done': report.done = true; report.doneUptime = e.uptime; break;
+    case 'unknown': report.unknown.push(e.text); break;
+  }
+}
+
+/**
+ * A streaming reader of the serial console: feed it bytes or text; it calls `onEvent` for
+ * each marker and `onLine` for every line, and keeps the folded {@link GuestReport}.
+ */
+export class GuestConsole {
+  /** The folded report so far. */
+  readonly report: GuestReport = emptyReport();
+  private partial = '';
+  private readonly onEvent: ((e: GuestEvent, line: string) => void) | undefined;
+  private readonly onLine: ((line: string) => void) | undefined;
+
+  constructor(opts: { onEvent?: (e: GuestEvent, line: string) => void; onLine?: (line: string) => void } = {}) {
+    this.onEvent = opts.onEvent;
+    this.onLine = opts.onLine;
+  }
+
+  /** One byte of serial output (v86's `serial0-output-byte`); bytes are Latin-1. */
+  pushByte(byte: number): void {
+    if (byte === 0x0a) this.endLine();
+    else this.partial += String.fromCharCode(byte & 0xff);
+  }
+
+  /** A chunk of console text. */
+  pushText(text: string): void {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x0a) this.endLine();
+      else this.partial += text[i];
+    }
+  }
+
+  /** Ends a last line that had no newline (call at power-off). */
+  flush(): void {
+    if (this.partial.length > 0) this.endLine();
+  }
+
+  private endLine(): void {
+    const line = this.partial.replace(/\r$/, '');
+    this.partial = '';
+    this.onLine?.(line);
+    const e = parseMarkerLine(line);
+    if (e) {
+      applyEvent(this.report, e);
+      this.onEvent?.(e, line);
+    }
+  }
+}
+
+/** Kernel log records at warning level or worse, and WARN/BUG splats whatever their level. */
+export function kernelProblems(report: GuestReport): KernelLogLine[] {
+  return report.klog.filter((l) =>
+    (l.level !== null && l.level <= KernelLogLevel.WARNING) || /\bWARNING:|\bBUG:|\*ERROR\*/.test(l.text));
+}
+
+/** Whether the guest ran the whole test, and one line that says so or says what failed. */
+export interface GuestVerdict {
+  ok: boolean;
+  line: string;
+  failures: string[];
+}
+
+/**
+ * Judges a report from a guest with a vGPU attached: every module loaded, i915 bound,
+ * /dev/dri/card0 present, every attempted batch verified (at least one), the program exited
+ * 0, and the guest reached `done`.
+ */
+export function verdict(report: GuestReport): GuestVerdict {
+  const failures: string[] = [];
+  if (report.initUptime === null) failures.push('/init did not start');
+  for (const m of report.modules) if (!m.ok) failures.push(`module ${m.name} failed (rc ${m.rc})`);
+  if (report.gpuSlot === null) failures.push('no Intel display-class PCI device');
+  else if (!report.i915Bound) failures.push(`i915 did not bind ${report.gpuSlot}`);
+  if (report.card0 === false) failures.push('/dev/dri/card0 missing');
+  for (const e of report.errors) failures.push(`${e.call}${e.batch ? ` (${e.batch})` : ''}: errno ${e.errno} (${e.message})`);
+  for (const b of report.batches) if (b.status === 'fail') failures.push(`batch ${b.name}: ${b.reason}`);
+  const s = report.summary;
+  if (s === null) failures.push('no batches summary');
+  else if (s.attempted === 0) failures.push('no batch attempted');
+  else if (s.verified !== s.attempted) failures.push(`${s.verified}/${s.attempted} batches verified`);
+  if (report.testExit !== null && report.testExit !== 0) failures.push(`test program exited ${report.testExit}`);
+  if (!report.done) failures.push('the guest did not reach done');
+  const counts = s ? `${s.verified}/${s.attempted} batches verified` : 'no batches';
+  const ok = failures.length === 0;
+  return {
+    ok,
+    failures,
+    line: ok ? `real guest: i915 bound, ${counts}` : `real guest: FAILED: ${failures.join('; ')}`,
+  };
+}
