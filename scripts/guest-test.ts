@@ -7,7 +7,7 @@
  *
  * or what failed. Exit code 0 when every batch was verified, 1 otherwise, 2 on a usage error.
  * Options: --timeout SECONDS (wall, default 900), --cache DIR, --console FILE (the whole serial
- * log, default gvtkit-out/guest-console.log), --memory MIB (guest RAM, default 512), --verbose
+ * log, default gvtkit-out/guest-console.log), --memory MIB (guest RAM, default 256), --verbose
  * (echo the console), --no-build.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { V86 } from 'v86';
 import { Gen9Device, Mediator } from '../lib/index.js';
 import { attachV86Vgpu, type V86Emulator, type V86Vgpu } from '../lib/integrations/v86/index.js';
-import { GuestConsole } from '../lib/integrations/v86/console.js';
+import { GuestConsole, kernelProblems, verdict } from './guest/console.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -37,7 +37,7 @@ function parse() {
         console: { type: 'string', default: join(ROOT, 'gvtkit-out', 'guest-console.log') },
         verbose: { type: 'boolean', default: false },
         'no-build': { type: 'boolean', default: false },
-        memory: { type: 'string', default: '512' },
+        memory: { type: 'string', default: '256' },
       },
       strict: true,
     }).values;
@@ -72,17 +72,39 @@ const wasmPath = join(dirname(require.resolve('v86')), 'v86.wasm');
 
 const device = new Gen9Device({ apertureSize: 256 * 1024 * 1024 });
 const mediator = new Mediator(device);
-const gc = new GuestConsole();
 const started = Date.now();
 const wall = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+const milestones: string[] = [];
 let consoleText = '';
-let line = '';
 let attached: V86Vgpu | null = null;
+const gc = new GuestConsole({
+  onLine: (l) => {
+    consoleText += `${l}\n`;
+    if (values.verbose) process.stderr.write(`guest| ${l}\n`);
+  },
+  onEvent: (e) => {
+    let what: string | null = null;
+    if (e.kind === 'bound') what = `i915 bound ${e.slot}`;
+    else if (e.kind === 'not-bound') what = `i915 NOT bound ${e.slot}`;
+    else if (e.kind === 'batch') what = `batch ${e.name} ${e.status}${e.status === 'ok' ? '' : `: ${e.reason}`}`;
+    else if (e.kind === 'module' && !e.ok) what = `module ${e.name} FAILED rc ${e.rc}`;
+    else if (e.kind === 'done') what = 'guest done';
+    if (what !== null) {
+      milestones.push(`${what} at ${wall()}`);
+      if (!values.verbose) process.stderr.write(`guest-test: [${wall()}] ${what}\n`);
+    }
+    if (e.kind === 'done') {
+      gc.flush();
+      const v = verdict(gc.report);
+      finish(v.ok ? 0 : 1, v.line);
+    }
+  },
+});
 
 const emulator = new V86({
   wasm_path: wasmPath,
   memory_size: memoryMiB * 1024 * 1024,
-  vga_memory_size: 8 * 1024 * 1024,
+  vga_memory_size: 2 * 1024 * 1024,
   bios: { buffer: load('bios.bin') },
   vga_bios: { buffer: load('vgabios.bin') },
   bzimage: { buffer: load('bzImage') },
@@ -111,6 +133,8 @@ function finish(code: number, summary: string): never {
       + `interrupts ${v.counters.interruptsDelivered}, workloads completed ${mediator.stats.completed}, failed ${mediator.stats.failed}; `
       + `glue ${JSON.stringify(attached.stats)}\n`);
   }
+  for (const k of kernelProblems(gc.report)) process.stderr.write(`guest-test: kernel: ${k.text}\n`);
+  process.stderr.write(`guest-test: milestones: ${milestones.join('; ') || 'none'}\n`);
   process.stderr.write(`guest-test: console in ${values.console}; wall ${wall()}\n`);
   process.stdout.write(`${summary}\n`);
   process.exit(code);
@@ -121,24 +145,9 @@ emulator.add_listener('emulator-loaded', () => {
   emulator.run();
 });
 
-emulator.add_listener('serial0-output-byte', (byte: number) => {
-  const ch = String.fromCharCode(byte);
-  consoleText += ch;
-  if (ch !== '\n') {
-    if (ch !== '\r') line += ch;
-    return;
-  }
-  const l = line;
-  line = '';
-  if (values.verbose) process.stderr.write(`guest| ${l}\n`);
-  const ev = gc.feed(l, Date.now() - started);
-  if (ev !== null && !values.verbose) process.stderr.write(`guest-test: [${wall()}] ${ev}\n`);
-  if (gc.done) {
-    const r = gc.result();
-    finish(r.ok ? 0 : 1, r.summary);
-  }
-});
+emulator.add_listener('serial0-output-byte', (byte: number) => gc.pushByte(byte));
 
 setTimeout(() => {
-  finish(1, `real guest: TIMEOUT after ${timeoutS} s: ${gc.result().summary.replace(/^real guest: /, '')}`);
+  gc.flush();
+  finish(1, `real guest: TIMEOUT after ${timeoutS} s: ${verdict(gc.report).line.replace(/^real guest: /, '')}`);
 }, timeoutS * 1000).unref();

@@ -255,6 +255,15 @@ export function kernelProblems(report: GuestReport): KernelLogLine[] {
     (l.level !== null && l.level <= KernelLogLevel.WARNING) || /\bWARNING:|\bBUG:|\*ERROR\*/.test(l.text));
 }
 
+/**
+ * The first kernel log line that says i915 gave up on the GT (a wedged GT, a reset that timed
+ * out, a hang), or null: the GT is awake.
+ */
+export function gtWedged(report: GuestReport): string | null {
+  const l = report.klog.find((k) => /wedged|reset request timed out|GPU HANG|Failed to reset|failed to idle/i.test(k.text));
+  return l === undefined ? null : l.text;
+}
+
 /** Whether the guest ran the whole test, and one line that says so or says what failed. */
 export interface GuestVerdict {
   ok: boolean;
@@ -265,7 +274,7 @@ export interface GuestVerdict {
 /**
  * Judges a report from a guest with a vGPU attached: every module loaded, i915 bound,
  * /dev/dri/card0 present, every attempted batch verified (at least one), the program exited
- * 0, and the guest reached `done`.
+ * 0, the GT not wedged (`gtWedged`), and the guest reached `done`.
  */
 export function verdict(report: GuestReport): GuestVerdict {
   const failures: string[] = [];
@@ -282,11 +291,13 @@ export function verdict(report: GuestReport): GuestVerdict {
   else if (s.verified !== s.attempted) failures.push(`${s.verified}/${s.attempted} batches verified`);
   if (report.testExit !== null && report.testExit !== 0) failures.push(`test program exited ${report.testExit}`);
   if (!report.done) failures.push('the guest did not reach done');
+  const wedged = gtWedged(report);
+  if (wedged !== null) failures.push(`GT wedged: ${wedged}`);
   const counts = s ? `${s.verified}/${s.attempted} batches verified` : 'no batches';
   const ok = failures.length === 0;
   return {
     ok,
     failures,
-    line: ok ? `real guest: i915 bound, ${counts}` : `real guest: FAILED: ${failures.join('; ')}`,
+    line: ok ? `real guest: i915 bound, GT awake, ${counts}` : `real guest: FAILED: ${failures.join('; ')}`,
   };
 }
