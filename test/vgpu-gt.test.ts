@@ -230,6 +230,14 @@ t.test('i915 6.1 probe: every GT register it waits on or derives a capability fr
   // sanitize_gpu: __intel_gt_reset(gt, ALL_ENGINES).
   t.same(i915ResetEngines(v, 'all'), [], 'the full reset at probe goes through (no "reset request timed out")');
 
+  // i915_driver_hw_probe → i915_ggtt_probe_hw → gen8_gmch_probe: the GGTT size from GGC's GGMS
+  // (2^GGMS MiB of 8-byte PTEs), the aperture from BAR2; stolen memory from GMS (none for a vGPU).
+  const ggc = v.pciConfigRead(0x50, 2);
+  const ggms = (ggc >>> 6) & 3;
+  const ggttTotal = ggms ? ((1 << ggms) * MiB / 8) * PAGE_SIZE : 0;
+  t.equal(ggttTotal, 4 * 1024 * MiB, 'GGC: a 4 GiB GGTT (8 MiB of PTEs, the BAR0 GTT window)');
+  t.ok(h.device.apertureSize <= ggttTotal, 'the aperture lies inside the GGTT ("mappable aperture extends past end of GGTT" otherwise)');
+  t.equal((ggc >>> 8) & 0xff, 0, 'GMS 0: no stolen memory, as intel_vgpu_init_cfg_space shows a vGPU');
   // i915_driver_hw_probe: intel_dram_edram_detect.
   t.equal(v.mmioRead(REG.HSW_EDRAM_CAP, 4) & 1, 0, 'no eDRAM on a GT2');
   // intel_gt_init → intel_gt_pm_init → gen6_rps_init: RP0 <= RPn leaves RPS off.
