@@ -537,8 +537,9 @@ export class Vgpu {
    * `intel_gvt_reset_vgpu_locked(vgpu, false, ALL_ENGINES)`): all its queued and running work is
    * dropped, the engine and GT registers below `GT_RESET_END` and every execlist go back to their
    * state at creation, the PVINFO page is filled again (`populate_pvinfo_page`). Its GGTT, fences,
-   * shadow PPGTTs, interrupt and display registers, PCI config and failsafe state are kept. Only
-   * this vGPU's state changes: a running workload of its own is stopped by the mediator, nothing else.
+   * shadow PPGTTs, registers from `GT_RESET_END` on (interrupts, most of the display), PCI config
+   * and failsafe state are kept. Only this vGPU's state changes: a running workload of its own is
+   * stopped by the mediator, nothing else.
    */
   resetGt(): void {
     this.checkAlive();
