@@ -321,6 +321,19 @@ t.test('TLB invalidation (mmio_invalidate_full): each engine\'s request reads 0 
   t.same(changedDwords(host, hostRegs(h)), [], 'no host register written');
 });
 
+t.test('RING_TIMESTAMP of the vGPU ticks at the frequency i915 derives from CTC_MODE', async (t) => {
+  const h = new Harness();
+  const v = h.addGuest({ name: 'guest', ramBytes: 16 * MiB }).vgpu;
+  const hz = i915Gen9ClockFrequency(v);
+  for (const e of GEN9_ENGINES) {
+    const reg = e.mmioBase + RING.TIMESTAMP;
+    const read64 = (): number => v.mmioRead(reg + 4, 4) * 2 ** 32 + v.mmioRead(reg, 4);
+    const before = read64();
+    h.run(2_000_000);
+    t.equal(read64() - before, (hz * 2_000_000) / 1e9, `${e.name}: 2 ms of simulated time are ${(hz * 2e6) / 1e9} ticks at ${hz} Hz`);
+  }
+});
+
 t.test('GUC_STATUS: a GuC domain reset shows MIA_IN_RESET to one read (GVT-g guc_status_read)', async (t) => {
   const h = new Harness();
   const v = h.addGuest({ name: 'guest', ramBytes: 16 * MiB }).vgpu;

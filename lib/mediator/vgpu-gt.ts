@@ -16,6 +16,8 @@
  *   then `stop_timeout`, 100 ms) on every engine at every `gt_sanitize`.
  * - GEN8_{RTCR,M1TCR,M2TCR,BTCR,VTCR}: `mmio_invalidate_full` (TLB invalidation when an object
  *   loses its pages) writes 1 and polls for 0 for 4 ms, else "TLB invalidation did not complete".
+ * - RING_TIMESTAMP: read by userspace through DRM_IOCTL_I915_REG_READ (Mesa's GPU clock); its
+ *   rate is the one i915 derives from CTC_MODE (12 MHz, `TIMESTAMP_HZ`).
  * - FORCEWAKE_*_GEN9: i915 skips forcewake under a vGPU (`intel_uncore_init_mmio` gives a vGPU no
  *   UNCORE_HAS_FORCEWAKE); a guest driver that does use it polls the acknowledge.
  */
@@ -72,6 +74,16 @@ export const VGPU_GT_ROWS: readonly HandlerRow<Vgpu>[] = Object.freeze([
       // engine running on the host).
       at: e.mmioBase + RING.MI_MODE, owner: OWNER, doc: 'MODE_IDLE always reads set (GVT-g: the idle hardware\'s value); STOP_RING stays virtual',
       read: (_v, _o, stored) => (stored | Bits.MODE_IDLE) >>> 0,
+    },
+    {
+      // GVT-g mmio_read_from_hw: the timestamp is always the hardware's (a clock: nothing of
+      // another vGPU in it).
+      at: e.mmioBase + RING.TIMESTAMP, owner: OWNER, doc: 'reads the device\'s timestamp clock (12 MHz ticks, low dword)',
+      read: (v) => v.device.engines[e.id].timestampRead(false),
+    },
+    {
+      at: e.mmioBase + RING.TIMESTAMP_UDW, owner: OWNER, doc: 'reads the device\'s timestamp clock (12 MHz ticks, high dword)',
+      read: (v) => v.device.engines[e.id].timestampRead(true),
     },
     {
       // GVT-g ring_reset_ctl_write: only REQUEST_RESET is writable (ro_mask
