@@ -68,7 +68,14 @@ t.test('every register with a handler, from the tables', async (t) => {
   }
   for (let i = 0; i < 32; i++) has(VGPU_MMIO_HANDLERS, fenceReg(i), 'w');
   for (const table of TABLES) has(table, REG.GEN8_MASTER_IRQ, 'rw');
-  t.notOk(VGPU_MMIO_HANDLERS.handled.some((h) => h.offset === REG.GEN6_GDRST), 'the vGPU\'s GDRST is plain storage');
+  // The GT handshakes of the vGPU (mediator/vgpu-gt): its own rows, not the device's.
+  for (const e of GEN9_ENGINES) {
+    has(VGPU_MMIO_HANDLERS, e.mmioBase + RING.RESET_CTL, 'w');
+    has(VGPU_MMIO_HANDLERS, e.mmioBase + RING.MI_MODE, 'r');
+  }
+  has(VGPU_MMIO_HANDLERS, REG.GEN6_GDRST, 'w');
+  has(VGPU_MMIO_HANDLERS, REG.GUC_STATUS, 'r');
+  for (const o of [REG.FORCEWAKE_RENDER_GEN9, REG.FORCEWAKE_MEDIA_GEN9, REG.FORCEWAKE_BLITTER_GEN9]) has(VGPU_MMIO_HANDLERS, o, 'w');
 });
 
 t.test('the tables refuse a handler on an untracked register and a second handler', async (t) => {

@@ -10,7 +10,7 @@ export type { ExecStats } from './executor.js';
 export { GEN9_ENGINES, ENGINE_COUNT, EngineId, engineByName, engineOfOffset } from './engines.js';
 export type { EngineInfo, EngineName } from './engines.js';
 export {
-  GEN9_REGISTERS, GEN9_REGISTER_DEFS, RING, REG, Bits, EngineIrq, TIMESTAMP_HZ,
+  GEN9_REGISTERS, GEN9_REGISTER_DEFS, RING, REG, Bits, EngineIrq, TIMESTAMP_HZ, SKL_GT2_SSEU, SKL_GT2_FUSE2, SKL_CTC_MODE,
   ringReg, gtIsr, gtImr, gtIir, gtIer, fenceReg,
 } from './registers.js';
 export { PciConfigSpace, PciReg, PciCommand, BarType, ggcFor } from './pci.js';

@@ -154,6 +154,30 @@ export const REG = {
   GEN8_L3SQCREG4: 0xb118,
   /** Per-engine TLB invalidation requests (GVT-g `gvt_reg_tlb_control_handler`): RCS, VCS, VCS2, BCS, VECS. */
   TLB_INV_RCS: 0x4260,
+  /** RPM_CONFIG0: reference clock configuration (read by i915 on gen11+ only). */
+  RPM_CONFIG0: 0xd00,
+  /** GEN8_MCR_SELECTOR: steering of slice/subslice-specific reads (an i915 GT workaround writes it). */
+  GEN8_MCR_SELECTOR: 0xfdc,
+  /** GEN8_FUSE2: slice enables (bits 27:25) and, on gen9, subslice disables (bits 23:20). */
+  GEN8_FUSE2: 0x9120,
+  /** GEN9_EU_DISABLE(slice) = 0x9134 + 4 slice: one byte of EU disables per subslice. */
+  GEN9_EU_DISABLE0: 0x9134,
+  /** CTC_MODE: source (bit 0) and shift (bits 2:1) of the command streamer's timestamp clock. */
+  CTC_MODE: 0xa26c,
+  /** GUC_STATUS: bit 0 GS_MIA_IN_RESET (the GuC's microcontroller held in reset). */
+  GUC_STATUS: 0xc000,
+  /** GUC_WOPCM_SIZE: bit 0 locked (GuC firmware was loaded since power-on). */
+  GUC_WOPCM_SIZE: 0xc050,
+  /** DMA_GUC_WOPCM_OFFSET: bit 0 valid (GuC firmware was loaded since power-on). */
+  DMA_GUC_WOPCM_OFFSET: 0xc340,
+  /** HSW_EDRAM_CAP: bit 0 EDRAM_ENABLED (eDRAM parts only). */
+  HSW_EDRAM_CAP: 0x120010,
+  /** GEN6_GT_THREAD_STATUS_REG: GT thread C-state (gen6 forcewake waits on it). */
+  GEN6_GT_THREAD_STATUS_REG: 0x13805c,
+  /** GEN6_GT_CORE_STATUS: GT core C-state, bits 2:0 (0: C0). */
+  GEN6_GT_CORE_STATUS: 0x138060,
+  /** GEN6_RP_STATE_CAP (MCHBAR mirror 0x140000 + 0x5998): RP0 7:0, RP1 15:8, RPn 23:16, 50 MHz units. */
+  GEN6_RP_STATE_CAP: 0x145998,
 } as const;
 
 /** GT interrupt register offsets of bank `n`. */
@@ -197,6 +221,21 @@ export const Bits = {
   CSB_WRITE_PTR_MASK: 0x7,
   CSB_READ_PTR_SHIFT: 8,
   GEN6_GRDOM_FULL: 1 << 0,
+  /** GEN9_GRDOM_GUC: the GuC's reset domain in GEN6_GDRST. */
+  GEN9_GRDOM_GUC: 1 << 5,
+  /** RESET_CTL_CAT_ERROR: a catastrophic error, cleared by hardware. */
+  RESET_CTL_CAT_ERROR: 1 << 2,
+  /** GUC_STATUS GS_MIA_IN_RESET. */
+  GS_MIA_IN_RESET: 1 << 0,
+  /** GEN8_FUSE2 slice enables (GEN8_F2_S_ENA) and gen9 subslice disables (GEN9_F2_SS_DIS). */
+  GEN8_F2_S_ENA_SHIFT: 25,
+  GEN8_F2_S_ENA_MASK: 0x7 << 25,
+  GEN9_F2_SS_DIS_SHIFT: 20,
+  GEN9_F2_SS_DIS_MASK: 0xf << 20,
+  /** CTC_MODE: CTC_SOURCE_DIVIDE_LOGIC (bit 0; 0 is the crystal) and CTC_SHIFT_PARAMETER (bits 2:1). */
+  CTC_SOURCE_DIVIDE_LOGIC: 1 << 0,
+  CTC_SHIFT_PARAMETER_SHIFT: 1,
+  CTC_SHIFT_PARAMETER_MASK: 0x3 << 1,
   RING_FAULT_VALID: 1 << 0,
   RING_FAULT_GTTSEL: 1 << 11,
   FAULT_GTT_SEL: 1 << 4,
@@ -214,6 +253,24 @@ export const EngineIrq = {
 
 /** CS timestamp frequency of Skylake (12 MHz; i915 `cs_timestamp_frequency_hz` for gen9 big-core). */
 export const TIMESTAMP_HZ = 12_000_000;
+
+/**
+ * The GT the fuse registers describe: Skylake GT2 (PCI 0x1912, HD Graphics 530), one slice with
+ * three of its four subslices enabled and eight EUs in each: 24 EUs.
+ */
+export const SKL_GT2_SSEU = Object.freeze({ sliceMask: 0b1, subsliceMask: 0b0111, eusPerSubslice: 8 });
+
+/**
+ * GEN8_FUSE2 of that GT2: slice 0 enabled (GEN8_F2_S_ENA), subslice 3 disabled (GEN9_F2_SS_DIS).
+ * i915 `gen9_sseu_info_init` derives the slice, subslice and EU masks from it and GEN9_EU_DISABLE.
+ */
+export const SKL_GT2_FUSE2 = ((SKL_GT2_SSEU.sliceMask << Bits.GEN8_F2_S_ENA_SHIFT) | ((~SKL_GT2_SSEU.subsliceMask & 0xf) << Bits.GEN9_F2_SS_DIS_SHIFT)) >>> 0;
+
+/**
+ * CTC_MODE: the crystal as source (24 MHz on gen9 big-core) and shift parameter 2, so i915
+ * `gen9_read_clock_frequency` derives 24 MHz >> (3 - 2) = 12 MHz: `TIMESTAMP_HZ`.
+ */
+export const SKL_CTC_MODE = (2 << Bits.CTC_SHIFT_PARAMETER_SHIFT) >>> 0;
 
 // --- row helpers ---------------------------------------------------------------------------------
 
@@ -432,11 +489,48 @@ function globalRows(): RegisterDef[] {
   return rows;
 }
 
+/**
+ * GT registers an i915 guest (Linux 6.1) reads while it probes and initialises the GT, with the
+ * values a Skylake GT2 (`SKL_GT2_SSEU`) reads. GVT-g tracks each of them except CTC_MODE,
+ * GUC_WOPCM_SIZE and DMA_GUC_WOPCM_OFFSET (Linux 6.1 `intel_gvt_mmio_table.c`) and gives a vGPU the
+ * host's values at GVT-g's start (`save_initial_hw_state`, `intel_vgpu_reset_mmio`). Each row
+ * names the i915 function that reads it; docs/mmio.md lists them with their sources.
+ */
+function gtProbeRows(): RegisterDef[] {
+  return [
+    // gen11+ only (gen11_read_clock_frequency); tracked by GVT-g on SKL+ (iterate_skl_plus_mmio).
+    r(REG.RPM_CONFIG0, 'RPM_CONFIG0', RO),
+    // gen9_wa_init_mcr writes it (WaProgramMgsrForCorrectSliceSpecificMmioReads) and
+    // intel_gt_verify_workarounds reads it back: plain storage (GVT-g MMIO_D(0xfdc)).
+    r(REG.GEN8_MCR_SELECTOR, 'GEN8_MCR_SELECTOR'),
+    // gen9_sseu_info_init: zero fuses would mean no slice at all.
+    r(REG.GEN8_FUSE2, 'GEN8_FUSE2', RO, { reset: SKL_GT2_FUSE2 }),
+    r(REG.GEN9_EU_DISABLE0, 'GEN9_EU_DISABLE', RO, { count: 3 }),
+    // intel_gt_init_clock_frequency → gen9_read_clock_frequency.
+    r(REG.CTC_MODE, 'CTC_MODE', RO, { reset: SKL_CTC_MODE }),
+    // __intel_uc_reset_hw: after a GuC domain reset, i915 WARNs unless GS_MIA_IN_RESET is set;
+    // GVT-g's intel_vgpu_reset_mmio sets it at creation (the vGPU's handler rows keep it going).
+    r(REG.GUC_STATUS, 'GUC_STATUS', RO, { reset: Bits.GS_MIA_IN_RESET }),
+    // __uc_check_hw → uc_is_wopcm_locked: a lock bit makes i915 fail init without GuC.
+    r(REG.GUC_WOPCM_SIZE, 'GUC_WOPCM_SIZE', RO),
+    r(REG.DMA_GUC_WOPCM_OFFSET, 'DMA_GUC_WOPCM_OFFSET', RO),
+    // intel_dram_edram_detect: a GT2 has no eDRAM.
+    r(REG.HSW_EDRAM_CAP, 'HSW_EDRAM_CAP', RO),
+    // C0, as GVT-g's intel_vgpu_reset_mmio sets them.
+    r(REG.GEN6_GT_THREAD_STATUS_REG, 'GEN6_GT_THREAD_STATUS_REG', RO),
+    r(REG.GEN6_GT_CORE_STATUS, 'GEN6_GT_CORE_STATUS', RO),
+    // gen6_rps_init: RP0 = RP1 = RPn = 0 leaves the guest's RPS disabled (intel_rps_enable: "no
+    // room for dynamic reclocking"); a vGPU's frequency requests would go nowhere.
+    r(REG.GEN6_RP_STATE_CAP, 'GEN6_RP_STATE_CAP', RO),
+  ];
+}
+
 /** Every row of the Gen9 host register table. */
 export const GEN9_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
   ...GEN9_ENGINES.flatMap(engineRows),
   ...renderRows(),
   ...globalRows(),
+  ...gtProbeRows(),
 ]);
 
 /** The Gen9 register table, compiled (and checked) once and shared by every device. */

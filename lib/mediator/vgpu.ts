@@ -44,6 +44,7 @@ import { Bits, RING } from '../device/registers.js';
 import { CtxReg, decodeDescriptor, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js';
 import { PpgttManager, PPGTT_MODE_L3, PPGTT_MODE_L4, type ShadowPpgtt } from '../gtt/shadow-ppgtt.js';
 import { VirtualExeclist, VIRTUAL_EXECLIST_ROWS } from './execlist.js';
+import { GT_RESET_END, VGPU_GT_ROWS } from './vgpu-gt.js';
 import type { AuditEnv } from './parser.js';
 import { RING_MODE_DROPPED, ringModeFailsafe } from './register-rules.js';
 import { workloadFailure, type Workload, type WorkloadFailure } from './workload.js';
@@ -542,6 +543,24 @@ export class Vgpu {
     this.log('engine-reset', e.name);
   }
 
+  /**
+   * GT reset (what the guest's GEN6_GDRST with GEN6_GRDOM_FULL asks; GVT-g
+   * `intel_gvt_reset_vgpu_locked(vgpu, false, ALL_ENGINES)`): all its queued and running work is
+   * dropped, the engine and GT registers below `GT_RESET_END` and every execlist go back to their
+   * state at creation, the PVINFO page is filled again (`populate_pvinfo_page`). Its GGTT, fences,
+   * shadow PPGTTs, registers from `GT_RESET_END` on (interrupts, most of the display), PCI config
+   * and failsafe state are kept. Only this vGPU's state changes: a running workload of its own is
+   * stopped by the mediator, nothing else.
+   */
+  resetGt(): void {
+    this.checkAlive();
+    this.onResetCb(this, -1);
+    restoreImage(this.vregs.regs, this.bootRegs, 0, GT_RESET_END >>> 2);
+    for (const x of this.execlists) x.reset();
+    this.pvinfo.init(this.id, this.slices);
+    this.log('gt-reset', 'GEN6_GDRST full');
+  }
+
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
   readGuestGma32(gma: number): number {
@@ -974,4 +993,5 @@ export const VGPU_MMIO_HANDLERS: CompiledHandlers<Vgpu> = compileHandlers<Vgpu>(
   ...gtInterruptRows<Vgpu>((v) => v.irq),
   ...VIRTUAL_EXECLIST_ROWS,
   ...VGPU_ROWS,
+  ...VGPU_GT_ROWS,
 ]);
