@@ -187,15 +187,27 @@ t.test('outputs: port D detected, port A not eDP, no B or C; hotplug live; inter
   t.equal(strap & (DBits.SFUSE_STRAP_DDIB_DETECTED | DBits.SFUSE_STRAP_DDIC_DETECTED), 0, 'no DDI B, C');
   // ibx_digital_port_connected for port D on SPT.
   t.ok(rd(v, DREG.SDEISR) & DBits.SDE_PORTD_HOTPLUG_CPT, 'port D connected (SDEISR)');
+  // A dark pipe by default (intel_modeset_readout_hw_state finds nothing active: no initial
+  // commit waiting for vblanks that issue 16 will emulate).
+  t.equal(v.display.litPipe, false);
+  t.equal(rd(v, transcoderBase(0) + TRANS.DDI_FUNC_CTL), 0, 'transcoder A off');
+  t.equal(rd(v, pipeconf(0)) & DBits.PIPECONF_ENABLE, 0, 'pipe A off');
+  t.ok(rd(v, ddiBufCtl(Port.D)) & DBits.DDI_BUF_IS_IDLE, 'DDI D buffer idle');
+  t.ok(rd(v, DREG.DPLL_CTRL2) & DBits.dpllCtrl2ClkOff(Port.D), 'DDI D clock gated');
   // GVT-g's monitor status: pipe A on transcoder A, DDI D in DP SST from DPLL0.
+  v.display.applyMonitorStatus(true);
   const ddi = rd(v, transcoderBase(0) + TRANS.DDI_FUNC_CTL);
-  t.equal(ddi >>> 28 & 7, Port.D, 'transcoder A drives port D');
-  t.equal((ddi >>> 24) & 7, 2, 'DP SST');
-  t.ok(rd(v, pipeconf(0)) & DBits.PIPECONF_ENABLE, 'pipe A enabled');
-  t.ok(rd(v, ddiBufCtl(Port.D)) & DBits.DDI_BUF_CTL_ENABLE, 'DDI D buffer on');
+  t.equal(ddi >>> 28 & 7, Port.D, 'lit: transcoder A drives port D');
+  t.equal((ddi >>> 24) & 7, 2, 'lit: DP SST');
+  t.ok(ddi & DBits.TRANS_DDI_FUNC_ENABLE, 'lit: DDI function on');
+  t.ok(rd(v, pipeconf(0)) & DBits.PIPECONF_ENABLE, 'lit: pipe A enabled');
+  t.ok(rd(v, ddiBufCtl(Port.D)) & DBits.DDI_BUF_CTL_ENABLE, 'lit: DDI D buffer on');
+  t.equal(rd(v, ddiBufCtl(Port.D)) & DBits.DDI_BUF_IS_IDLE, 0, 'lit: DDI D not idle');
   const ctrl2 = rd(v, DREG.DPLL_CTRL2);
-  t.equal(ctrl2 & DBits.dpllCtrl2ClkOff(Port.D), 0, 'DDI D clock on');
-  t.ok(ctrl2 & DBits.dpllCtrl2SelOverride(Port.D), 'DDI D clock from DPLL0');
+  t.equal(ctrl2 & DBits.dpllCtrl2ClkOff(Port.D), 0, 'lit: DDI D clock on');
+  t.ok(ctrl2 & DBits.dpllCtrl2SelOverride(Port.D), 'lit: DDI D clock from DPLL0');
+  t.equal((ctrl2 >>> (3 * Port.D + 1)) & 3, 0, 'lit: DPLL0');
+  t.equal(rd(v, transcoderBase(0) + TRANS.LINK_M1), 0x3cd6e, 'GVT-g\'s golden link M');
   const m = monitorMode(1024, 768);
   t.equal(rd(v, transcoderBase(0) + TRANS.HTOTAL), (((hTotal(m) - 1) << 16) | (m.width - 1)) >>> 0, 'transcoder A timings: the monitor\'s mode');
   t.equal(rd(v, transcoderBase(0) + TRANS.PIPESRC), (((m.width - 1) << 16) | (m.height - 1)) >>> 0);

@@ -28,6 +28,11 @@ export interface VirtualDisplayOptions {
   height: number;
   /** Label for debug lines. */
   label?: string;
+  /**
+   * Start with pipe A lit on the monitor, as GVT-g leaves it (default false: a dark pipe until
+   * the vblank emulation of issue 16; see `monitorStatusValues`).
+   */
+  litPipe?: boolean;
 }
 
 /** The virtual monitor on a port. */
@@ -71,17 +76,20 @@ export class VirtualDisplay {
   /** PCU mailbox counters (the others are read from the channels). */
   pcodeCommands = 0;
   pcodeRefused = 0;
+  /** The vGPU starts with pipe A lit (GVT-g's state) rather than dark. */
+  readonly litPipe: boolean;
   private readonly label: string;
 
   constructor(readonly regs: RegisterFile, options: VirtualDisplayOptions) {
     this.label = options.label ?? 'vgpu';
+    this.litPipe = options.litPipe ?? false;
     const mode = monitorMode(options.width, options.height);
     const edid = buildEdid(mode);
     this.monitor = { port: Port.D, mode, edid, dpcd: new VirtualDpcd(), ddc: new DdcBus(edid), connected: true };
     this.aux = [0, 1, 2, 3].map((ch) => (ch === this.monitor.port ? new AuxChannel(this.monitor.dpcd, this.monitor.ddc) : new AuxChannel(null, null)));
     // No monitor sits on a GMBUS pin: GVT-g's DP monitor is reached over AUX only.
     this.gmbus = new GmbusController(() => null);
-    this.applyMonitorStatus();
+    this.applyMonitorStatus(this.litPipe);
   }
 
   /** Counters (a copy). */
@@ -95,14 +103,15 @@ export class VirtualDisplay {
   }
 
   /**
-   * The register values GVT-g's `emulate_monitor_status_change` sets for the monitor on port D,
-   * plus transcoder A's timings and pipe A's source size for the monitor's mode (GVT-g leaves the
-   * host's there; a vGPU's guest reads back a pipe lit in the monitor's own mode instead). Storage
-   * only: no handler runs. Called at creation (the vGPU's boot image includes it).
+   * The register values GVT-g's `emulate_monitor_status_change` sets for the monitor on port D
+   * (`lit`: pipe A lit on it, GVT-g's state; else a dark pipe, see `monitorStatusValues`), plus
+   * transcoder A's timings and pipe A's source size for the monitor's mode (GVT-g leaves the
+   * host's there; a guest reading back the lit pipe finds the monitor's own mode instead).
+   * Storage only: no handler runs. Called at creation (the vGPU's boot image includes it).
    */
-  applyMonitorStatus(): void {
+  applyMonitorStatus(lit: boolean): void {
     const regs = this.regs;
-    for (const [offset, value] of monitorStatusValues()) regs.poke(offset, value);
+    for (const [offset, value] of monitorStatusValues(lit)) regs.poke(offset, value);
     const m = this.monitor.mode, ta = transcoderBase(0);
     const ht = hTotal(m), vt = vTotal(m);
     const pair = (lo: number, hi: number): number => (((hi - 1) << 16) | (lo - 1)) >>> 0;

@@ -242,6 +242,10 @@ export const GVT_GOLDEN_M_N = Object.freeze({
   linkN1: 0x80000,
 });
 
+/** DPLL_CTRL2 with the clocks of DDI A..E gated (a display engine with nothing lit). */
+const DPLL_CTRL2_ALL_GATED = (DBits.dpllCtrl2ClkOff(Port.A) | DBits.dpllCtrl2ClkOff(Port.B) | DBits.dpllCtrl2ClkOff(Port.C)
+  | DBits.dpllCtrl2ClkOff(Port.D) | DBits.dpllCtrl2ClkOff(Port.E)) >>> 0;
+
 function r(offset: number, name: string, doc: string, extra: Partial<RegisterDef> = {}): RegisterDef {
   return { offset, name, doc, ...extra };
 }
@@ -405,10 +409,7 @@ export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
   r(DREG.DPLL_CTRL1, 'DPLL_CTRL1', 'DPLL0: override, 1620 MHz DP link rate (display.c)', {
     reset: (DBits.dpllCtrl1Override(0) | DBits.dpllCtrl1LinkRate(DBits.DPLL_CTRL1_LINK_RATE_1620, 0)) >>> 0,
   }),
-  r(DREG.DPLL_CTRL2, 'DPLL_CTRL2', 'DDI D clocked from DPLL0 (display.c); the other DDI clocks gated', {
-    reset: (DBits.dpllCtrl2ClkOff(Port.A) | DBits.dpllCtrl2ClkOff(Port.B) | DBits.dpllCtrl2ClkOff(Port.C) | DBits.dpllCtrl2ClkOff(Port.E)
-      | DBits.dpllCtrl2ClkSel(0, Port.D) | DBits.dpllCtrl2SelOverride(Port.D)) >>> 0,
-  }),
+  r(DREG.DPLL_CTRL2, 'DPLL_CTRL2', 'DDI clocks: all gated; with the pipe lit (GVT-g\'s state), DDI D clocked from DPLL0', { reset: DPLL_CTRL2_ALL_GATED }),
   r(DREG.DPLL_STATUS, 'DPLL_STATUS', 'DPLL lock bits, computed from the DPLLs\' enable bits when read', { reset: DBits.dpllLock(0) }),
   // --- DMC (intel_dmc.c): program storage and the registers i915 checks after loading -----------
   r(DREG.DMC_PROGRAM, 'DMC_PROGRAM', 'DMC program storage (plain: the firmware i915 writes reads back)', { count: 0x3000 / 4 }),
@@ -451,24 +452,42 @@ export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
 ]);
 
 /**
- * The non-zero reset values of the rows above that expand per instance (`count`): set here
- * because a row's `reset` applies to every instance. `VirtualDisplay.applyMonitorStatus` sets
- * them, and the monitor-mode-dependent ones, on a new vGPU.
+ * The values of GVT-g's monitor status for the monitor on port D that the rows above cannot hold
+ * (their instances share one reset value), set on a new vGPU by `VirtualDisplay`.
+ *
+ * `lit` selects GVT-g's state (Linux v7.0 `gvt/display.c` `emulate_monitor_status_change`,
+ * Skylake branch): transcoder A driving port D in DP SST at 8 bpc, pipe A enabled, DDI D's buffer
+ * on and clocked from DPLL0. Without `lit`, the same monitor is connected to a dark pipe: DDI D
+ * idle and gated, transcoder A and pipe A off. A guest's i915 takes a lit pipe over and commits
+ * on it at once (`intel_initial_commit`), which waits for vblanks; until the vblank emulation of
+ * issue 16 exists, that is a 10-second `flip_done` timeout, so a vGPU starts dark.
  */
-export function monitorStatusValues(): [number, number][] {
+export function monitorStatusValues(lit: boolean): [number, number][] {
   const ta = transcoderBase(0);
-  return [
-    // display.c, Skylake branch, monitor on port D.
-    [ta + TRANS.DDI_FUNC_CTL, (DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(Port.D) | DBits.TRANS_DDI_MODE_SELECT_DP_SST | DBits.TRANS_DDI_BPC_8) >>> 0],
+  const common: [number, number][] = [
     [ta + TRANS.DATA_M1, GVT_GOLDEN_M_N.dataM1],
     [ta + TRANS.DATA_N1, GVT_GOLDEN_M_N.dataN1],
     [ta + TRANS.LINK_M1, GVT_GOLDEN_M_N.linkM1],
     [ta + TRANS.LINK_N1, GVT_GOLDEN_M_N.linkN1],
-    [pipeconf(0), DBits.PIPECONF_ENABLE >>> 0],
     [ddiBufCtl(Port.A), DBits.DDI_BUF_IS_IDLE],
     [ddiBufCtl(Port.B), DBits.DDI_BUF_IS_IDLE],
     [ddiBufCtl(Port.C), DBits.DDI_BUF_IS_IDLE],
-    [ddiBufCtl(Port.D), DBits.DDI_BUF_CTL_ENABLE >>> 0],
     [ddiBufCtl(Port.E), DBits.DDI_BUF_IS_IDLE],
+  ];
+  if (!lit) {
+    return [
+      ...common,
+      [ta + TRANS.DDI_FUNC_CTL, 0],
+      [pipeconf(0), 0],
+      [ddiBufCtl(Port.D), DBits.DDI_BUF_IS_IDLE],
+      [DREG.DPLL_CTRL2, DPLL_CTRL2_ALL_GATED],
+    ];
+  }
+  return [
+    ...common,
+    [ta + TRANS.DDI_FUNC_CTL, (DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(Port.D) | DBits.TRANS_DDI_MODE_SELECT_DP_SST | DBits.TRANS_DDI_BPC_8) >>> 0],
+    [pipeconf(0), DBits.PIPECONF_ENABLE >>> 0],
+    [ddiBufCtl(Port.D), DBits.DDI_BUF_CTL_ENABLE >>> 0],
+    [DREG.DPLL_CTRL2, ((DPLL_CTRL2_ALL_GATED & ~DBits.dpllCtrl2ClkOff(Port.D)) | DBits.dpllCtrl2ClkSel(0, Port.D) | DBits.dpllCtrl2SelOverride(Port.D)) >>> 0],
   ];
 }
