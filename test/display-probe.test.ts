@@ -187,6 +187,8 @@ t.test('outputs: port D detected, port A not eDP, no B or C; hotplug live; inter
   t.equal(strap & (DBits.SFUSE_STRAP_DDIB_DETECTED | DBits.SFUSE_STRAP_DDIC_DETECTED), 0, 'no DDI B, C');
   // ibx_digital_port_connected for port D on SPT.
   t.ok(rd(v, DREG.SDEISR) & DBits.SDE_PORTD_HOTPLUG_CPT, 'port D connected (SDEISR)');
+  // intel_vga_disable: the VGA plane is already off, no VGA I/O port access.
+  t.ok(rd(v, DREG.CPU_VGACNTRL) & 0x80000000, 'VGA plane disabled');
   // A dark pipe by default (intel_modeset_readout_hw_state finds nothing active: no initial
   // commit waiting for vblanks that issue 16 will emulate).
   t.equal(v.display.litPipe, false);

@@ -29,6 +29,8 @@ export const Port = { A: 0, B: 1, C: 2, D: 3, E: 4 } as const;
 
 /** Display register offsets (i915 names). Per-pipe, per-port and per-plane ones are functions below. */
 export const DREG = {
+  /** CPU_VGACNTRL: bit 31 VGA display disabled. */
+  CPU_VGACNTRL: 0x41000,
   /** SKL_FUSE_STATUS: fuse download and power-gate distribution status (read-only). */
   SKL_FUSE_STATUS: 0x42000,
   /** CHICKEN_PAR1_1: display chicken bits (GVT-g tracks it plainly). */
@@ -378,6 +380,9 @@ function portRows(): RegisterDef[] {
  * vGPU is created; everything else is here.
  */
 export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
+  // A vGPU has no VGA plane: disabled, so i915's intel_vga_disable returns before it touches the
+  // legacy VGA I/O ports (which an emulator routes to its own VGA device).
+  r(DREG.CPU_VGACNTRL, 'CPU_VGACNTRL', 'VGA plane disabled (bit 31)', { reset: 0x80000000 }),
   // --- fuses, straps, power wells, DC states (intel_display_power*.c) -------------------------
   r(DREG.SKL_FUSE_STATUS, 'SKL_FUSE_STATUS', 'fuse download done, PG0/PG1/PG2 distributed (display.c sets them)', {
     flags: RO, reset: (DBits.SKL_FUSE_DOWNLOAD_STATUS | DBits.skFusePgDist(0) | DBits.skFusePgDist(1) | DBits.skFusePgDist(2)) >>> 0,
