@@ -10,7 +10,7 @@ import { Harness } from '../lib/harness/index.js';
 import type { Vgpu } from '../lib/mediator/vgpu.js';
 import { VGPU_MMIO_HANDLERS, VGPU_REGISTERS } from '../lib/mediator/vgpu.js';
 import {
-  AuxCtl, DBits, DREG, Gmbus, Gpio, Port, TRANS, buildEdid, cvtReducedBlanking, decodeDetailedTiming, ddiBufCtl, dpAuxChCtl,
+  AuxChannel, AuxCtl, DBits, DdcBus, DREG, Gmbus, GmbusController, Gpio, Port, VirtualDpcd, TRANS, buildEdid, cvtReducedBlanking, decodeDetailedTiming, ddiBufCtl, dpAuxChCtl,
   dpTpCtl, dpTpStatus, edidChecksumValid, hTotal, monitorMode, pipeconf, refreshHz, transcoderBase, vTotal, type DisplayMode,
 } from '../lib/display/index.js';
 
@@ -381,4 +381,62 @@ t.test('EDID generation: CVT-RB, DMT, checksums, round trip', async (t) => {
   t.equal(cvtReducedBlanking(2560, 1440).pixelClockKhz, 241500, '1440p CVT-RB 241.5 MHz');
   t.throws(() => cvtReducedBlanking(1921, 1080), { code: 'E_RANGE' });
   t.throws(() => buildEdid(m, { name: 'a name far too long' }));
+});
+
+t.test('GMBUS with a device on a pin (an HDMI monitor, issue 16): index read, wait phase, stop', async (t) => {
+  const edid = buildEdid(monitorMode(1024, 768));
+  const ddc = new DdcBus(edid);
+  const g = new GmbusController((pin) => (pin === 6 ? ddc : null));
+  let s = g.selectPin(6, 0);
+  t.equal(s, Gmbus.HW_RDY);
+  // gmbus_index_xfer: index 0 then a 128-byte read in a wait cycle.
+  s = g.command(Gmbus.SW_RDY | Gmbus.CYCLE_INDEX | Gmbus.CYCLE_WAIT | (128 << 16) | (0x50 << 1) | Gmbus.SLAVE_READ, s, 0, 0);
+  t.ok(s & Gmbus.ACTIVE, 'active while bytes are left');
+  t.equal(s & Gmbus.SATOER, 0, 'acknowledged');
+  const got: number[] = [];
+  for (let i = 0; i < 32; i++) {
+    const w = g.readData(0, s);
+    s = g.lastStatus;
+    for (let k = 0; k < 4; k++) got.push((w >>> (8 * k)) & 0xff);
+  }
+  t.same(got, [...edid], 'the EDID, four bytes per GMBUS3 read');
+  t.ok(s & Gmbus.HW_WAIT_PHASE, 'wait phase after the last byte of a wait cycle');
+  s = g.command(Gmbus.SW_RDY | Gmbus.CYCLE_STOP, s, 0, 0);
+  t.equal(s & (Gmbus.ACTIVE | Gmbus.HW_WAIT_PHASE), 0, 'a stop leaves the bus idle');
+  t.equal(ddc.state, 'idle');
+  // A write of an offset then an index read from it.
+  s = g.command(Gmbus.SW_RDY | Gmbus.CYCLE_INDEX | Gmbus.CYCLE_STOP | (4 << 16) | (0x50 << 1) | Gmbus.SLAVE_READ | (54 << 8), s, 0, 0);
+  const w = g.readData(0, s);
+  t.same([w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24], [...edid.subarray(54, 58)], 'index 54');
+  t.equal(g.lastStatus & Gmbus.ACTIVE, 0, 'stop cycle: idle after the last byte');
+  t.equal(g.command(Gmbus.SW_RDY | Gmbus.CYCLE_WAIT | (1 << 16) | (0x37 << 1) | Gmbus.SLAVE_READ, s, 0, 0) & Gmbus.SATOER, Gmbus.SATOER, 'another address: NAK');
+});
+
+t.test('DDC: the E-DDC segment pointer selects 256-byte windows of a longer EDID', async (t) => {
+  const two = new Uint8Array(384);
+  for (let i = 0; i < two.length; i++) two[i] = i & 0xff ^ (i >>> 8);
+  const ddc = new DdcBus(two);
+  const ch = new AuxChannel(new VirtualDpcd(), ddc);
+  const send = (bytes: number[]): number[] => {
+    ch.tx.fill(0);
+    ch.tx.set(bytes);
+    const n = ch.transfer(bytes.length);
+    return [...ch.rx.subarray(0, n)];
+  };
+  // Segment 1 (write 0x30), offset 0 (write 0x50), read 16 from 0x50: bytes 256..271.
+  t.same(send([0x4 << 4, 0, 0x30]), [0]);
+  t.same(send([0x4 << 4, 0, 0x30, 0, 1]), [0]);
+  t.same(send([0x4 << 4, 0, 0x50]), [0]);
+  t.same(send([0x4 << 4, 0, 0x50, 0, 0]), [0]);
+  t.same(send([0x5 << 4, 0, 0x50]), [0]);
+  t.same(send([0x5 << 4, 0, 0x50, 15]).slice(1), [...two.subarray(256, 272)], 'segment 1');
+  t.same(send([0x1 << 4, 0, 0x50]), [0], 'stop');
+  t.equal(ddc.segment, 0, 'the segment resets at stop');
+  t.same(send([0x5 << 4, 0, 0x50]), [0]);
+  t.same(send([0x5 << 4, 0, 0x50, 3]).slice(1), [...two.subarray(16, 20)], 'segment 0 again, the offset carried on');
+  t.same(send([0x4 << 4, 0, 0x30, 0, 2]), [0], 'a data transaction to another target restarts there');
+  t.equal(ddc.segment, 2);
+  t.same(send([0x4 << 4, 0, 0x37, 0, 2]), [0x40], 'no device at 0x37: NACK');
+  t.same(send([0x0 << 4, 0, 0x37]), [0], 'stop');
+  t.same(send([0x5 << 4, 0, 0x50, 0]), [0, two[16 + 4]], 'a read without a start addresses the EEPROM (the offset carried on, segment reset)');
 });

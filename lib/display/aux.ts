@@ -54,6 +54,8 @@ export type I2cState = 'idle' | 'edid-write' | 'edid-read' | 'segment-write';
  */
 export class DdcBus {
   state: I2cState = 'idle';
+  /** Address of the current transaction (-1 when idle). */
+  address = -1;
   /** Offset of the next EDID byte inside the segment. */
   offset = 0;
   /** Current E-DDC segment (256 bytes each). */
@@ -66,14 +68,22 @@ export class DdcBus {
   start(addr: number, read: boolean): boolean {
     if (addr === DDC_ADDR) {
       this.state = read ? 'edid-read' : 'edid-write';
+      this.address = addr;
       return true;
     }
     if (addr === DDC_SEGMENT_ADDR && !read) {
       this.state = 'segment-write';
+      this.address = addr;
       return true;
     }
     this.state = 'idle';
+    this.address = -1;
     return false;
+  }
+
+  /** True when a transaction to `addr` in direction `read` is under way. */
+  addressed(addr: number, read: boolean): boolean {
+    return this.address === addr && this.state !== 'idle' && (this.state === 'edid-read') === read;
   }
 
   /** One byte written to the addressed target. */
@@ -92,6 +102,7 @@ export class DdcBus {
   /** I2C stop: back to idle; the segment pointer resets (E-DDC). */
   stop(): void {
     this.state = 'idle';
+    this.address = -1;
     this.segment = 0;
   }
 
@@ -177,7 +188,8 @@ export class AuxChannel {
       rx[0] = AuxReply.ACK;
       return 1;
     }
-    if (ddc === null || ddc.state === 'idle' || length > AUX_MAX_PAYLOAD) {
+    // A data transaction to another target or in the other direction is a restart there.
+    if (ddc === null || length > AUX_MAX_PAYLOAD || (!ddc.addressed(address & 0x7f, read) && !ddc.start(address & 0x7f, read))) {
       this.refused++;
       rx[0] = AuxReply.I2C_NACK;
       return 1;

@@ -109,14 +109,16 @@ export class GmbusController {
     const read = (value & Gmbus.SLAVE_READ) !== 0;
     const count = (value >>> Gmbus.BYTE_COUNT_SHIFT) & Gmbus.BYTE_COUNT_MASK;
     const bus = this.bus;
-    if (bus === null || !bus.start(addr, read)) {
+    const index = (cycle & Gmbus.CYCLE_INDEX) !== 0;
+    // An index cycle writes the index first, then restarts for a read.
+    if (bus === null || !bus.start(addr, read && !index)) {
       // Nobody acknowledges the address: NAK, and the bus is left idle.
       this.naks++;
       bus?.stop();
       this.phase = 'idle';
       return (inuse | Gmbus.HW_RDY | Gmbus.SATOER) >>> 0;
     }
-    if ((cycle & Gmbus.CYCLE_INDEX) !== 0) {
+    if (index) {
       // Index cycle: the index is written to the target first (then a restart for a read).
       if ((gmbus5 & Gmbus.GMBUS5_2BYTE_INDEX_EN) !== 0) bus.writeByte((gmbus5 >>> 8) & 0xff);
       bus.writeByte((value >>> Gmbus.INDEX_SHIFT) & 0xff);
