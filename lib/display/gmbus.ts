@@ -135,7 +135,10 @@ export class GmbusController {
     return this.status(inuse);
   }
 
-  /** GMBUS3 read during a read: the next up-to-4 bytes, little-endian. Returns [data, GMBUS2]. */
+  /**
+   * GMBUS3 read during a read: the next up-to-4 bytes, little-endian (`stored` outside a read).
+   * The new GMBUS2 is left in `lastStatus` for the handler to store.
+   */
   readData(stored: number, gmbus2: number): number {
     if (this.phase !== 'read' || this.bus === null) return stored;
     let v = 0;

@@ -375,9 +375,10 @@ function portRows(): RegisterDef[] {
 }
 
 /**
- * The display registers of a Skylake vGPU with a DP monitor on port D. Reset values that depend
- * on the monitor's mode (transcoder A's timings and PIPESRC) are set by `VirtualDisplay` when the
- * vGPU is created; everything else is here.
+ * The display registers of a Skylake vGPU with a DP monitor on port D. The reset values that
+ * depend on the monitor's mode (transcoder A's timings and PIPESRC) or on one instance of a
+ * counted row (`monitorStatusValues`: transcoder A, pipe A, DDI buffers, DDI clocks) are set by
+ * `VirtualDisplay` when the vGPU is created; everything else is here.
  */
 export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
   // A vGPU has no VGA plane: disabled, so i915's intel_vga_disable returns before it touches the
