@@ -17,6 +17,7 @@ export * from './ept/index.js';
 export * from './gtt/index.js';
 export * from './device/index.js';
 export * from './mediator/index.js';
+export * from './display/index.js';
 export { GuestDriver, GTT_WINDOW_OFFSET } from './guest/driver.js';
 export type { GuestBus, VgpuInfo, GuestDriverOptions } from './guest/driver.js';
 export { GuestEngine, HWS_SEQNO_ADDR } from './guest/engine.js';

@@ -28,8 +28,9 @@ import { TrapStub, type StubSpace } from '../ept/stub.js';
 import type { Gen9Device } from '../device/device.js';
 import { PciConfigSpace, PciReg, PciCommand } from '../device/pci.js';
 import { GtInterrupts, gtInterruptRows } from '../device/interrupts.js';
-import { GEN9_REGISTERS, fenceReg } from '../device/registers.js';
-import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, type CompiledHandlers, type HandlerRow } from '../mmio/index.js';
+import { GEN9_REGISTERS, GEN9_REGISTER_DEFS, fenceReg } from '../device/registers.js';
+import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, compileRegisters, type CompiledHandlers, type CompiledRegisters, type HandlerRow } from '../mmio/index.js';
+import { DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows } from '../display/index.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
@@ -191,6 +192,8 @@ export class Vgpu {
   readonly pci: PciConfigSpace;
   /** Virtual interrupt controller over `vregs`. */
   readonly irq: GtInterrupts;
+  /** The virtual display engine (one DP monitor on port D, GVT-g's), over `vregs`. */
+  readonly display: VirtualDisplay;
   /** The gVirt stub: routes guest-physical accesses by region. */
   readonly stub: TrapStub;
   /** Shadow PPGTT of every guest address space. */
@@ -259,6 +262,7 @@ export class Vgpu {
     // The handlers are the table's (`VGPU_MMIO_HANDLERS`); they reach this vGPU's parts through it.
     this.vregs = new RegisterFile(VGPU_MMIO_HANDLERS, parts.name, this);
     this.irq = new GtInterrupts(this.vregs);
+    this.display = new VirtualDisplay(this.vregs, { width: parts.type.edid.width, height: parts.type.edid.height, label: parts.name });
     this.irq.onInterrupt((pending) => this.deliverInterrupt(pending));
     this.execlists = GEN9_ENGINES.map((e) => new VirtualExeclist(this.execlistHost(), e));
     for (const x of this.execlists) x.reset();
@@ -484,6 +488,7 @@ export class Vgpu {
     this.checkAlive();
     restoreImage(this.vregs.regs, this.bootRegs, 0, this.vregs.regs.length);
     this.irq.reset();
+    this.display.reset();
     this.onResetCb(this, -1);
     for (const x of this.execlists) x.reset();
     this.ppgtt.destroyAll();
@@ -985,13 +990,20 @@ const VGPU_ROWS: readonly HandlerRow<Vgpu>[] = [
 ];
 
 /**
- * The vGPU's register handlers, compiled once for every vGPU: the virtual GT interrupt
- * registers, the virtual execlist's rows and the vGPU's own. Every other register is plain
- * virtual storage with the register table's generic semantics.
+ * The vGPU's register table: the device's registers plus the display engine's, which exist only
+ * virtually (the host device model has no display; lib/display).
  */
-export const VGPU_MMIO_HANDLERS: CompiledHandlers<Vgpu> = compileHandlers<Vgpu>('vgpu', GEN9_REGISTERS, [
+export const VGPU_REGISTERS: CompiledRegisters = compileRegisters([...GEN9_REGISTER_DEFS, ...DISPLAY_REGISTER_DEFS]);
+
+/**
+ * The vGPU's register handlers, compiled once for every vGPU: the virtual GT interrupt
+ * registers, the virtual execlist's rows, the vGPU's own and the display's. Every other register
+ * is plain virtual storage with the register table's generic semantics.
+ */
+export const VGPU_MMIO_HANDLERS: CompiledHandlers<Vgpu> = compileHandlers<Vgpu>('vgpu', VGPU_REGISTERS, [
   ...gtInterruptRows<Vgpu>((v) => v.irq),
   ...VIRTUAL_EXECLIST_ROWS,
   ...VGPU_ROWS,
   ...VGPU_GT_ROWS,
+  ...displayRows<Vgpu>((v) => v.display),
 ]);

@@ -1,0 +1,19 @@
+/**
+ * lib/display: Skylake's display engine as GVT-g presents it to a vGPU (one DP monitor on port
+ * D): the display registers, their handler rows, the monitor's EDID and DPCD, AUX and DDC.
+ */
+export { VirtualDisplay } from './display.js';
+export type { VirtualDisplayOptions, VirtualMonitor, DisplayCounters } from './display.js';
+export { displayRows, PCODE_COMMANDS, AuxCtl, GEN6_PCODE_ILLEGAL_CMD } from './handlers.js';
+export type { PcodeCommand } from './handlers.js';
+export {
+  DISPLAY_REGISTER_DEFS, DREG, DBits, Port, TRANS, PIPES, PLANES_PER_PIPE, SKL_PW_REQ_MASK, GVT_GOLDEN_M_N,
+  ddiBufCtl, dpTpCtl, dpTpStatus, dpAuxChCtl, transcoderBase, pipeconf, planeCtl, curcntr,
+} from './registers.js';
+export { buildEdid, cvtReducedBlanking, monitorMode, decodeDetailedTiming, detailedTiming, edidChecksumValid, hTotal, vTotal, refreshHz, DMT_MODES } from './edid.js';
+export type { DisplayMode, EdidOptions } from './edid.js';
+export { VirtualDpcd, DPCD_SIZE, DPCD_FIX_DATA, Dpcd } from './dpcd.js';
+export { AuxChannel, DdcBus, AuxRequest, AuxReply, DDC_ADDR, DDC_SEGMENT_ADDR, AUX_MAX_PAYLOAD } from './aux.js';
+export type { I2cState } from './aux.js';
+export { GmbusController, Gmbus, Gpio, gpioRead, gpioLatch } from './gmbus.js';
+export type { GmbusPhase } from './gmbus.js';
