@@ -459,3 +459,14 @@ t.test('isolation: a vGPU\'s GDRST stops its own running work; the other vGPU\'s
   t.not(resetter.memory.read32(own.lastAt), own.last, 'the resetter\'s stopped workload did not finish');
   t.ok(done.filter((w) => w.vgpuId === victim.vgpu.id).every((w) => w.status === 'completed'));
 });
+
+t.test('gtt_write_workarounds: HSW_GTT_CACHE_EN reads back what i915 wrote (no drm_WARN_ON_ONCE)', async (t) => {
+  const h = new Harness();
+  const v = h.addGuest({ name: 'guest', ramBytes: 16 * MiB }).vgpu;
+  const HSW_GTT_CACHE_EN = 0x4024, GTT_CACHE_EN_ALL = 0xf000_7fff;
+  t.equal(v.mmioRead(HSW_GTT_CACHE_EN, 4), GTT_CACHE_EN_ALL, 'starts as the host i915 left it');
+  // WaGttCachingOffByDefault with 4 KiB pages only (a vGPU without huge-GTT caps): write, read back.
+  v.mmioWrite(HSW_GTT_CACHE_EN, 4, GTT_CACHE_EN_ALL);
+  t.not(v.mmioRead(HSW_GTT_CACHE_EN, 4), 0, 'the read-back i915 checks is not 0');
+  t.equal(v.vregs.stats.untrackedReads, 0, 'a tracked register');
+});

@@ -522,6 +522,10 @@ function gtProbeRows(): RegisterDef[] {
     // gen6_rps_init: RP0 = RP1 = RPn = 0 leaves the guest's RPS disabled (intel_rps_enable: "no
     // room for dynamic reclocking"); a vGPU's frequency requests would go nowhere.
     r(REG.GEN6_RP_STATE_CAP, 'GEN6_RP_STATE_CAP', RO),
+    // gtt_write_workarounds (WaGttCachingOffByDefault): i915 writes GTT_CACHE_EN_ALL and WARNs if
+    // it reads back 0. GVT-g leaves it untracked, so its guests read the host's value (the host
+    // i915 wrote GTT_CACHE_EN_ALL); here plain storage starting at that value.
+    r(0x4024, 'HSW_GTT_CACHE_EN', 0, { reset: 0xf000_7fff }),
   ];
 }
 
