@@ -36,6 +36,10 @@ FORCE=0
 # The kernel command line (docs/guest.md explains each word):
 # - console=ttyS0: the console is v86's 16550 UART; pci=nomsi: v86 has no MSI, the vGPU
 #   interrupts through INTx.
+# - acpiphp.disable=1: SeaBIOS's Bochs DSDT describes QEMU's ACPI PCI hotplug slots, whose
+#   status ports (0xae00..) v86 does not implement (they read all ones): Linux's ACPI hotplug
+#   driver then ejects the devices of slots 2 and up, the vGPU included, at a random moment of
+#   the boot. Without the hotplug driver the slots stay as the BIOS found them.
 # - i915.modeset=1: i915 binds even if something asked for nomodeset.
 # - drm_kms_helper.fbdev_emulation=0: no fbdev console drawn by the CPU through the
 #   emulated aperture (slow, and not what the test needs).
@@ -47,7 +51,7 @@ FORCE=0
 #   nowatchdog (no soft-lockup detector firing on a slow host), mitigations=off.
 # /init hands "<module>.<param>=<value>" words to insmod: busybox insmod does not read
 # the command line itself.
-CMDLINE="console=ttyS0 pci=nomsi i915.modeset=1 drm_kms_helper.fbdev_emulation=0 drm.debug=0 quiet loglevel=4 cryptomgr.notests noisapnp tsc=reliable no_timer_check nowatchdog mitigations=off"
+CMDLINE="console=ttyS0 pci=nomsi acpiphp.disable=1 i915.modeset=1 drm_kms_helper.fbdev_emulation=0 drm.debug=0 quiet loglevel=4 cryptomgr.notests noisapnp tsc=reliable no_timer_check nowatchdog mitigations=off"
 
 usage() {
 	cat <<EOF
