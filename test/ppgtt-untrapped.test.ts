@@ -18,6 +18,9 @@ import { CollectingAssert, runAttack } from '../lib/fuzz/attacks/index.js';
 import { PPGTT_ATTACKS } from '../lib/fuzz/attacks/ppgtt.js';
 import { LIFECYCLE_ATTACKS } from '../lib/fuzz/attacks/lifecycle.js';
 import { FuzzWorld } from '../lib/fuzz/world.js';
+import { INVARIANTS } from '../lib/fuzz/monitor.js';
+import { lifecycleFuzzer } from '../lib/fuzz/fuzzers/lifecycle.js';
+import { ppgttFuzzer } from '../lib/fuzz/fuzzers/ppgtt.js';
 import { VGT_PVINFO_PAGE, PVINFO_PDP, PVINFO_G2V_NOTIFY, VGT_G2V_PPGTT_L4_PAGE_TABLE_CREATE } from '../lib/mediator/pvinfo.js';
 import { GuestPpgtt, MiB, framesInUse, isolationProblems, mismatches, range, type Rig } from './ppgtt-fixture.js';
 
@@ -252,6 +255,31 @@ t.test('a table met at another level is brought up to date before the new addres
   mmA.release();
 });
 
+t.test('a page the guest moves to another level in one go is shadowed at its new level (loop refusals retried after the walk)', async (t) => {
+  for (const mode of ['trapped', 'untrapped'] as const) {
+    const r = rigOf(mode);
+    const g = new GuestPpgtt(r);
+    g.style = mode === 'trapped' ? 'w8' : 'direct';
+    g.map4K(2 ** 39, 5); // PML4[1] -> PDP -> PD -> PT x
+    g.map4K(0, 6); // PML4[0] -> PDP0 -> PD0 -> PT
+    const mm = g.get();
+    const x = g.ensurePt(2 ** 39);
+    // Drop x as a PT, then reuse it as a page directory under PML4[0] (walked first).
+    g.clearPde(2 ** 39);
+    const y = g.allocTable();
+    g.writeEntry(x, 0, pteLo(y, P), pteHi(y));
+    for (let i = 1; i < 512; i++) g.writeEntry(x, i, 0, 0);
+    g.writeEntry(y, 3, pteLo(77, P), pteHi(77));
+    const pdp0 = readFrame(r, g.pml4, 0);
+    g.writeEntry(pdp0, 1, pteLo(x, P), pteHi(x));
+    t.ok(mm.sync());
+    t.equal(r.mgr.shadowedTables().get(x), 2, `${mode}: the page is a PD now`);
+    t.equal(reached(r, mm, 2 ** 30 + 0x3000), 77, `${mode}: and maps through it`);
+    t.equal(reached(r, mm, 2 ** 39), -1, `${mode}: the old mapping is gone`);
+    t.same(isolationProblems(r, mm), []);
+  }
+});
+
 // --- through the mediator --------------------------------------------------------------------------
 
 function untrappedGuest(h: Harness, name?: string): TestGuest {
@@ -367,3 +395,42 @@ t.test('a fuzz world with untrapped guests checks clean after real work', async 
   const alt = new FuzzWorld({ seed: 10, untrapped: 'alternate', attackers: 2 });
   t.same([alt.victim!.g, ...alt.attackers].map((g) => g.vgpu.guestWrites), ['trapped', 'untrapped', 'trapped']);
 });
+
+// --- the fuzzers' untrapped worlds ---------------------------------------------------------------
+
+t.test('fuzzers: a share of the worlds runs untrapped guests', async (t) => {
+  const ppgttWorlds = Array.from({ length: 12 }, (_, i) => ppgttFuzzer.worldOptions(3, i).untrapped ?? 'none');
+  t.ok(ppgttWorlds.filter((u) => u !== 'none').length >= 4, `ppgtt: ${ppgttWorlds.join(', ')}`);
+  t.ok(ppgttWorlds.includes('attackers') && ppgttWorlds.includes('all'));
+  const lcWorlds = Array.from({ length: 12 }, (_, i) => lifecycleFuzzer.worldOptions(3, i).untrapped ?? 'none');
+  t.ok(lcWorlds.filter((u) => u === 'alternate').length >= 4, `lifecycle: ${lcWorlds.join(', ')}`);
+});
+
+for (const [page, engine, level] of [['pphwsp', 'vcs', 1], ['hwsp', 'bcs', 1], ['pphwsp', 'rcs', 2]] as const) {
+  t.test(`pt-at on an untrapped guest (${page} of ${engine}, level ${level}): checked at each dispatch, and a skipped resync is reported`, async (t) => {
+    for (const skip of [false, true]) {
+      const world = new FuzzWorld({ oracles: {}, ...lifecycleFuzzer.worldOptions(7, 1) });
+      const st = lifecycleFuzzer.setup(world, new Rng(7));
+      const g = world.attacker;
+      t.equal(g.vgpu.guestWrites, 'untrapped');
+      g.submit(engine, []);
+      world.settle();
+      if (skip) {
+        // The defect the oracle is there for: a submission that does not re-read the tables.
+        const mgr = g.vgpu.ppgtt;
+        const sync = mgr.sync.bind(mgr);
+        mgr.sync = () => sync(null);
+      }
+      const out = lifecycleFuzzer.execute(world, st, [{ k: 'pt-at', slot: 0, engine, page, level, seed: 0x2345678 + level, rounds: 2 }]);
+      const stale = out.filter((x) => x.invariant === INVARIANTS.SHADOW_SYNC);
+      if (skip) {
+        t.ok(stale.length > 0, `without the resync: ${stale[0]?.message ?? 'nothing reported'}`);
+      } else {
+        t.same(out.map((x) => x.message), [], 'no violation');
+        t.ok(st.stats.compared >= 3 * 512, `entries compared at dispatch and after (${st.stats.compared})`);
+        t.same(world.check(), []);
+        t.same(world.teardown(), []);
+      }
+    }
+  });
+}

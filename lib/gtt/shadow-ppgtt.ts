@@ -488,6 +488,15 @@ export class PpgttManager {
   private epoch = 0;
   /** `guestWrites === 'untrapped'` (hot paths test a boolean). */
   private readonly untrapped: boolean;
+  /**
+   * While an untrapped `sync` walks: entries refused as loops, as (page, index) pairs, retried once
+   * after the walk. The walk goes in table order, not in the order the guest wrote: a page the
+   * guest moved to another level is met at its new level before its old parent entry is diffed
+   * and releases it (a trapped guest's writes arrive in order: release first).
+   */
+  private loopRetries: (ShadowPage | number)[] | null = null;
+  /** Set by `childTable` when it refused a table already shadowed at another level. */
+  private loopMet = false;
   /** A host frame for a shadow page, within the quota; throws `NoResourceError` beyond it. */
   private allocShadowFrame(): number {
     if (this.nPages >= this.maxShadowPages) {
@@ -827,13 +836,20 @@ export class PpgttManager {
   sync(mms?: ShadowPpgtt | readonly ShadowPpgtt[] | null): boolean {
     this.nSyncs++;
     if (this.untrapped && mms !== null) {
-      if (mms === undefined) {
-        for (const mm of [...this.liveMms]) this.resyncMm(mm);
-      } else if (mms instanceof ShadowPpgtt) {
-        this.resyncMm(mms);
-      } else {
-        for (const mm of mms) this.resyncMm(mm);
+      const retries: (ShadowPage | number)[] = [];
+      this.loopRetries = retries;
+      try {
+        if (mms === undefined) {
+          for (const mm of [...this.liveMms]) this.resyncMm(mm);
+        } else if (mms instanceof ShadowPpgtt) {
+          this.resyncMm(mms);
+        } else {
+          for (const mm of mms) this.resyncMm(mm);
+        }
+      } finally {
+        this.loopRetries = null;
       }
+      this.retryLoops(retries);
     }
     if (this.oosPages.size !== 0) {
       for (const p of this.oosPages) this.syncOosPage(p, false);
@@ -868,6 +884,17 @@ export class PpgttManager {
     if (mm.destroyed || mm.manager !== this) return;
     const epoch = ++this.epoch;
     for (const p of mm.rootPages) if (p !== null) this.resyncTree(p, epoch);
+  }
+
+  /** Set again, once, the entries a walk refused as loops (see `loopRetries`). */
+  private retryLoops(retries: readonly (ShadowPage | number)[]): void {
+    for (let k = 0; k < retries.length; k += 2) {
+      const page = retries[k] as ShadowPage;
+      const i = retries[k + 1] as number;
+      if (page.freed) continue;
+      const g = page.guest;
+      if (!this.setEntry(page, i, g[2 * i] >>> 0, g[2 * i + 1] >>> 0)) this.markPending(page, i, PENDING_SYNC);
+    }
   }
 
   private resyncTree(page: ShadowPage, epoch: number): void {
@@ -925,6 +952,7 @@ export class PpgttManager {
     if (existing !== undefined) {
       if (existing.level !== level) {
         this.nLoops++;
+        this.loopMet = true;
         if (this.made !== null && !this.made.has(existing)) this.conflicts.push(gfn, level);
         log('%s: guest page 0x%s used as level %d and %d: scratch', this.name, gfn.toString(16), existing.level, level);
         return null;
@@ -1106,11 +1134,14 @@ export class PpgttManager {
       return true;
     }
     this.failedAlloc = false;
+    this.loopMet = false;
     const child = this.childTable(frame, level - 1, (lo & PDE_IPS) !== 0);
     if (child === null) {
       s[k] = this.scratchLo[level];
       s[k + 1] = this.scratchHi[level];
       this.nScratch++;
+      if (this.loopMet && this.loopRetries !== null) this.loopRetries.push(page, i);
+      this.loopMet = false;
       const failed = this.failedAlloc;
       this.failedAlloc = false;
       return !failed;

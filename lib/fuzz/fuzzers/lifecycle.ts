@@ -37,6 +37,7 @@ import { hx, pick, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
 import { SCARCE_WORLD, engineMap, mix32, type FuzzWorld } from '../world.js';
 import { checkShadowAgrees } from '../oracles/shadow-sync.js';
+import { tablePath } from '../attacks/ppgtt.js';
 
 /** One operation. `slot` indexes the live fuzzed guests (modulo their count). */
 export type LifecycleOp =
@@ -138,7 +139,7 @@ interface LifecycleState {
    * An untrapped guest's page `pt-at` planted, checked against guest memory when that guest's
    * workloads are dispatched (set while its rounds run).
    */
-  watch: { readonly v: Vgpu; readonly gpa: number; readonly out: Violation[] } | null;
+  watch: { readonly v: Vgpu; readonly pages: readonly number[]; readonly out: Violation[] } | null;
 }
 
 const MAX_GUESTS = 4;
@@ -265,7 +266,9 @@ function ptAt(world: FuzzWorld, st: LifecycleState, t: Tracked, op: Extract<Life
   const va = (PT_AT_PML4 + op.level) * SPAN[4];
   g.ppgtt.writeRaw((op.level + 1) as 2 | 3 | 4, va, ((gpa & ~0xfff) | PTE_PRESENT | PTE_RW) >>> 0, 0);
   t.link = [(op.level + 1) as 2 | 3 | 4, va];
-  if (v.guestWrites === 'untrapped') st.watch = { v, gpa, out };
+  // Untrapped: the planted page and the tables on the walk to it, from the PML4 (a resync that
+  // missed the link would leave the page unshadowed, with nothing of it to compare).
+  if (v.guestWrites === 'untrapped') st.watch = { v, pages: [gpa, ...tablePath(g, va).slice(0, 4 - op.level)], out };
   for (let r = 0; r < op.rounds; r++) {
     const slot = t.next++ % 4096;
     const value = (mix32(v.id, t.next) | 1) >>> 0;
@@ -401,7 +404,7 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       // it would have run on uninterrupted: only first dispatches are checked.
       if (x === null || w.vgpuId !== x.v.id || x.v.state === 'destroyed' || w.preemptions !== 0) return;
       const found: Violation[] = [];
-      st.stats.compared += checkShadowAgrees(x.v, x.gpa, found, 4, 'guest');
+      for (const p of x.pages) if (p >= 0) st.stats.compared += checkShadowAgrees(x.v, p, found, 4, 'guest');
       for (const f of found) x.out.push({ invariant: f.invariant, message: `at dispatch of workload ${w.seq}: ${f.message}` });
     });
     world.h.mediator.onWorkloadDone((w) => {
