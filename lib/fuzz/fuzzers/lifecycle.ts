@@ -404,7 +404,7 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
       // it would have run on uninterrupted: only first dispatches are checked.
       if (x === null || w.vgpuId !== x.v.id || x.v.state === 'destroyed' || w.preemptions !== 0) return;
       const found: Violation[] = [];
-      for (const p of x.pages) if (p >= 0) st.stats.compared += checkShadowAgrees(x.v, p, found, 4, 'guest');
+      for (const p of x.pages) if (p >= 0) st.stats.compared += checkShadowAgrees(x.v, p, found, 4, 'guest', true);
       for (const f of found) x.out.push({ invariant: f.invariant, message: `at dispatch of workload ${w.seq}: ${f.message}` });
     });
     world.h.mediator.onWorkloadDone((w) => {
