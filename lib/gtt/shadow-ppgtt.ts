@@ -290,6 +290,8 @@ export class ShadowPage {
   declare parentIndex: number;
   /** Untrapped guests: the `sync` walk that last diffed this page (a page is diffed once per walk). */
   declare syncEpoch: number;
+  /** The guest table's bytes as a `Buffer` (native compare with the copy), made on first diff. */
+  declare guestBytes: Buffer | null;
   declare readonly handler: WriteTrapHandler;
 
   constructor(mgr: PpgttManager, gfn: number, level: number, ips: boolean, mfn: number, shadow: Uint32Array, guest: Uint32Array) {
@@ -314,6 +316,7 @@ export class ShadowPage {
     this.parent = null;
     this.parentIndex = -1;
     this.syncEpoch = 0;
+    this.guestBytes = null;
     this.handler = gfn >= 0 ? (gpa, bytes) => mgr.onGuestWrite(this, gpa, bytes) : NO_TRAP;
   }
 }
@@ -1519,6 +1522,12 @@ export class PpgttManager {
   private diffCopy(page: ShadowPage): void {
     const g = page.guest;
     const c = page.copy!;
+    // Most pages did not change since the last sync: one native compare of the 4 KiB first.
+    const gb = page.guestBytes ??= Buffer.from(g.buffer, g.byteOffset, PAGE_SIZE);
+    if (gb.equals(Buffer.from(c.buffer, c.byteOffset, PAGE_SIZE))) {
+      page.writes = 0;
+      return;
+    }
     for (let k = 0; k < WORDS; k += 2) {
       const lo = g[k];
       const hi = g[k + 1];
