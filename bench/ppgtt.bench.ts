@@ -20,6 +20,17 @@
  *   ones (here all, since every entry changes each call). So the figure is the trap overhead
  *   saved, with the whole re-shadow cost amortised in; a guest rewriting entries several times
  *   between submissions would gain more.
+ * - `ppgtt.untrapped`: the `ppgtt.trap` workload for a guest whose stores are not trapped
+ *   (`guestWrites: 'untrapped'`, v86): 1024 PTEs written straight into guest memory (two
+ *   `write32` each), then one `sync(mm)` (the submission), which re-reads and diffs all 5 tables
+ *   of the mm and re-shadows the 1024 changed entries. Baseline: the trapped guest in the same
+ *   run (1024 trapped `Ept.guestWrite`s and a `sync()`): ratio > 1 means untrapped is cheaper.
+ * - `ppgtt.untrapped.submit`: the fixed cost of a submission: an mm mapping 256 MiB in 4 KiB pages
+ *   (128 PTs, 131 tables), 16 PTEs rewritten between submissions. Untrapped: 16 plain stores and a
+ *   `sync(mm)` that re-reads all 131 tables (536 KiB compared). Baseline: the trapped guest (16
+ *   trapped writes, `sync()` with nothing to do). Unit: submissions; the ratio is what the re-read
+ *   costs per submission against the traps it saves (it falls as the mm grows, and rises with the
+ *   PTE writes made between two submissions).
  */
 import { Ept } from '../lib/ept/ept.js';
 import { HostMemory, SparseGuestMemory } from '../lib/ept/memory.js';
@@ -192,6 +203,96 @@ function oosCase(): BenchCase {
   return { name: 'ppgtt.trap.oos', unit: 'PTE writes', unitsPerCall: N, fn, baseline: rawBaseline(r), target: 0.1 };
 }
 
+/** A trapped and an untrapped rig with the same guest tables (`pts` PTs of 512 present entries under one PD). */
+function pairRigs(pts: number): { trapped: TrapRig; untrapped: TrapRig } {
+  const make = (guestWrites: 'trapped' | 'untrapped'): TrapRig => {
+    const host = new HostMemory({ size: 1024 * MiB });
+    const guest = new SparseGuestMemory(1024 * MiB);
+    const ept = new Ept(guest, host, { name: 'bench', guestWrites });
+    const pml4 = 200_000, pdp = pml4 + 1, pd = pml4 + 2;
+    put(guest, pml4, 0, pdp);
+    put(guest, pdp, 0, pd);
+    for (let t = 0; t < pts; t++) {
+      put(guest, pd, t, pml4 + 3 + t);
+      for (let i = 0; i < 512; i++) put(guest, pml4 + 3 + t, i, t * 512 + i);
+    }
+    for (let f = 0; f < Math.max(2 * N, pts * 512); f++) ept.pin(f);
+    const mgr = new PpgttManager(ept, host, { name: 'bench' });
+    mgr.get(pml4 * 4096);
+    const addrs = new Float64Array(N);
+    const bytes: Uint8Array[][] = [[], []];
+    const los = [new Uint32Array(N), new Uint32Array(N)];
+    const his = [new Uint32Array(N), new Uint32Array(N)];
+    for (let k = 0; k < N; k++) {
+      // Spread over the PTs (all of them when there are few).
+      const t = k % pts, i = Math.floor(k / pts) % 512;
+      addrs[k] = (pml4 + 3 + t) * 4096 + i * 8;
+      for (let phase = 0; phase < 2; phase++) {
+        const frame = phase * N + k;
+        const b = new Uint8Array(8);
+        const v = new DataView(b.buffer);
+        los[phase][k] = pteLo(frame, ENTRY);
+        his[phase][k] = pteHi(frame);
+        v.setUint32(0, los[phase][k], true);
+        v.setUint32(4, his[phase][k], true);
+        bytes[phase].push(b);
+      }
+    }
+    return { ept, guest, mgr, addrs, bytes, los, his };
+  };
+  return { trapped: make('trapped'), untrapped: make('untrapped') };
+}
+
+/** `writes` PTE writes then a submission: trapped (vCPU path, `sync()`) or untrapped (plain stores, `sync(mm)`). */
+function submitLoops(rigs: { trapped: TrapRig; untrapped: TrapRig }, writes: number): { trapped: () => void; untrapped: () => void } {
+  const { trapped: t, untrapped: u } = rigs;
+  const mm = u.mgr.find(200_000 * 4096)!;
+  let pt = 0, pu = 0;
+  return {
+    trapped: () => {
+      const b = t.bytes[pt];
+      for (let k = 0; k < writes; k++) t.ept.guestWrite(t.addrs[k], b[k]);
+      t.mgr.sync();
+      pt ^= 1;
+    },
+    untrapped: () => {
+      const lo = u.los[pu], hi = u.his[pu];
+      for (let k = 0; k < writes; k++) {
+        u.guest.write32(u.addrs[k], lo[k]);
+        u.guest.write32(u.addrs[k] + 4, hi[k]);
+      }
+      u.mgr.sync(mm);
+      pu ^= 1;
+    },
+  };
+}
+
+function untrappedCase(): BenchCase {
+  const rigs = pairRigs(2);
+  const loops = submitLoops(rigs, N);
+  for (let i = 0; i < 2; i++) {
+    loops.trapped();
+    loops.untrapped();
+  }
+  const tm = rigs.trapped.mgr.find(200_000 * 4096)!, um = rigs.untrapped.mgr.find(200_000 * 4096)!;
+  for (const gma of [0, 5 * 4096, 700 * 4096]) {
+    if (rigs.trapped.ept.gfnOfMfn(Math.floor(tm.translate(gma) / 4096)) !== rigs.untrapped.ept.gfnOfMfn(Math.floor(um.translate(gma) / 4096))) {
+      throw new Error('ppgtt.untrapped: the two shadows disagree');
+    }
+  }
+  if (rigs.untrapped.mgr.counters.traps !== 0 || rigs.untrapped.ept.protectedFrames !== 0) throw new Error('ppgtt.untrapped: something was trapped');
+  return { name: 'ppgtt.untrapped', unit: 'PTE writes', unitsPerCall: N, fn: loops.untrapped, baseline: loops.trapped };
+}
+
+function untrappedSubmitCase(): BenchCase {
+  const rigs = pairRigs(128);
+  const loops = submitLoops(rigs, 16);
+  loops.trapped();
+  loops.untrapped();
+  if (rigs.untrapped.mgr.counters.resyncedPages < 131) throw new Error('ppgtt.untrapped.submit: the mm was not re-read');
+  return { name: 'ppgtt.untrapped.submit', unit: 'submissions', unitsPerCall: 1, fn: loops.untrapped, baseline: loops.trapped };
+}
+
 export function cases(): BenchCase[] {
-  return [buildCase(), trapCase(), trap32Case(), oosCase()];
+  return [buildCase(), trapCase(), trap32Case(), oosCase(), untrappedCase(), untrappedSubmitCase()];
 }

@@ -6,6 +6,8 @@
  * `mediator.createVgpu({ type, memory })`, and on a `Vgpu`: `mmioRead`, `mmioWrite`,
  * `pciConfigRead`, `pciConfigWrite`, `guestWrite`, `onInterrupt`, `destroy`; `mediator.run(ns)`
  * and `mediator.runUntilIdle()`; `device.mmioRead` and `device.hostMemory` on the host side.
+ * An emulator that cannot route the guest's RAM stores to `guestWrite` creates its vGPUs with
+ * `guestWrites: 'untrapped'` (type `GuestWrites`).
  * Everything else is exported for tools, tests and experiments and may change.
  */
 export * from './types.js';
@@ -14,6 +16,8 @@ export { SimClock, Rng } from './clock.js';
 export type { ClockEvent } from './clock.js';
 export * from './mmio/index.js';
 export * from './ept/index.js';
+/** `createVgpu({ ..., guestWrites })`: 'trapped' (default) or 'untrapped' (emulators that store to RAM directly; docs/untrapped.md). */
+export type { GuestWrites } from './ept/ept.js';
 export * from './gtt/index.js';
 export * from './device/index.js';
 export * from './mediator/index.js';

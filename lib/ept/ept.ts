@@ -29,6 +29,15 @@
  * (GVT-g's page track, `gvt/page_track.c`) routes the write to its handler, which decides what
  * lands; a page without write permission drops it (counted); otherwise it lands in the guest
  * memory and the page is marked dirty. Host-side accesses of the guest memory are never trapped.
+ *
+ * ## Guests whose stores cannot be trapped (`guestWrites: 'untrapped'`)
+ *
+ * An emulator whose JIT stores to guest RAM directly (v86) never calls `guestWrite`: nothing can
+ * be write-protected. Such an EPT refuses `writeProtect` and the removal of `EPT_WRITE` with a
+ * `StateError` (a feature relying on them would be silently wrong), and its dirty log holds only
+ * what reached it (device writes through `markDirty`, stores through `guestWrite` or
+ * `hostWrite32`): the emulator tracks its own stores. The shadow PPGTT of such a guest
+ * resynchronises at each submission instead (`PpgttManager`, docs/untrapped.md).
  */
 import Bitfield from 'bitfield';
 import createDebug from 'debug';
@@ -81,6 +90,18 @@ export function isPagedGuestMemory(m: GuestMemory): m is PagedGuestMemory {
  */
 export type WriteTrapHandler = (gpa: Gpa, bytes: Uint8Array) => boolean | void;
 
+/**
+ * Whether the emulator routes the guest's stores to its RAM through the vCPU write path
+ * (`Ept.guestWrite` / `Vgpu.guestWrite`), so that pages can be write-protected (`'trapped'`, the
+ * default: a hypervisor with EPT or shadow paging), or stores land in guest RAM without gvtkit
+ * seeing them (`'untrapped'`: an emulator such as v86 whose JIT writes RAM directly). See
+ * docs/untrapped.md for what each costs.
+ */
+export type GuestWrites = 'trapped' | 'untrapped';
+
+/** The `GuestWrites` values (option checks). */
+export const GUEST_WRITES: readonly GuestWrites[] = Object.freeze(['trapped', 'untrapped'] as const);
+
 /** Called after a guest frame lost its host frame (before the host frame is reused). */
 export type UnmapListener = (gfn: Gfn, mfn: Mfn) => void;
 
@@ -121,6 +142,11 @@ export interface EptOptions {
    * built over them, are charged to (`HostMemory.setReserve`); default -1, the host.
    */
   owner?: number;
+  /**
+   * `'untrapped'`: the guest's stores bypass the vCPU path, so `writeProtect` and taking away
+   * `EPT_WRITE` are refused (`StateError`). Default `'trapped'`.
+   */
+  guestWrites?: GuestWrites;
 }
 
 export class Ept {
@@ -133,6 +159,8 @@ export class Ept {
   declare readonly frames: number;
   /** The host-frame owner its frames are charged to (`EptOptions.owner`). */
   declare readonly owner: number;
+  /** Whether the guest's stores reach `guestWrite` (`EptOptions.guestWrites`). */
+  declare readonly guestWrites: GuestWrites;
   /** Counters. */
   readonly counters: EptCounters = {
     guestWrites: 0, landed: 0, trapped: 0, trapLanded: 0, denied: 0, outOfRam: 0,
@@ -181,6 +209,9 @@ export class Ept {
     this.host = host;
     this.name = opts.name ?? 'vm';
     this.owner = opts.owner ?? -1;
+    const gw = opts.guestWrites ?? 'trapped';
+    if (gw !== 'trapped' && gw !== 'untrapped') throw new ConfigError('guestWrites', `must be 'trapped' or 'untrapped', got ${String(gw)}`);
+    this.guestWrites = gw;
     const frames = guest.size / PAGE_SIZE;
     // Small integers stay in Smi representation (cheaper compares on the pin hot path).
     this.frames = frames < 2 ** 31 ? frames | 0 : frames;
@@ -357,16 +388,23 @@ export class Ept {
   setPermissions(gfn: Gfn, perms: number): void {
     this.checkFrame(gfn);
     if ((perms & ~EPT_RW) !== 0) throw new RangeArgError(`permissions 0x${perms.toString(16)}: only EPT_READ | EPT_WRITE`);
+    if ((perms & EPT_WRITE) === 0 && this.guestWrites === 'untrapped') {
+      throw new StateError(`${this.name}: the guest's stores are not trapped ('untrapped'): write permission cannot be taken away`);
+    }
     this.perms[gfn] = (this.perms[gfn] & EPT_TRAP) | perms;
     this.deviceMfns[gfn] = (perms & EPT_READ) !== 0 ? this.mfns[gfn] : -1;
   }
 
   /**
    * Route every vCPU write to `gfn` to `handler` instead of landing it (replaces an earlier
-   * handler). GVT-g write-protects guest page-table pages this way.
+   * handler). GVT-g write-protects guest page-table pages this way. Refused with `StateError` when
+   * the guest's stores are not trapped (`EptOptions.guestWrites: 'untrapped'`).
    */
   writeProtect(gfn: Gfn, handler: WriteTrapHandler): void {
     this.checkAlive();
+    if (this.guestWrites === 'untrapped') {
+      throw new StateError(`${this.name}: the guest's stores are not trapped ('untrapped'): gfn 0x${gfn.toString(16)} cannot be write-protected`);
+    }
     this.checkFrame(gfn);
     this.traps.set(gfn, handler);
     this.trapGfn = -1;

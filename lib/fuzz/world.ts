@@ -71,6 +71,9 @@ export const SCARCE_WORLD: Readonly<WorldOptions> = Object.freeze({
   mediator: { hostReservation: SCARCE_POOL, shadowQuotaPages: 80, shadowReservePages: 36 },
 });
 
+/** Which guests of a world run untrapped (`WorldOptions.untrapped`). */
+export type UntrappedGuests = 'none' | 'attackers' | 'victim' | 'all' | 'alternate';
+
 /** Options of `FuzzWorld`. */
 export interface WorldOptions {
   /**
@@ -97,8 +100,16 @@ export interface WorldOptions {
   victim?: boolean;
   /** Parser limits. */
   parser?: CommandParserOptions;
-  /** Out-of-sync shadow PPGTT pages. */
+  /** Out-of-sync shadow PPGTT pages (for the guests whose stores are trapped). */
   outOfSync?: boolean;
+  /**
+   * Guests whose stores to their RAM are not trapped (`CreateVgpuOptions.guestWrites:
+   * 'untrapped'`, the emulator model of v86: their drivers store straight into guest memory and
+   * the shadow PPGTT resyncs at each submission): none (default), the attackers, the victim, all,
+   * or every other guest created (`'alternate'`: the victim trapped, the first attacker untrapped,
+   * the next trapped, ...).
+   */
+  untrapped?: UntrappedGuests;
   /** More device options. */
   device?: Gen9DeviceOptions;
   /** More mediator options. */
@@ -267,6 +278,10 @@ export class FuzzWorld {
   readonly oracles: WorldOracles | null;
   /** Shared host resources are scarce on purpose (`WorldOptions.scarce`, `SCARCE_WORLD`). */
   readonly scarce: boolean;
+  /** Which guests run untrapped (`WorldOptions.untrapped`). */
+  readonly untrapped: UntrappedGuests;
+  /** Guests created so far (the victim first): `'alternate'` counts them. */
+  private guestsMade = 0;
 
   constructor(opts: WorldOptions = {}) {
     this.opts = {
@@ -282,12 +297,13 @@ export class FuzzWorld {
     });
     this.monitor = new DeviceMonitor(this.h);
     this.scarce = opts.scarce === true;
+    this.untrapped = opts.untrapped ?? 'none';
     this.ppgttEvery = Math.max(1, opts.ppgttCheckEvery ?? 1);
     this.baseFrames = this.h.device.hostMemory.allocatedFrames;
     this.h.mediator.onWorkloadDone((w) => this.onDone(w));
     let victim: Victim | null = null;
     if (opts.victim !== false) {
-      const g = this.h.addGuest({ type: this.opts.victimType, ramBytes: this.opts.guestRamMiB * MiB, name: 'victim' });
+      const g = this.h.addGuest({ type: this.opts.victimType, ramBytes: this.opts.guestRamMiB * MiB, name: 'victim', guestWrites: this.nextGuestWrites(true) });
       victim = new Victim(g, mix32(this.opts.seed, 0x71c7));
     }
     this.victim = victim;
@@ -306,9 +322,17 @@ export class FuzzWorld {
   /** Create a fresh attacker guest (detected and ballooned). */
   newAttacker(type = this.opts.attackerType): TestGuest {
     const name = `attacker${this.attackerCount++ || ''}`;
-    const g = this.h.addGuest({ type, ramBytes: this.opts.guestRamMiB * MiB, name, ppgtt: this.opts.attackerPpgtt });
+    const g = this.h.addGuest({ type, ramBytes: this.opts.guestRamMiB * MiB, name, ppgtt: this.opts.attackerPpgtt, guestWrites: this.nextGuestWrites(false) });
     this.extraGuests.push(g);
     return g;
+  }
+
+  /** How the next guest created stores to its RAM (see `WorldOptions.untrapped`). */
+  private nextGuestWrites(victim: boolean): 'trapped' | 'untrapped' {
+    const k = this.guestsMade++;
+    const u = this.untrapped;
+    const untrapped = u === 'all' || (u === 'attackers' && !victim) || (u === 'victim' && victim) || (u === 'alternate' && k % 2 === 1);
+    return untrapped ? 'untrapped' : 'trapped';
   }
 
   private onDone(w: Workload): void {

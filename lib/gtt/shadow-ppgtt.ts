@@ -72,6 +72,22 @@
  * write count. The copy stays attached (GVT-g keeps `oos_page` on the spt), and is kept current by
  * later trapped writes, so the page goes out of sync again after `oosThreshold` more writes.
  *
+ * ## Guests whose stores are not trapped (`Ept.guestWrites === 'untrapped'`)
+ *
+ * An emulator that writes guest RAM directly (v86's JIT) cannot write-protect anything: guest
+ * table pages are never protected and no write reaches `onGuestWrite`. Every shadow page then
+ * holds a copy of its guest contents as last shadowed (taken when the page is built, outside the
+ * out-of-sync pool; the copies are bounded by `maxShadowPages`), and `sync(mm)` (called by the
+ * mediator before each workload's audit) walks the mm's tables from its roots down and diffs
+ * every page against its copy exactly as an out-of-sync page is diffed (`diffCopy`, the same
+ * path): changed entries are re-shadowed with every check a trapped write gets (frames outside
+ * guest RAM, loops, 1 GiB pages, quotas: scratch), a child a changed entry no longer names loses
+ * its reference and is freed with its last one. The device only ever walks the shadow, so what
+ * the guest writes between two submissions reaches it at the next submission, validated, and
+ * never before. A table met at another level while an mm is built may be a stale shadow of
+ * another mm: every live mm is brought up to date first, then the build is done again.
+ * Out-of-sync pages (`outOfSync`) have no meaning there (every page is), and are refused.
+ *
  * ## Containment
  *
  * Nothing throws on guest input. Levels strictly decrease along a walk and a guest page is
@@ -89,7 +105,7 @@
  */
 import createDebug from 'debug';
 import { ConfigError, NoResourceError, RangeArgError, StateError } from '../errors.js';
-import { PIN_NO_MEMORY, type Ept, type WriteTrapHandler } from '../ept/ept.js';
+import { PIN_NO_MEMORY, type Ept, type GuestWrites, type WriteTrapHandler } from '../ept/ept.js';
 import type { HostMemory } from '../ept/memory.js';
 import { PAGE_SIZE, TWO_POW_32, type Gfn, type Gpa, type Hpa } from '../types.js';
 import { PpgttWalker } from './ppgtt-walk.js';
@@ -180,6 +196,11 @@ export interface ShadowPpgttCounters {
   oosResynced: number;
   /** Out-of-sync copies stolen from the oldest page when the pool was empty. */
   oosStolen: number;
+  /**
+   * Untrapped guests: guest table pages re-read and diffed against their copy at submissions
+   * (`sync(mm)`); the entries that changed count in `oosResynced`.
+   */
+  resyncedPages: number;
   /** Gauge: pages out of sync (write protection dropped) now. */
   oosActive: number;
   /** Gauge: out-of-sync copies attached (pool in use). */
@@ -201,7 +222,11 @@ export interface ShadowPpgttCounters {
 export interface PpgttManagerOptions {
   /** Name for logs (e.g. `vgpu1`). */
   name?: string;
-  /** Out-of-sync pages (gHyvi). Default false, as GVT-g's `enable_out_of_sync`. */
+  /**
+   * Out-of-sync pages (gHyvi). Default false, as GVT-g's `enable_out_of_sync`. Refused
+   * (`ConfigError`) for an EPT whose guest stores are not trapped: every page is resynchronised
+   * at submission there.
+   */
   outOfSync?: boolean;
   /** Copies in the out-of-sync pool (GVT-g `preallocated_oos_pages`). Default 8192. */
   oosPoolSize?: number;
@@ -259,13 +284,17 @@ export class ShadowPage {
   declare inPendingList: boolean;
   declare pendingPrev: ShadowPage | null;
   declare pendingNext: ShadowPage | null;
-  /** Out-of-sync copy of the guest contents, when attached. */
+  /** Out-of-sync copy of the guest contents, when attached (always, for an untrapped guest). */
   declare copy: Uint32Array | null;
   declare outOfSync: boolean;
   declare freed: boolean;
   /** Split PT: the PD page and entry it belongs to. */
   declare parent: ShadowPage | null;
   declare parentIndex: number;
+  /** Untrapped guests: the `sync` walk that last diffed this page (a page is diffed once per walk). */
+  declare syncEpoch: number;
+  /** The guest table's bytes as a `Buffer` (native compare with the copy), made on first diff. */
+  declare guestBytes: Buffer | null;
   declare readonly handler: WriteTrapHandler;
 
   constructor(mgr: PpgttManager, gfn: number, level: number, ips: boolean, mfn: number, shadow: Uint32Array, guest: Uint32Array) {
@@ -289,6 +318,8 @@ export class ShadowPage {
     this.freed = false;
     this.parent = null;
     this.parentIndex = -1;
+    this.syncEpoch = 0;
+    this.guestBytes = null;
     this.handler = gfn >= 0 ? (gpa, bytes) => mgr.onGuestWrite(this, gpa, bytes) : NO_TRAP;
   }
 }
@@ -354,9 +385,12 @@ export class ShadowPpgtt {
     if (this.pins === 0 && this.doomed) this.manager.freeMm(this);
   }
 
-  /** Flush pending writes and out-of-sync pages of the vGPU (see `PpgttManager.sync`). */
+  /**
+   * Flush pending writes and out-of-sync pages of the vGPU; for an untrapped guest, re-read this
+   * mm's tables too (see `PpgttManager.sync`).
+   */
   sync(): boolean {
-    return this.manager.sync();
+    return this.manager.sync(this);
   }
 
   /** Counters of the vGPU's shadow PPGTT (shared by its mms). */
@@ -389,6 +423,8 @@ export class PpgttManager {
   readonly outOfSync: boolean;
   readonly oosPoolSize: number;
   readonly oosThreshold: number;
+  /** Whether the guest's table writes are trapped (from the EPT: `Ept.guestWrites`). */
+  readonly guestWrites: GuestWrites;
   /** Host frame of the scratch page. */
   readonly scratchPageMfn: number;
   /** Host frames of the scratch tables by level (index 1 PT .. 4 PML4; index 0 the page). */
@@ -453,6 +489,20 @@ export class PpgttManager {
   private nPagesAllocated = 0;
   private nPages = 0;
   private nMmsEvicted = 0;
+  private nResyncedPages = 0;
+  /** Untrapped guests: the number of the current (or last) `sync` walk (`ShadowPage.syncEpoch`). */
+  private epoch = 0;
+  /** `guestWrites === 'untrapped'` (hot paths test a boolean). */
+  private readonly untrapped: boolean;
+  /**
+   * While an untrapped `sync` walks: entries refused as loops, as (page, index) pairs, retried once
+   * after the walk. The walk goes in table order, not in the order the guest wrote: a page the
+   * guest moved to another level is met at its new level before its old parent entry is diffed
+   * and releases it (a trapped guest's writes arrive in order: release first).
+   */
+  private loopRetries: (ShadowPage | number)[] | null = null;
+  /** Set by `childTable` when it refused a table already shadowed at another level. */
+  private loopMet = false;
   /** A host frame for a shadow page, within the quota; throws `NoResourceError` beyond it. */
   private allocShadowFrame(): number {
     if (this.nPages >= this.maxShadowPages) {
@@ -494,6 +544,11 @@ export class PpgttManager {
     this.host = host;
     this.name = opts.name ?? 'vgpu';
     this.outOfSync = opts.outOfSync ?? false;
+    this.guestWrites = ept.guestWrites;
+    this.untrapped = ept.guestWrites === 'untrapped';
+    if (this.untrapped && this.outOfSync) {
+      throw new ConfigError('outOfSync', 'the guest\'s stores are not trapped (\'untrapped\'): every page is resynchronised at submission, out-of-sync pages do not apply');
+    }
     this.oosPoolSize = pool;
     this.oosThreshold = threshold;
     this.guestFrames = ept.frames;
@@ -593,6 +648,22 @@ export class PpgttManager {
     this.made = new Set();
     try {
       pages = this.buildRoots(values, level, key);
+      if (met.length !== 0 && this.untrapped) {
+        // The tables met at another level may be stale shadows (the guest rewrote them, untrapped,
+        // since their mm's last submission): undo, bring every live mm up to date, build again.
+        for (const p of pages) if (p !== null) this.release(p);
+        this.nLoops = loops;
+        const made = this.made;
+        this.made = null;
+        try {
+          for (const mm of [...this.liveMms]) this.resyncMm(mm);
+        } finally {
+          this.made = made;
+        }
+        met.length = 0;
+        made.clear();
+        pages = this.buildRoots(values, level, key);
+      }
       if (met.length !== 0 && this.hasUnpinnedMm()) {
         // Undo the build, evict the cached mms that hold the tables at another level, build again.
         for (const p of pages) if (p !== null) this.release(p);
@@ -744,7 +815,7 @@ export class PpgttManager {
       split2M: this.nSplit2M, split64K: this.nSplit64K, ipsRetyped: this.nIpsRetyped, halfWrites: this.nHalfWrites,
       parked: this.nParked, allocFailures: this.nAllocFailures, invalidated: this.nInvalidated,
       oosEntered: this.nOosEntered, oosResynced: this.nOosResynced, oosStolen: this.nOosStolen,
-      oosActive: this.oosPages.size, oosAttached: this.attached.size, shadowPagesAllocated: this.nPagesAllocated,
+      resyncedPages: this.nResyncedPages, oosActive: this.oosPages.size, oosAttached: this.attached.size, shadowPagesAllocated: this.nPagesAllocated,
       shadowPages: this.nPages, mms: this.liveMms.size, mmsEvicted: this.nMmsEvicted,
     };
   }
@@ -777,9 +848,30 @@ export class PpgttManager {
    * every pending entry (parked halves and partial writes, entries sent to scratch by an unmap or
    * an allocation failure). Returns false when host allocation failures left entries at scratch
    * (they stay pending; the mediator may fail the workload).
+   *
+   * For a guest whose stores are not trapped, every guest table page of `mms` is first re-read
+   * and diffed against its copy, as if all were out of sync (see the module note): `mms` is the
+   * mm (or mms) the workload uses; omitted, every live mm; null, none (a workload without a
+   * PPGTT: only pending entries). A trapped guest ignores `mms`.
    */
-  sync(): boolean {
+  sync(mms?: ShadowPpgtt | readonly ShadowPpgtt[] | null): boolean {
     this.nSyncs++;
+    if (this.untrapped && mms !== null) {
+      const retries: (ShadowPage | number)[] = [];
+      this.loopRetries = retries;
+      try {
+        if (mms === undefined) {
+          for (const mm of [...this.liveMms]) this.resyncMm(mm);
+        } else if (mms instanceof ShadowPpgtt) {
+          this.resyncMm(mms);
+        } else {
+          for (const mm of mms) this.resyncMm(mm);
+        }
+      } finally {
+        this.loopRetries = null;
+      }
+      this.retryLoops(retries);
+    }
     if (this.oosPages.size !== 0) {
       for (const p of this.oosPages) this.syncOosPage(p, false);
       this.oosPages.clear();
@@ -802,6 +894,45 @@ export class PpgttManager {
       }
     }
     return this.pendingHead === null;
+  }
+
+  /**
+   * Untrapped guests: diff every guest table page reachable from `mm`'s roots against its copy,
+   * parents before children (a changed parent entry drops or builds a subtree first; pages built
+   * meanwhile are current), each page once per walk.
+   */
+  private resyncMm(mm: ShadowPpgtt): void {
+    if (mm.destroyed || mm.manager !== this) return;
+    const epoch = ++this.epoch;
+    for (const p of mm.rootPages) if (p !== null) this.resyncTree(p, epoch);
+  }
+
+  /** Set again, once, the entries a walk refused as loops (see `loopRetries`). */
+  private retryLoops(retries: readonly (ShadowPage | number)[]): void {
+    for (let k = 0; k < retries.length; k += 2) {
+      const page = retries[k] as ShadowPage;
+      const i = retries[k + 1] as number;
+      if (page.freed) continue;
+      const g = page.guest;
+      if (!this.setEntry(page, i, g[2 * i] >>> 0, g[2 * i + 1] >>> 0)) this.markPending(page, i, PENDING_SYNC);
+    }
+  }
+
+  private resyncTree(page: ShadowPage, epoch: number): void {
+    if (page.freed || page.syncEpoch === epoch) return;
+    page.syncEpoch = epoch;
+    this.nResyncedPages++;
+    this.diffCopy(page);
+    const level = page.level;
+    if (level === PPGTT_LEVEL_PT) return;
+    const s = page.shadow;
+    for (let k = 0; k < WORDS; k += 2) {
+      const lo = s[k];
+      if ((lo & PTE_PRESENT) === 0 || (level === PPGTT_LEVEL_PD && (lo & PDE_PS) !== 0)) continue;
+      const child = this.byMfn.get((lo >>> 12) | ((s[k + 1] & 0x7f) << 20));
+      // A split 2 MiB PT (no guest page) follows its PDE, diffed with the PD.
+      if (child !== undefined && child.gfn >= 0) this.resyncTree(child, epoch);
+    }
   }
 
   /** Re-shadow the pending entries of `pages` (taken off the pending list by `sync`). */
@@ -842,6 +973,7 @@ export class PpgttManager {
     if (existing !== undefined) {
       if (existing.level !== level) {
         this.nLoops++;
+        this.loopMet = true;
         if (this.made !== null && !this.made.has(existing)) this.conflicts.push(gfn, level);
         log('%s: guest page 0x%s used as level %d and %d: scratch', this.name, gfn.toString(16), existing.level, level);
         return null;
@@ -864,11 +996,19 @@ export class PpgttManager {
       return null;
     }
     const page = new ShadowPage(this, gfn, level, ips, mfn, this.host.page32(mfn), this.ept.guest.page32(gfn));
-    try {
-      this.ept.writeProtect(gfn as Gfn, page.handler);
-    } catch (e) {
-      this.host.freeFrame(mfn); // a destroyed EPT (host misuse): nothing half-built stays behind
-      throw e;
+    if (this.untrapped) {
+      // Nothing to protect: the copy of what is shadowed now is what `sync` diffs against.
+      const copy = this.freeCopies.pop() ?? new Uint32Array(WORDS);
+      copy.set(page.guest);
+      page.copy = copy;
+      page.syncEpoch = this.epoch;
+    } else {
+      try {
+        this.ept.writeProtect(gfn as Gfn, page.handler);
+      } catch (e) {
+        this.host.freeFrame(mfn); // a destroyed EPT (host misuse): nothing half-built stays behind
+        throw e;
+      }
     }
     page.refs = 1;
     if (this.made !== null) this.made.add(page);
@@ -896,7 +1036,7 @@ export class PpgttManager {
     }
     if (page.gfn >= 0) {
       this.byGfn.delete(page.gfn);
-      this.ept.unprotect(page.gfn as Gfn);
+      if (!this.untrapped) this.ept.unprotect(page.gfn as Gfn);
     }
     this.byMfn.delete(page.mfn);
     if (page.inPendingList) this.unlinkPending(page);
@@ -910,6 +1050,8 @@ export class PpgttManager {
   private populateLeaf(page: ShadowPage): void {
     const g = page.guest;
     const s = page.shadow;
+    // Untrapped: a PT re-shadowed whole (its PDE flipped IPS) is current as of now.
+    if (this.untrapped && page.copy !== null) page.copy.set(g);
     if (page.ips) {
       for (let i = 0; i < ENTRIES; i += 16) {
         if (!this.leaf64K(s, i, g[2 * i], g[2 * i + 1])) this.markPending(page, i, PENDING_SYNC);
@@ -1013,11 +1155,14 @@ export class PpgttManager {
       return true;
     }
     this.failedAlloc = false;
+    this.loopMet = false;
     const child = this.childTable(frame, level - 1, (lo & PDE_IPS) !== 0);
     if (child === null) {
       s[k] = this.scratchLo[level];
       s[k + 1] = this.scratchHi[level];
       this.nScratch++;
+      if (this.loopMet && this.loopRetries !== null) this.loopRetries.push(page, i);
+      this.loopMet = false;
       const failed = this.failedAlloc;
       this.failedAlloc = false;
       return !failed;
@@ -1384,8 +1529,23 @@ export class PpgttManager {
     page.outOfSync = false;
     if (removeFromSet) this.oosPages.delete(page);
     this.ept.writeProtect(page.gfn as Gfn, page.handler);
+    this.diffCopy(page);
+  }
+
+  /**
+   * Re-shadow the entries of `page` whose guest value differs from its copy, and update the copy
+   * (GVT-g `sync_oos_page`'s loop): the resync of an out-of-sync page, and of every page of an
+   * untrapped guest at submission.
+   */
+  private diffCopy(page: ShadowPage): void {
     const g = page.guest;
     const c = page.copy!;
+    // Most pages did not change since the last sync: one native compare of the 4 KiB first.
+    const gb = page.guestBytes ??= Buffer.from(g.buffer, g.byteOffset, PAGE_SIZE);
+    if (gb.equals(Buffer.from(c.buffer, c.byteOffset, PAGE_SIZE))) {
+      page.writes = 0;
+      return;
+    }
     for (let k = 0; k < WORDS; k += 2) {
       const lo = g[k];
       const hi = g[k + 1];

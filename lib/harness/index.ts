@@ -19,7 +19,8 @@ import { miBatchBufferEnd, miBatchBufferStart, miNoop } from '../device/commands
 import { SparseGuestMemory } from '../ept/memory.js';
 import { ConfigError, StateError } from '../errors.js';
 import { checkOptions, optionKeys } from '../validate.js';
-import { GuestDriver } from '../guest/driver.js';
+import { GuestDriver, type GuestBus } from '../guest/driver.js';
+import type { GuestWrites } from '../ept/ept.js';
 import { GuestEngine, type ContextSetupOptions, type GuestBuffer } from '../guest/engine.js';
 import { GuestPpgtt } from '../guest/ppgtt.js';
 import { Mediator, type MediatorOptions } from '../mediator/mediator.js';
@@ -53,10 +54,16 @@ export interface GuestOptions {
    * at load (null render state, MOCS, workarounds: `GuestEngine.setupContext`). Default false.
    */
   setupContexts?: boolean;
+  /**
+   * How the guest's stores to its RAM reach gvtkit (default 'trapped': through `vgpu.guestWrite`).
+   * 'untrapped' models an emulator whose JIT writes RAM directly (v86): the vGPU is created
+   * untrapped and the guest's driver stores straight into its memory.
+   */
+  guestWrites?: GuestWrites;
 }
 
 const HARNESS_OPTIONS = optionKeys<HarnessOptions>({ device: true, mediator: true });
-const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true });
+const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true, guestWrites: true });
 
 /** A guest of the harness: its vGPU, its modelled driver and helpers to drive it. */
 export class TestGuest {
@@ -75,7 +82,7 @@ export class TestGuest {
     this.harness = harness;
     this.vgpu = vgpu;
     this.memory = memory;
-    this.driver = new GuestDriver(vgpu, { name: vgpu.name });
+    this.driver = new GuestDriver(vgpu.guestWrites === 'untrapped' ? untrappedBus(vgpu, memory) : vgpu, { name: vgpu.name });
     vgpu.onInterrupt((p) => {
       this.interrupts.push(p);
       this.driver.handleInterrupt();
@@ -214,6 +221,21 @@ export class TestGuest {
   }
 }
 
+/**
+ * The bus of a guest whose emulator stores to RAM directly (v86's JIT): device accesses go to the
+ * vGPU, RAM stores straight into its memory, never through `vgpu.guestWrite`.
+ */
+function untrappedBus(vgpu: Vgpu, memory: SparseGuestMemory): GuestBus {
+  return {
+    mmioRead: (offset, size) => vgpu.mmioRead(offset, size),
+    mmioWrite: (offset, size, value) => vgpu.mmioWrite(offset, size, value),
+    pciConfigRead: (offset, size) => vgpu.pciConfigRead(offset, size),
+    pciConfigWrite: (offset, size, value) => vgpu.pciConfigWrite(offset, size, value),
+    guestWrite: (gpa, bytes) => memory.write(gpa, bytes),
+    memory,
+  };
+}
+
 /** A device, a mediator and modelled guests. */
 export class Harness {
   readonly device: Gen9Device;
@@ -230,7 +252,7 @@ export class Harness {
   addGuest(opts: GuestOptions = {}): TestGuest {
     opts = checkOptions(opts, 'GuestOptions', GUEST_OPTIONS);
     const memory = new SparseGuestMemory(opts.ramBytes ?? 64 * MiB);
-    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name });
+    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name, guestWrites: opts.guestWrites });
     const g = new TestGuest(this, vgpu, memory, opts);
     this.guests.push(g);
     return g;

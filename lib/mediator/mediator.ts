@@ -15,7 +15,7 @@
 import createDebug from 'debug';
 import { ConfigError, GvtError, NoResourceError, StateError } from '../errors.js';
 import { arg, checkOptions, describe, optionKeys } from '../validate.js';
-import { isPagedGuestMemory } from '../ept/ept.js';
+import { isPagedGuestMemory, type GuestWrites } from '../ept/ept.js';
 import { Gen9Device } from '../device/device.js';
 import type { DeviceEvent } from '../device/execlists.js';
 import { GEN9_ENGINES } from '../device/engines.js';
@@ -80,7 +80,10 @@ export interface MediatorOptions {
   failsafe?: FailsafePolicy;
   /** Command parser limits and policy. */
   parser?: CommandParserOptions;
-  /** Out-of-sync shadow PPGTT pages (default false, as GVT-g). */
+  /**
+   * Out-of-sync shadow PPGTT pages (default false, as GVT-g), for the vGPUs whose guest stores are
+   * trapped (`CreateVgpuOptions.guestWrites`); an untrapped vGPU resyncs every page anyway.
+   */
   outOfSync?: boolean;
   /** Completed workloads kept in `history` (default 10000). */
   historyLimit?: number;
@@ -208,6 +211,16 @@ export interface CreateVgpuOptions {
   name?: string;
   /** Start active, i.e. schedulable (default true); else call `vgpu.activate()` later. */
   activate?: boolean;
+  /**
+   * How the emulator hosting this guest handles its stores to its RAM (default 'trapped'):
+   * 'trapped' when they reach `vgpu.guestWrite` (the vCPU path, so guest page-table pages can be
+   * write-protected and the shadow PPGTT follows each store), 'untrapped' when they land in the
+   * `memory` unseen (an emulator whose JIT writes RAM directly, e.g. v86): nothing is
+   * write-protected and, before each workload's audit, every guest table page of the PPGTTs it
+   * uses is re-read and the shadow brought up to date, with the same checks. Per vGPU, since it
+   * is a property of the emulator each guest runs in. See docs/untrapped.md.
+   */
+  guestWrites?: GuestWrites;
 }
 
 /** Mediator-wide counters. */
@@ -255,7 +268,7 @@ const MEDIATION_COST_KEYS = optionKeys<MediationCostModel>({
   dispatchNs: true, scanNsPerCommand: true, copyNsPerKiB: true, trapNs: true, emulateNsPerCommand: true, ggttLoadNsPerEntry: true,
 });
 const HOST_RESERVATION_KEYS = optionKeys<HostReservation>({ lowGmSize: true, highGmSize: true, fences: true });
-const CREATE_VGPU_OPTIONS = optionKeys<CreateVgpuOptions>({ type: true, memory: true, name: true, activate: true });
+const CREATE_VGPU_OPTIONS = optionKeys<CreateVgpuOptions>({ type: true, memory: true, name: true, activate: true, guestWrites: true });
 
 /**
  * Devices a mediator owns: a second `Mediator` on one device would hand out the same slices and
@@ -400,6 +413,9 @@ export class Mediator {
     }
     if (opts.name !== undefined && typeof opts.name !== 'string') throw new ConfigError('name', `must be a string, got ${describe(opts.name)}`);
     if (opts.activate !== undefined && typeof opts.activate !== 'boolean') throw new ConfigError('activate', `must be a boolean, got ${describe(opts.activate)}`);
+    if (opts.guestWrites !== undefined && opts.guestWrites !== 'trapped' && opts.guestWrites !== 'untrapped') {
+      throw new ConfigError('guestWrites', `must be 'trapped' or 'untrapped', got ${describe(opts.guestWrites)}`);
+    }
     // Its host-frame reserve must be backed now (others may hold the rest for good): a vGPU whose
     // reserve is only a promise could wait forever for frames it was guaranteed.
     const hostMem = this.device.hostMemory;
@@ -430,6 +446,7 @@ export class Mediator {
         lastWorkloadOf: (x, engineId, lrca, beforeSeq) => this.lastUnfinished(x.id, engineId, lrca, beforeSeq),
         inactive: opts.activate === false,
         outOfSync: this.outOfSync,
+        guestWrites: opts.guestWrites ?? 'trapped',
         privateGgtt: this.gscale,
       });
       this.residue.add(id);
@@ -978,7 +995,10 @@ export class Mediator {
       }
       w.ppgtt = mm.acquire();
     }
-    if (!v.ppgtt.sync()) {
+    // An untrapped guest's tables of this workload's PPGTT are re-read here (`sync(mm)`): what it
+    // wrote since its last submission reaches the shadow now, validated, and the audit below
+    // reads its batches through the result.
+    if (!v.ppgtt.sync(w.ppgtt)) {
       // Entries could not be re-shadowed: running now would lose stores. At the vGPU's own
       // shadow page quota it is the guest's doing (it fails); host memory short, it waits.
       this.releaseShadows(w);
@@ -999,6 +1019,12 @@ export class Mediator {
     if (!r.ok) {
       this.releaseShadows(w);
       return failureOfViolation(r.violation!);
+    }
+    if (w.lriPpgtts !== undefined && w.lriPpgtts.length !== 0 && v.guestWrites === 'untrapped' && !v.ppgtt.sync(w.lriPpgtts)) {
+      // The other address spaces its PDP loads switch to (GVT-g `cmd_pdp_mmio_update_handler`)
+      // are the device's too: an untrapped guest's are re-read as well, with the same outcome.
+      this.releaseShadows(w);
+      return v.ppgtt.quotaHits !== quotaHits ? ownQuota() : WAIT_FRAMES;
     }
     this.stats.batchesShadowed += r.batches;
     this.stats.addressesPatched += r.addressesPatched;

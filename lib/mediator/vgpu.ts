@@ -15,14 +15,16 @@
  *   writes are dropped (GVT-g's CVE-2019-11085 was an aperture range that was not checked).
  * - PCI config space: a virtual copy of the device's, with BAR relocation moving the stub's
  *   regions and the memory-space enable switching them.
- * - Guest RAM writes to write-protected pages: `guestWrite` (the EPT's vCPU path).
+ * - Guest RAM writes to write-protected pages: `guestWrite` (the EPT's vCPU path). An emulator
+ *   that cannot route its stores there creates the vGPU with `guestWrites: 'untrapped'`: nothing is
+ *   write-protected and the shadow PPGTT is resynchronised at each submission (docs/untrapped.md).
  *
  * Guest input never throws: every bad access is counted and answered as hardware would.
  */
 import createDebug from 'debug';
 import { RangeArgError, StateError } from '../errors.js';
 import { arg, describe } from '../validate.js';
-import { Ept, isPagedGuestMemory } from '../ept/ept.js';
+import { Ept, isPagedGuestMemory, type GuestWrites } from '../ept/ept.js';
 import type { GuestMemory } from '../ept/memory.js';
 import { TrapStub, type StubSpace } from '../ept/stub.js';
 import type { Gen9Device } from '../device/device.js';
@@ -119,8 +121,10 @@ export interface VgpuParts {
   lastWorkloadOf(v: Vgpu, engineId: number, lrca: number, beforeSeq: number): Workload | undefined;
   /** Start deactivated (`activate()` lets its work run); default active. */
   inactive?: boolean;
-  /** Shadow PPGTT options. */
+  /** Shadow PPGTT options (out-of-sync pages apply to a trapped guest only). */
   outOfSync?: boolean;
+  /** Whether the guest's RAM stores reach `guestWrite` (default 'trapped'; see `GuestWrites`). */
+  guestWrites?: GuestWrites;
   /**
    * gScale: a private shadow GGTT, loaded into the host GGTT by `switchIn` (the vGPU may share
    * its slices and fences with others); default false.
@@ -198,6 +202,11 @@ export class Vgpu {
   readonly stub: TrapStub;
   /** Shadow PPGTT of every guest address space. */
   readonly ppgtt: PpgttManager;
+  /**
+   * Whether the guest's stores to its RAM reach `guestWrite` ('trapped') or land unseen
+   * ('untrapped': the shadow PPGTT is resynchronised at each submission). Fixed at creation.
+   */
+  readonly guestWrites: GuestWrites;
   /** Execlist emulation per engine (indexed like `GEN9_ENGINES`). */
   readonly execlists: VirtualExeclist[];
   /** True once the guest read anything in the PVINFO page (GVT-g `pv_notified`: it is GVT-aware). */
@@ -250,9 +259,12 @@ export class Vgpu {
       // Ept's constructor names the problem; keep its message.
     }
     const dev = parts.device;
-    this.ept = new Ept(parts.memory, dev.hostMemory, { name: parts.name, owner: parts.id });
+    this.guestWrites = parts.guestWrites ?? 'trapped';
+    this.ept = new Ept(parts.memory, dev.hostMemory, { name: parts.name, owner: parts.id, guestWrites: this.guestWrites });
     this.ggtt = new ShadowGgtt(dev.ggtt, parts.slices, this.ept, dev.hostMemory, { name: parts.name, privateTable: parts.privateGgtt ?? false });
-    this.ppgtt = new PpgttManager(this.ept, dev.hostMemory, { name: parts.name, outOfSync: parts.outOfSync ?? false });
+    // Out-of-sync pages drop write protection: an untrapped guest has none (every page is resynced).
+    const outOfSync = this.guestWrites === 'trapped' && (parts.outOfSync ?? false);
+    this.ppgtt = new PpgttManager(this.ept, dev.hostMemory, { name: parts.name, outOfSync });
     this.pvinfo = new PvinfoPage({
       onG2vNotify: (code) => this.onG2v(code),
       onDisplayReady: (v) => this.log('display-ready', String(v)),
@@ -423,7 +435,10 @@ export class Vgpu {
     return this.stub.access(space, gpa, size, isWrite, value);
   }
 
-  /** A guest vCPU store to its RAM (routed to the shadow page tables if write-protected). */
+  /**
+   * A guest vCPU store to its RAM (routed to the shadow page tables if write-protected). For an
+   * untrapped vGPU nothing is protected: the store lands as the emulator's own would.
+   */
   guestWrite(gpa: number, bytes: Uint8Array): void {
     this.checkAlive();
     arg.number('guestWrite gpa', gpa);

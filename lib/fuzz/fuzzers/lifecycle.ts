@@ -13,6 +13,11 @@
  * victim); `stale` calls the host API of a vGPU destroyed earlier (only typed errors or nothing,
  * and no host state changes).
  *
+ * Every third world runs every other guest untrapped (`WorldOptions.untrapped: 'alternate'`: its
+ * driver stores to RAM directly, the shadow PPGTT resyncs at each submission); there `pt-at` also
+ * checks the planted page against guest memory when each of its workloads is dispatched (right
+ * after the submission's sync), and against the page's last synced contents after the case.
+ *
  * Its own oracle: a guest that was neither disturbed (reset, engine reset, failsafe) nor refused
  * since the last check must have every workload completed and every value in place; the world's
  * teardown checks that every host frame and shadow page came back.
@@ -25,12 +30,14 @@ import { Bits, RING } from '../../device/registers.js';
 import { GvtError } from '../../errors.js';
 import type { EngineName } from '../../device/engines.js';
 import type { TestGuest } from '../../harness/index.js';
+import type { Vgpu } from '../../mediator/vgpu.js';
 import type { GuestBuffer } from '../../guest/engine.js';
 import { PAGE_SIZE } from '../../types.js';
 import { hx, pick, type Fuzzer } from '../fuzzer.js';
 import { INVARIANTS, type Violation } from '../monitor.js';
 import { SCARCE_WORLD, engineMap, mix32, type FuzzWorld } from '../world.js';
 import { checkShadowAgrees } from '../oracles/shadow-sync.js';
+import { tablePath } from '../attacks/ppgtt.js';
 
 /** One operation. `slot` indexes the live fuzzed guests (modulo their count). */
 export type LifecycleOp =
@@ -128,6 +135,11 @@ interface LifecycleState {
   readonly planted: Planted[];
   /** Counters for tests: `pt-at` ops run, shadow entries compared. */
   readonly stats: LifecycleStats;
+  /**
+   * An untrapped guest's page `pt-at` planted, checked against guest memory when that guest's
+   * workloads are dispatched (set while its rounds run).
+   */
+  watch: { readonly v: Vgpu; readonly pages: readonly number[]; readonly out: Violation[] } | null;
 }
 
 const MAX_GUESTS = 4;
@@ -222,6 +234,10 @@ function ptAt(world: FuzzWorld, st: LifecycleState, t: Tracked, op: Extract<Life
   const gpa = op.page === 'hwsp' ? (e.hwsp ? g.gpaOf(e.hwsp.gma) : -1) : g.gpaOf(e.context.gma + (op.page === 'ring-state' ? PAGE_SIZE : 0));
   if (!(gpa >= 0)) return;
   st.stats.ptAt++;
+  // An untrapped guest's shadow is as of each workload's submission: its earlier work, submitted
+  // before the page is planted, would be dispatched with the page not yet re-read (by design), so
+  // the dispatch-time check below starts from an idle guest.
+  if (v.guestWrites === 'untrapped') world.settle();
   while (t.spare.length < 4) {
     const p = g.driver.allocRam(1);
     g.driver.writeRam(p, new Uint8Array(PAGE_SIZE));
@@ -250,6 +266,9 @@ function ptAt(world: FuzzWorld, st: LifecycleState, t: Tracked, op: Extract<Life
   const va = (PT_AT_PML4 + op.level) * SPAN[4];
   g.ppgtt.writeRaw((op.level + 1) as 2 | 3 | 4, va, ((gpa & ~0xfff) | PTE_PRESENT | PTE_RW) >>> 0, 0);
   t.link = [(op.level + 1) as 2 | 3 | 4, va];
+  // Untrapped: the planted page and the tables on the walk to it, from the PML4 (a resync that
+  // missed the link would leave the page unshadowed, with nothing of it to compare).
+  if (v.guestWrites === 'untrapped') st.watch = { v, pages: [gpa, ...tablePath(g, va).slice(0, 4 - op.level)], out };
   for (let r = 0; r < op.rounds; r++) {
     const slot = t.next++ % 4096;
     const value = (mix32(v.id, t.next) | 1) >>> 0;
@@ -268,6 +287,7 @@ function ptAt(world: FuzzWorld, st: LifecycleState, t: Tracked, op: Extract<Life
     g.submit(op.engine, cmds);
     world.settle();
   }
+  st.watch = null;
   st.stats.compared += checkShadowAgrees(v, gpa, out);
   st.planted.push({ t, gpa });
 }
@@ -367,14 +387,26 @@ export const lifecycleFuzzer: Fuzzer<LifecycleOp, LifecycleState> = {
   casesPerWorld: 40,
   victimEvery: 1,
   // Odd worlds run the time-slice scheduler; one in eight has scarce shared host resources (`SCARCE_WORLD`,
-  // `hoard`), with and without the scheduler in turn.
+  // `hoard`), with and without the scheduler in turn; one in three runs every other guest untrapped.
   worldOptions: (seed, worldIndex) => ({
     seed: mix32(seed, worldIndex), failsafe: (['gvt-g', 'always', 'never'] as const)[worldIndex % 3], attackers: 2, scheduler: worldIndex % 2 === 1,
+    untrapped: worldIndex % 3 === 1 ? 'alternate' : 'none',
     ...(worldIndex % 8 === (worldIndex % 16 < 8 ? 2 : 5) ? SCARCE_WORLD : {}),
   }),
   setup(world) {
-    const st: LifecycleState = { dead: [], guests: [], byId: new Map(), created: 0, planted: [], stats: { ptAt: 0, compared: 0, hoards: 0, peakPoolPages: 0, peakHostFrames: 0, hoardTables: 0 } };
+    const st: LifecycleState = { dead: [], guests: [], byId: new Map(), created: 0, planted: [], stats: { ptAt: 0, compared: 0, hoards: 0, peakPoolPages: 0, peakHostFrames: 0, hoardTables: 0 }, watch: null };
     for (const g of world.attackers) track(st, g);
+    // An untrapped guest's planted page, when its workload goes to the device: the submission's
+    // sync must have re-read it (the device walks the shadow from here on).
+    world.h.mediator.onWorkloadDispatch((w) => {
+      const x = st.watch;
+      // A preempted workload resumes with the shadow of its first dispatch (no second sync), as
+      // it would have run on uninterrupted: only first dispatches are checked.
+      if (x === null || w.vgpuId !== x.v.id || x.v.state === 'destroyed' || w.preemptions !== 0) return;
+      const found: Violation[] = [];
+      for (const p of x.pages) if (p >= 0) st.stats.compared += checkShadowAgrees(x.v, p, found, 4, 'guest', true);
+      for (const f of found) x.out.push({ invariant: f.invariant, message: `at dispatch of workload ${w.seq}: ${f.message}` });
+    });
     world.h.mediator.onWorkloadDone((w) => {
       const t = st.byId.get(w.vgpuId);
       if (!t || w.status !== 'failed') return;

@@ -6,6 +6,10 @@
  * PPGTT create/destroy notifications with random roots; contexts submitted with random roots; and
  * GPU stores through the tables.
  *
+ * One world in three runs the attacker untrapped, one in six the victim too (`WorldOptions.untrapped`):
+ * its stores land straight in guest memory (as v86's JIT stores do), never through
+ * `Vgpu.guestWrite`, and the shadow PPGTT re-reads its tables at each submission.
+ *
  * The checks are the world's: every shadow table names only the attacker's shadow tables, scratch
  * and its own frames; host frames held for shadow tables stay bounded by its RAM; the device only
  * reaches the attacker's frames; the victim is untouched.
@@ -15,6 +19,7 @@ import { miBatchBufferEnd, miBatchBufferStart, miNoop, miStoreDataImm } from '..
 import { CtxReg, ctxPdpLdw, ctxPdpUdw, encodeDescriptor, readContextValue, writeContextValue } from '../../device/lrc.js';
 import { PDE_IPS, PDE_PS, PTE_PRESENT, PTE_RW } from '../../gtt/pte.js';
 import type { GuestBuffer } from '../../guest/engine.js';
+import type { TestGuest } from '../../harness/index.js';
 import { PAGE_SIZE } from '../../types.js';
 import { chance, hx, pick, u32, type Fuzzer } from '../fuzzer.js';
 import type { Violation } from '../monitor.js';
@@ -104,6 +109,12 @@ function genEntry(rng: Rng, st: PpgttState, level: number): [number, number] {
   return [((frame << 12) | flags | (rng.int(8) << 3)) >>> 0, Math.floor(frame / 2 ** 20) & 0x7f];
 }
 
+/** A store of the attacker's vCPU to its RAM: trapped (`Vgpu.guestWrite`), or straight into its memory when untrapped. */
+function store(g: TestGuest, at: number, bytes: Uint8Array): void {
+  if (g.vgpu.guestWrites === 'untrapped') g.memory.write(at, bytes);
+  else g.vgpu.guestWrite(at, bytes);
+}
+
 function bytesOf(lo: number, hi: number): Uint8Array {
   const b = new Uint8Array(8);
   const v = new DataView(b.buffer);
@@ -120,6 +131,7 @@ export const ppgttFuzzer: Fuzzer<PpgttOp, PpgttState> = {
   victimEvery: 4,
   worldOptions: (seed, worldIndex) => ({
     seed: seed * 31 + worldIndex, failsafe: worldIndex % 2 === 0 ? 'gvt-g' : 'never', outOfSync: worldIndex % 4 >= 2, ppgttCheckEvery: 4,
+    untrapped: worldIndex % 6 === 5 ? 'all' : worldIndex % 3 === 1 ? 'attackers' : 'none',
   }),
   setup(world) {
     const g = world.attacker;
@@ -190,11 +202,11 @@ export const ppgttFuzzer: Fuzzer<PpgttOp, PpgttState> = {
         case 'entry': {
           const at = op.table + op.index * 8;
           const b = bytesOf(op.lo, op.hi);
-          if (op.how === 'q') v.guestWrite(at, b);
-          else if (op.how === 'lo') v.guestWrite(at, b.subarray(0, 4));
-          else if (op.how === 'hi') v.guestWrite(at + 4, b.subarray(4, 8));
-          else if (op.how === 'byte') v.guestWrite(at + (op.lo & 7), b.subarray(0, 1));
-          else v.guestWrite(at + 2, b.subarray(0, 6));
+          if (op.how === 'q') store(g, at, b);
+          else if (op.how === 'lo') store(g, at, b.subarray(0, 4));
+          else if (op.how === 'hi') store(g, at + 4, b.subarray(4, 8));
+          else if (op.how === 'byte') store(g, at + (op.lo & 7), b.subarray(0, 1));
+          else store(g, at + 2, b.subarray(0, 6));
           break;
         }
         case 'fill': {
@@ -238,7 +250,7 @@ export const ppgttFuzzer: Fuzzer<PpgttOp, PpgttState> = {
     }
     world.settle();
     // Put the paths of the data and batch buffers back, and the context's root.
-    for (const [at, lo, hi] of st.path) v.guestWrite(at, bytesOf(lo, hi));
+    for (const [at, lo, hi] of st.path) store(g, at, bytesOf(lo, hi));
     for (const [i, val] of pdp) writeContextValue(view, e.context.gma, i, val);
     return [] as Violation[];
   },

@@ -165,16 +165,23 @@ export class ResidueOracle {
    */
   private ownStores(): void {
     const v = this.victim.vgpu;
-    const write = v.guestWrite.bind(v);
     const write32 = v.guestWrite32.bind(v);
-    v.guestWrite = (gpa: number, bytes: Uint8Array): void => {
-      write(gpa, bytes);
-      // The dwords as the RAM scan reads them (4-byte aligned guest-physical addresses).
-      const n = bytes.length;
-      for (let k = (4 - (gpa & 3)) & 3; k + 4 <= n; k += 4) {
-        this.noteOwn((bytes[k] | (bytes[k + 1] << 8) | (bytes[k + 2] << 16) | (bytes[k + 3] << 24)) >>> 0);
-      }
+    const watch = (target: { guestWrite(gpa: number, bytes: Uint8Array): void }): void => {
+      const write = target.guestWrite.bind(target);
+      target.guestWrite = (gpa: number, bytes: Uint8Array): void => {
+        write(gpa, bytes);
+        // The dwords as the RAM scan reads them (4-byte aligned guest-physical addresses).
+        const n = bytes.length;
+        for (let k = (4 - (gpa & 3)) & 3; k + 4 <= n; k += 4) {
+          this.noteOwn((bytes[k] | (bytes[k + 1] << 8) | (bytes[k + 2] << 16) | (bytes[k + 3] << 24)) >>> 0);
+        }
+      };
     };
+    watch(v);
+    // A victim whose stores are untrapped (`guestWrites: 'untrapped'`) stores through its
+    // driver's bus straight into its memory, never through the vGPU: watch that path too.
+    const bus = this.victim.driver.bus;
+    if (bus !== v) watch(bus);
     v.guestWrite32 = (gpa: number, value: number): void => {
       write32(gpa, value);
       this.noteOwn(value >>> 0);

@@ -17,6 +17,13 @@
  * dispatch), IPS page tables and huge (PS) entries are skipped: their shadow follows other rules
  * (checked for isolation by `checkShadowPpgtt`).
  *
+ * A guest whose stores are not trapped (`Vgpu.guestWrites === 'untrapped'`) has every shadow page
+ * stale between submissions by design: what the device may walk is the guest's table as of its
+ * last submission, i.e. the page's copy (`ShadowPage.copy`), and that is what the shadow is
+ * compared with (`against: 'synced'`, the default for such a guest). Right after a submission's
+ * sync (a dispatch listener), `against: 'guest'` compares it with guest memory itself: the check
+ * that the sync re-read the page.
+ *
  * Only a page the device never writes is a fair subject: a GPU store into a guest page table is not
  * trapped (GVT-g the same), so the shadow of such a page may lag by design. Callers pick the page.
  *
@@ -36,6 +43,7 @@ interface PageView {
   readonly shadow: Uint32Array;
   readonly guest: Uint32Array;
   readonly pending: Uint8Array | null;
+  readonly copy: Uint32Array | null;
   readonly outOfSync: boolean;
   readonly freed: boolean;
 }
@@ -52,10 +60,14 @@ export function shadowPageOf(v: Vgpu, gfn: number): PageView | undefined {
 
 /**
  * Compare the shadow of guest table page `gpa` of vGPU `v` with the guest's entries (see the
- * module note). Returns the number of entries compared (0 when the page is not shadowed, out of
+ * module note; `against` picks guest memory or, for an untrapped guest, the page's copy as of its
+ * last sync; `strict` also reports a present entry left at scratch while what it names could be
+ * shadowed: right after a sync, nothing the guest wrote may be missing). Returns the number of entries compared (0 when the page is not shadowed, out of
  * sync or an IPS PT); appends at most `limit` violations to `out`.
  */
-export function checkShadowAgrees(v: Vgpu, gpa: number, out: Violation[], limit = 4): number {
+export function checkShadowAgrees(
+  v: Vgpu, gpa: number, out: Violation[], limit = 4, against: 'guest' | 'synced' = v.guestWrites === 'untrapped' ? 'synced' : 'guest', strict = false,
+): number {
   const mgr = v.ppgtt;
   if (mgr.disposed) return 0;
   const page = shadowPageOf(v, Math.floor(gpa / PAGE_SIZE));
@@ -63,7 +75,7 @@ export function checkShadowAgrees(v: Vgpu, gpa: number, out: Violation[], limit 
   const byGfn = mgr['byGfn'] as unknown as Map<number, PageView>;
   const scratch = mgr.scratchMfns[page.level - 1];
   const ept = v.ept;
-  const s = page.shadow, g = page.guest, pend = page.pending;
+  const s = page.shadow, g = against === 'synced' && page.copy !== null ? page.copy : page.guest, pend = page.pending;
   const start = out.length;
   let compared = 0;
   for (let i = 0; i < 512; i++) {
@@ -77,9 +89,20 @@ export function checkShadowAgrees(v: Vgpu, gpa: number, out: Violation[], limit 
       if (!atScratch) bad(`entry ${i} is not present in the guest (0x${ghi.toString(16)}:${glo.toString(16)}) but the shadow names frame 0x${sf.toString(16)}`);
       continue;
     }
-    if (atScratch) continue;
     if (page.level > 1 && (glo & PDE_PS) !== 0) continue;
     const gf = frameOf(glo, ghi);
+    if (atScratch) {
+      // Strict: a present entry left at scratch must have a reason the oracle can see: a frame the
+      // EPT does not back (outside RAM, host memory short), a table held at another level, or (a
+      // table not shadowed at all) an allocation that failed.
+      if (strict) {
+        const child = page.level === 1 ? undefined : byGfn.get(gf);
+        const shadowable = page.level === 1 ? ept.translateGfn(gf) >= 0
+          : child !== undefined ? child.level === page.level - 1 : gf < ept.frames && mgr.counters.allocFailures === 0;
+        if (shadowable) bad(`entry ${i}: the guest names frame 0x${gf.toString(16)} but the shadow is left at scratch`);
+      }
+      continue;
+    }
     let want: number;
     if (page.level === 1) {
       want = ept.translateGfn(gf);
