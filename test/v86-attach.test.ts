@@ -113,6 +113,7 @@ t.test('the vGPU sits at 00:02.0 with its own config space, BARs below 4 GiB', a
   t.same(a.bars, { bar0: 0xd000_0000, bar2: 0xc000_0000 });
   t.equal((cfgRead(cpu, 0x10, 0x10) & 0xfffffff0) >>> 0, 0xd000_0000);
   t.equal(cfgRead(cpu, 0x10, 0x14), 0, 'BAR0 high dword 0');
+  t.equal(a.vgpu.guestWrites, 'untrapped', 'v86\'s JIT stores into RAM without traps: the shadow PPGTT resyncs per submission');
 });
 
 t.test('MMIO reaches the vGPU: PVINFO magic, GTT window, aperture outside the slice', async (t) => {

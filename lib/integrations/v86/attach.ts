@@ -136,7 +136,7 @@ export class V86Vgpu {
     if (!this.placeable(bar0, 16 * 1024 * 1024, 0) || !this.placeable(bar2, aperture, 1) || (bar0 < bar2 + aperture && bar2 < bar0 + 16 * 1024 * 1024)) {
       throw new RangeArgError(`BAR0 0x${bar0.toString(16)} / BAR2 0x${bar2.toString(16)}: v86 cannot decode them there (over RAM, another device, each other, the VGA frame buffer or the APIC/BIOS range)`);
     }
-    this.vgpu = opts.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_4', memory: this.memory, name: opts.name ?? 'v86' /* TODO(h/nowp): guestWrites untrapped */ });
+    this.vgpu = opts.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_4', memory: this.memory, name: opts.name ?? 'v86', guestWrites: 'untrapped' });
 
     this.r8 = (a) => this.mmio(a, 1, false, 0);
     this.w8 = (a, v) => { this.mmio(a, 1, true, v & 0xff); };
