@@ -5,7 +5,9 @@
  *
  *   real guest: i915 bound, GT awake, N/N batches verified
  *
- * or what failed. Exit code 0 when every batch was verified, 1 otherwise, 2 on a usage error.
+ * or what failed. It fails too when the mediator refused any of the real driver's commands, a
+ * workload failed, or the vGPU left the active state (failsafe). Exit code 0 when every batch
+ * was verified, 1 otherwise, 2 on a usage error.
  * Options: --timeout SECONDS (wall, default 900), --cache DIR, --console FILE (the whole serial
  * log, default gvtkit-out/guest-console.log), --memory MIB (guest RAM, default 256), --verbose
  * (echo the console), --no-build.
@@ -96,6 +98,8 @@ const gc = new GuestConsole({
     if (e.kind === 'done') {
       gc.flush();
       const v = verdict(gc.report);
+      const m = mediatorProblems();
+      if (v.ok && m.length > 0) finish(1, `real guest: FAILED: ${m.join('; ')}`);
       finish(v.ok ? 0 : 1, v.line);
     }
   },
@@ -118,6 +122,21 @@ const emulator = new V86({
   disable_mouse: true,
   disable_speaker: true,
 } as ConstructorParameters<typeof V86>[0]);
+
+/**
+ * What the mediator saw that the guest's console cannot show: the real driver's own requests must
+ * pass the audit (no refusal, no failed workload) and the vGPU must never enter failsafe.
+ */
+function mediatorProblems(): string[] {
+  const out: string[] = [];
+  if (attached === null) return ['the vGPU was never attached'];
+  const v = attached.vgpu;
+  if (v.state !== 'active') out.push(`vGPU ${v.state}`);
+  if (mediator.stats.failed > 0) out.push(`${mediator.stats.failed} workloads failed`);
+  const refused = Object.entries(mediator.stats.refusedByRule).filter(([, n]) => n > 0);
+  if (refused.length > 0) out.push(`audit refusals ${refused.map(([r, n]) => `${r}×${n}`).join(', ')}`);
+  return out;
+}
 
 function finish(code: number, summary: string): never {
   try {
