@@ -8,8 +8,9 @@
  * EDID and DPCD, the AUX channels, the DDC controllers and the GPIO latches; the registers
  * themselves live in the vGPU's register file, whose handler rows (`handlers.ts`) call in here.
  *
- * Not here yet (issue 16): the vblank timer, frame counters, flips, the DE interrupt line
- * (DE/PCH interrupt bits are plain storage: hotplug sets SDEIIR but raises nothing), plane decode.
+ * With a clock (`VirtualDisplayOptions.clock`, a vGPU's device clock) the display emulates vblanks
+ * and flips (`vblank.ts`, GVT-g's vblank timer) and raises DE pipe interrupts through its vGPU's
+ * interrupt line. Not here yet (issue 16): plane decode, hotplug interrupts raised at once.
  */
 import createDebug from 'debug';
 import type { RegisterFile } from '../mmio/index.js';
@@ -18,6 +19,8 @@ import { VirtualDpcd } from './dpcd.js';
 import { buildEdid, hTotal, monitorMode, vTotal, type DisplayMode } from './edid.js';
 import { GmbusController } from './gmbus.js';
 import { DBits, DREG, Port, TRANS, monitorStatusValues, transcoderBase } from './registers.js';
+import { VblankEmulator } from './vblank.js';
+import type { SimClock } from '../clock.js';
 
 const log = createDebug('gvtkit:display');
 
@@ -33,6 +36,10 @@ export interface VirtualDisplayOptions {
    * the vblank emulation of issue 16; see `monitorStatusValues`).
    */
   litPipe?: boolean;
+  /** The simulated clock the vblank timer runs on (a vGPU's device clock); without it, no vblanks. */
+  clock?: SimClock;
+  /** Recompute the interrupt line after the display raised an event (the vGPU's `irq.update`). */
+  updateIrq?: () => void;
 }
 
 /** The virtual monitor on a port. */
@@ -78,6 +85,8 @@ export class VirtualDisplay {
   pcodeRefused = 0;
   /** The vGPU starts with pipe A lit (GVT-g's state) rather than dark. */
   readonly litPipe: boolean;
+  /** Vblank and flip emulation (null without a clock). */
+  readonly vblank: VblankEmulator | null;
   private readonly label: string;
 
   constructor(readonly regs: RegisterFile, options: VirtualDisplayOptions) {
@@ -90,6 +99,21 @@ export class VirtualDisplay {
     // No monitor sits on a GMBUS pin: GVT-g's DP monitor is reached over AUX only.
     this.gmbus = new GmbusController(() => null);
     this.applyMonitorStatus(this.litPipe);
+    const clock = options.clock;
+    this.vblank = clock ? new VblankEmulator(regs, { clock, updateIrq: options.updateIrq ?? (() => {}), label: this.label }) : null;
+  }
+
+  /**
+   * Start the vblank timer if a pipe is enabled in the registers (creation with a lit pipe, after
+   * a reset restored them); stop it otherwise.
+   */
+  syncVblank(): void {
+    this.vblank?.sync();
+  }
+
+  /** Stop the vblank timer for good (vGPU destroy, failsafe): no event of this display stays on the clock. */
+  stop(): void {
+    this.vblank?.stop();
   }
 
   /** Counters (a copy). */
@@ -143,10 +167,12 @@ export class VirtualDisplay {
   }
 
   /**
-   * Back to the state at creation, for a vGPU reset (the caller restores the registers): DPCD,
-   * DDC, GMBUS, GPIO latches; the monitor plugged (GVT-g `intel_vgpu_reset_display`).
+   * Back to the state at creation, for a vGPU reset (the caller restores the registers, then
+   * calls `syncVblank`): vblank timer stopped, DPCD, DDC, GMBUS, GPIO latches; the monitor plugged
+   * (GVT-g `intel_vgpu_reset_display`).
    */
   reset(): void {
+    this.vblank?.reset();
     this.monitor.dpcd.reset();
     this.monitor.ddc.reset();
     this.monitor.connected = true;
