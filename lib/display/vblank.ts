@@ -178,8 +178,9 @@ export class VblankEmulator {
 
   /**
    * A PIPECONF write (pipe A..C or EDP) changed the pipes (GVT-g `pipeconf_mmio_write`): an enable
-   * updates the refresh rate and starts the timer (restarting it when the rate changed); when no
-   * pipe is left enabled the timer stops.
+   * updates the refresh rate and starts the timer (restarting it when the rate changed); a
+   * disable drops the flip dones pending on dark pipes, and when no pipe is left enabled the timer
+   * stops.
    */
   pipeconfWritten(enabled: boolean): void {
     if (enabled) {
@@ -187,8 +188,10 @@ export class VblankEmulator {
       if (this.event !== null && !changed) return;
       this.stop();
       this.start();
-    } else if (!this.anyPipeEnabled()) {
-      this.stop();
+    } else {
+      // A dark pipe's pending flip done is dropped (GVT-g drops it at the next tick).
+      for (let p = 0; p < PIPES; p++) if (!this.pipeEnabled(p)) this.pendingFlipDone[p] = 0;
+      if (!this.anyPipeEnabled()) this.stop();
     }
   }
 
