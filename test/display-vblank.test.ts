@@ -12,6 +12,7 @@ import { Gen9Device } from '../lib/device/device.js';
 import { SparseGuestMemory } from '../lib/ept/memory.js';
 import { Mediator } from '../lib/mediator/mediator.js';
 import type { Vgpu } from '../lib/mediator/vgpu.js';
+import { Harness } from '../lib/harness/index.js';
 import {
   DBits, DREG, Port, TRANS, VBits, VREG, hTotal, monitorMode, pipeconf, planeCtl, transcoderBase, vTotal, periodOf, MAX_REFRESH_MHZ,
 } from '../lib/display/index.js';
@@ -291,4 +292,19 @@ t.test('refresh rate: a guest\'s absurd link M/N cannot speed the timer up; unus
   const ev = m.device.clock.eventsRun;
   m.run(10e6);
   t.ok(m.device.clock.eventsRun - ev <= 3, 'a handful of events in 10 ms, not millions');
+});
+
+t.test('a harness guest whose pipe is lit takes its vblank interrupts (its handler acks DE pipe IIR as gen8_de_irq_handler)', async (t) => {
+  const h = new Harness();
+  const g = h.addGuest({ name: 'g', type: 'GVTg_V5_8', ramBytes: 16 * MiB });
+  const v = g.vgpu;
+  wr(v, VREG.dePipeIer(0), VBits.GEN8_PIPE_VBLANK);
+  wr(v, VREG.dePipeImr(0), ~VBits.GEN8_PIPE_VBLANK);
+  modeset(v, 0);
+  const n0 = g.interrupts.length;
+  h.mediator.run(50e6);
+  const de = g.interrupts.slice(n0).filter((p) => (p & VBits.masterDePipe(0)) !== 0);
+  t.equal(de.length, rd(v, VREG.frmcount(0)), 'one interrupt per vblank, each acknowledged before the next');
+  t.equal(rd(v, VREG.dePipeIir(0)), 0, 'acknowledged');
+  t.notOk(v.interruptLine, 'line down');
 });

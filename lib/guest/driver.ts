@@ -270,9 +270,12 @@ export class GuestDriver {
 
   /**
    * The interrupt handler, as i915's `gen8_irq_handler`: master off, read and acknowledge (write
-   * 1 to clear) every GT IIR bank, master back on. Returns the acknowledged bits per bank.
+   * 1 to clear) every GT IIR bank, then the DE pipe IIR of each pipe `master` (the master
+   * register's pending bits, as the line's callback gets them) reports (`gen8_de_irq_handler`,
+   * bits 16..18: a guest whose pipe is lit gets vblanks), master back on. Returns the
+   * acknowledged bits per GT bank.
    */
-  handleInterrupt(): number[] {
+  handleInterrupt(master = 0): number[] {
     this.bus.mmioWrite(0x44200, 4, 0);
     const acked: number[] = [];
     for (let n = 0; n < 4; n++) {
@@ -280,6 +283,12 @@ export class GuestDriver {
       const bits = this.bus.mmioRead(iir, 4);
       if (bits) this.bus.mmioWrite(iir, 4, bits);
       acked.push(bits);
+    }
+    for (let pipe = 0; pipe < 3; pipe++) {
+      if ((master & (1 << (16 + pipe))) === 0) continue;
+      const iir = 0x44408 + 0x10 * pipe;
+      const bits = this.bus.mmioRead(iir, 4);
+      if (bits) this.bus.mmioWrite(iir, 4, bits);
     }
     this.bus.mmioWrite(0x44200, 4, 0x80000000);
     return acked;
