@@ -308,3 +308,17 @@ t.test('a harness guest whose pipe is lit takes its vblank interrupts (its handl
   t.equal(rd(v, VREG.dePipeIir(0)), 0, 'acknowledged');
   t.notOk(v.interruptLine, 'line down');
 });
+
+t.test('the master register reports the PCH bank: a hotplug with SDEIER set reaches the line; a harness guest acks it', async (t) => {
+  const h = new Harness();
+  const g = h.addGuest({ name: 'g', type: 'GVTg_V5_8', ramBytes: 16 * MiB });
+  const v = g.vgpu;
+  wr(v, DREG.SDEIER, DBits.SDE_PORTD_HOTPLUG_CPT);
+  v.display.hotplug(false);
+  t.equal(rd(v, MASTER) & (1 << 23), 1 << 23, 'master reads the PCH bit (gen8_irq_map bit 23)');
+  const n0 = g.interrupts.length;
+  wr(v, DREG.SDEIMR, 0); // any interrupt register write recomputes the line
+  t.equal(g.interrupts.length, n0 + 1, 'one interrupt');
+  t.equal(rd(v, DREG.SDEIIR), 0, 'the handler acknowledged SDEIIR');
+  t.notOk(v.interruptLine);
+});
