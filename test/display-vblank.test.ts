@@ -11,6 +11,7 @@ import t from 'tap';
 import { Gen9Device } from '../lib/device/device.js';
 import { SparseGuestMemory } from '../lib/ept/memory.js';
 import { Mediator } from '../lib/mediator/mediator.js';
+import { Rng } from '../lib/clock.js';
 import type { Vgpu } from '../lib/mediator/vgpu.js';
 import { Harness } from '../lib/harness/index.js';
 import {
@@ -321,4 +322,38 @@ t.test('the master register reports the PCH bank: a hotplug with SDEIER set reac
   t.equal(g.interrupts.length, n0 + 1, 'one interrupt');
   t.equal(rd(v, DREG.SDEIIR), 0, 'the handler acknowledged SDEIIR');
   t.notOk(v.interruptLine);
+});
+
+t.test('seeded random display MMIO: the line always equals master enable && pending, and destroy leaves nothing on the clock', async (t) => {
+  const { m, dev } = world();
+  const rng = new Rng(20261208);
+  const v = vgpu(m, 'a');
+  const other = vgpu(m, 'b');
+  const base = () => dev.clock.pending;
+  const offsets: number[] = [MASTER];
+  for (let p = 0; p < 3; p++) {
+    offsets.push(VREG.dePipeImr(p), VREG.dePipeIir(p), VREG.dePipeIer(p), pipeconf(p), VREG.planeSurf(p, 0), VREG.planeSurf(p, 1), VREG.planeSurf(p, 2), planeCtl(p, 0), planeCtl(p, 1));
+    const tb = transcoderBase(p);
+    offsets.push(tb + TRANS.LINK_M1, tb + TRANS.LINK_N1, tb + TRANS.HTOTAL, tb + TRANS.VTOTAL);
+  }
+  offsets.push(DREG.PIPECONF_EDP, DREG.TRANS_DDI_FUNC_CTL_EDP, DREG.SDEIER, DREG.SDEIIR, DREG.SDEIMR, DREG.DPLL_CTRL1, DREG.DPLL_CTRL2, transcoderBase(0) + TRANS.DDI_FUNC_CTL);
+  let bad = 0, ticks = 0;
+  for (let i = 0; i < 3000; i++) {
+    const o = offsets[rng.int(offsets.length)];
+    const x = rng.next() < 0.5 ? rng.nextU32() : (rng.next() < 0.5 ? 0x80000000 : 0xffffffff);
+    wr(v, o, x);
+    if (rng.next() < 0.2) m.run(rng.int(20e6));
+    const master = rd(v, MASTER);
+    const expect = (master & MASTER_ENABLE) !== 0 && (master & 0x7fffffff) !== 0;
+    if (v.interruptLine !== expect) bad++;
+    ticks = v.display.vblank!.counters.ticks;
+  }
+  t.equal(bad, 0, 'line = master enable && pending after every step');
+  t.ok(ticks > 0, `the timer ran (${ticks} ticks)`);
+  t.ok(dev.clock.eventsRun < 3000 * 20, 'no event storm');
+  t.notOk(other.display.vblank!.running, 'the other vGPU never had a timer');
+  t.equal(rd(other, VREG.frmcount(0)) + rd(other, VREG.frmcount(1)) + rd(other, VREG.frmcount(2)), 0);
+  v.destroy();
+  m.run(0);
+  t.equal(base(), 0, 'after destroy: no event left on the clock');
 });
