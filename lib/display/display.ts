@@ -32,8 +32,8 @@ export interface VirtualDisplayOptions {
   /** Label for debug lines. */
   label?: string;
   /**
-   * Start with pipe A lit on the monitor, as GVT-g leaves it (default false: a dark pipe until
-   * the vblank emulation of issue 16; see `monitorStatusValues`).
+   * Start with pipe A lit on the monitor, as GVT-g leaves it (default false: a dark pipe; with a
+   * clock, a lit pipe gets vblanks from creation; see `monitorStatusValues`).
    */
   litPipe?: boolean;
   /** The simulated clock the vblank timer runs on (a vGPU's device clock); without it, no vblanks. */
@@ -151,7 +151,8 @@ export class VirtualDisplay {
   /**
    * Plug or unplug the monitor (GVT-g `intel_vgpu_emulate_hotplug`, Skylake): SFUSE_STRAP's DDI D
    * bit and SDEISR's port D bit follow the state, SDEIIR's port D bit and PCH_PORT_HOTPLUG's port
-   * D status are set. Raising the interrupt needs the DE interrupt line (issue 16).
+   * D status are set. GEN8_MASTER_IRQ reports SDEIIR & SDEIER (bit 23), but the line is only
+   * recomputed at the next interrupt-register write or vblank (raising it here is issue 16's).
    */
   hotplug(connected: boolean): void {
     const regs = this.regs;
