@@ -20,10 +20,31 @@
  *   which raises a new edge if anything is still pending.
  * - IIR is write-1-to-clear; clearing an IIR bit also clears its ISR bit (the model has no
  *   level-sensitive sources, so ISR is "event seen and not yet acknowledged").
+ *
+ * Other banks report into the same master register through `IrqBankRow`s (a table passed to the
+ * controller): a vGPU passes the display's (`DE_IRQ_BANKS` in lib/display: DE pipe A..C at master
+ * bits 16..18, DE port 20, DE misc 22, PCH 23, PCU 30, GVT-g `gen8_irq_map`), the host device none.
+ * Such a bank reports when its IIR & IER is not zero (the whole register, as `gen8_irq_map`'s ~0
+ * masks); its events are set by their owner (the display's vblank emulation) directly in IIR.
  */
 import type { HandlerRow, RegisterFile } from '../mmio/index.js';
 import { GEN9_ENGINES, type EngineInfo } from './engines.js';
 import { Bits, gtIer, gtIir, gtImr, gtIsr, REG, RING } from './registers.js';
+
+/**
+ * One non-GT bank reporting into GEN8_MASTER_IRQ (GVT-g `gen8_irq_map` rows with a ~0 mask): the
+ * master bit it sets while `IIR & IER` is not zero.
+ */
+export interface IrqBankRow {
+  /** The bank's name (i915's, e.g. `GEN8_DE_PIPE_A`). */
+  readonly name: string;
+  /** Its bit in GEN8_MASTER_IRQ. */
+  readonly masterBit: number;
+  /** Offsets of its IMR, IIR and IER. */
+  readonly imr: number;
+  readonly iir: number;
+  readonly ier: number;
+}
 
 /** Callback run when the interrupt line goes up; `pending` is the master register's pending bits. */
 export type InterruptCallback = (pending: number) => void;
@@ -61,6 +82,23 @@ export function gtInterruptRows<C>(irqOf: (ctx: C) => GtInterrupts): HandlerRow<
   ];
 }
 
+/**
+ * The handler rows of the extra banks (`IrqBankRow`) of a controller reached through `irqOf`: a
+ * write of an IMR, IER or IIR (write-1-to-clear, done by the register's flags) recomputes the line.
+ */
+export function irqBankRows<C>(irqOf: (ctx: C) => GtInterrupts, banks: readonly IrqBankRow[]): HandlerRow<C>[] {
+  const update = (c: C): void => irqOf(c).update();
+  const rows: HandlerRow<C>[] = [];
+  for (const b of banks) {
+    rows.push(
+      { at: b.imr, owner: OWNER, doc: `${b.name} mask: a write recomputes the line`, write: update },
+      { at: b.iir, owner: OWNER, doc: `${b.name} identity (write 1 to clear): a write recomputes the line (master bit ${b.masterBit})`, write: update },
+      { at: b.ier, owner: OWNER, doc: `${b.name} enable: a write recomputes the line`, write: update },
+    );
+  }
+  return rows;
+}
+
 /** The GT interrupt controller over a register file. */
 export class GtInterrupts {
   readonly stats: InterruptStats = { raised: 0, masked: 0, delivered: 0 };
@@ -68,13 +106,21 @@ export class GtInterrupts {
   lineUp = false;
   private readonly regs: RegisterFile;
   private readonly callbacks: InterruptCallback[] = [];
+  /** The extra banks as parallel typed arrays (IIR offset, IER offset, master bit): no allocation per update. */
+  private readonly bankIir: Uint32Array;
+  private readonly bankIer: Uint32Array;
+  private readonly bankMaster: Uint32Array;
 
   /**
    * The controller over `regs`, whose handler table must hold `gtInterruptRows` (they call
-   * `masterRead`, `update` and `iirWritten`).
+   * `masterRead`, `update` and `iirWritten`) and `irqBankRows` of `banks` (other banks reporting
+   * into the master register: a vGPU's display; none on the host device).
    */
-  constructor(regs: RegisterFile) {
+  constructor(regs: RegisterFile, banks: readonly IrqBankRow[] = []) {
     this.regs = regs;
+    this.bankIir = Uint32Array.from(banks, (b) => b.iir);
+    this.bankIer = Uint32Array.from(banks, (b) => b.ier);
+    this.bankMaster = Uint32Array.from(banks, (b) => (1 << b.masterBit) >>> 0);
   }
 
   /** GEN8_MASTER_IRQ as read: the stored enable bit and the pending engine fields. */
@@ -119,7 +165,7 @@ export class GtInterrupts {
     this.update();
   }
 
-  /** Pending bits of GEN8_MASTER_IRQ (engine fields with IIR & IER set). */
+  /** Pending bits of GEN8_MASTER_IRQ (engine fields, then extra banks, with IIR & IER set). */
   pendingBits(): number {
     const regs = this.regs;
     let pending = 0;
@@ -128,7 +174,11 @@ export class GtInterrupts {
       const active = regs.peek(gtIir(e.irqBank)) & regs.peek(gtIer(e.irqBank));
       if (((active >>> e.irqShift) & 0xffff) !== 0) pending |= 1 << e.masterBit;
     }
-    return pending;
+    const iir = this.bankIir, ier = this.bankIer, master = this.bankMaster;
+    for (let i = 0; i < iir.length; i++) {
+      if ((regs.peek(iir[i]) & regs.peek(ier[i])) !== 0) pending |= master[i];
+    }
+    return pending >>> 0;
   }
 
   /** Recompute the line; run the callbacks on a rising edge. */

@@ -8,8 +8,9 @@
  * EDID and DPCD, the AUX channels, the DDC controllers and the GPIO latches; the registers
  * themselves live in the vGPU's register file, whose handler rows (`handlers.ts`) call in here.
  *
- * Not here yet (issue 16): the vblank timer, frame counters, flips, the DE interrupt line
- * (DE/PCH interrupt bits are plain storage: hotplug sets SDEIIR but raises nothing), plane decode.
+ * With a clock (`VirtualDisplayOptions.clock`, a vGPU's device clock) the display emulates vblanks
+ * and flips (`vblank.ts`, GVT-g's vblank timer) and raises DE pipe interrupts through its vGPU's
+ * interrupt line. Not here yet (issue 16): plane decode, hotplug interrupts raised at once.
  */
 import createDebug from 'debug';
 import type { RegisterFile } from '../mmio/index.js';
@@ -18,6 +19,8 @@ import { VirtualDpcd } from './dpcd.js';
 import { buildEdid, hTotal, monitorMode, vTotal, type DisplayMode } from './edid.js';
 import { GmbusController } from './gmbus.js';
 import { DBits, DREG, Port, TRANS, monitorStatusValues, transcoderBase } from './registers.js';
+import { VblankEmulator } from './vblank.js';
+import type { SimClock } from '../clock.js';
 
 const log = createDebug('gvtkit:display');
 
@@ -29,10 +32,14 @@ export interface VirtualDisplayOptions {
   /** Label for debug lines. */
   label?: string;
   /**
-   * Start with pipe A lit on the monitor, as GVT-g leaves it (default false: a dark pipe until
-   * the vblank emulation of issue 16; see `monitorStatusValues`).
+   * Start with pipe A lit on the monitor, as GVT-g leaves it (default false: a dark pipe; with a
+   * clock, a lit pipe gets vblanks from creation; see `monitorStatusValues`).
    */
   litPipe?: boolean;
+  /** The simulated clock the vblank timer runs on (a vGPU's device clock); without it, no vblanks. */
+  clock?: SimClock;
+  /** Recompute the interrupt line after the display raised an event (the vGPU's `irq.update`). */
+  updateIrq?: () => void;
 }
 
 /** The virtual monitor on a port. */
@@ -78,6 +85,8 @@ export class VirtualDisplay {
   pcodeRefused = 0;
   /** The vGPU starts with pipe A lit (GVT-g's state) rather than dark. */
   readonly litPipe: boolean;
+  /** Vblank and flip emulation (null without a clock). */
+  readonly vblank: VblankEmulator | null;
   private readonly label: string;
 
   constructor(readonly regs: RegisterFile, options: VirtualDisplayOptions) {
@@ -90,6 +99,21 @@ export class VirtualDisplay {
     // No monitor sits on a GMBUS pin: GVT-g's DP monitor is reached over AUX only.
     this.gmbus = new GmbusController(() => null);
     this.applyMonitorStatus(this.litPipe);
+    const clock = options.clock;
+    this.vblank = clock ? new VblankEmulator(regs, { clock, updateIrq: options.updateIrq ?? (() => {}), label: this.label }) : null;
+  }
+
+  /**
+   * Start the vblank timer if a pipe is enabled in the registers (creation with a lit pipe, after
+   * a reset restored them); stop it otherwise.
+   */
+  syncVblank(): void {
+    this.vblank?.sync();
+  }
+
+  /** Stop the vblank timer for good (vGPU destroy, failsafe): no event of this display stays on the clock. */
+  stop(): void {
+    this.vblank?.stop();
   }
 
   /** Counters (a copy). */
@@ -127,7 +151,8 @@ export class VirtualDisplay {
   /**
    * Plug or unplug the monitor (GVT-g `intel_vgpu_emulate_hotplug`, Skylake): SFUSE_STRAP's DDI D
    * bit and SDEISR's port D bit follow the state, SDEIIR's port D bit and PCH_PORT_HOTPLUG's port
-   * D status are set. Raising the interrupt needs the DE interrupt line (issue 16).
+   * D status are set. GEN8_MASTER_IRQ reports SDEIIR & SDEIER (bit 23), but the line is only
+   * recomputed at the next interrupt-register write or vblank (raising it here is issue 16's).
    */
   hotplug(connected: boolean): void {
     const regs = this.regs;
@@ -143,10 +168,12 @@ export class VirtualDisplay {
   }
 
   /**
-   * Back to the state at creation, for a vGPU reset (the caller restores the registers): DPCD,
-   * DDC, GMBUS, GPIO latches; the monitor plugged (GVT-g `intel_vgpu_reset_display`).
+   * Back to the state at creation, for a vGPU reset (the caller restores the registers, then
+   * calls `syncVblank`): vblank timer stopped, DPCD, DDC, GMBUS, GPIO latches; the monitor plugged
+   * (GVT-g `intel_vgpu_reset_display`).
    */
   reset(): void {
+    this.vblank?.reset();
     this.monitor.dpcd.reset();
     this.monitor.ddc.reset();
     this.monitor.connected = true;

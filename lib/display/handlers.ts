@@ -26,7 +26,7 @@
 import type { HandlerRow } from '../mmio/index.js';
 import type { VirtualDisplay } from './display.js';
 import { gpioLatch, gpioRead, Gmbus } from './gmbus.js';
-import { DBits, DREG, PIPES, SKL_PW_REQ_MASK, ddiBufCtl, dpAuxChCtl, dpTpCtl, dpTpStatus, pipeconf } from './registers.js';
+import { DBits, DREG, PIPES, PLANES_PER_PIPE, SKL_PW_REQ_MASK, ddiBufCtl, dpAuxChCtl, dpTpCtl, dpTpStatus, pipeconf, planeCtl } from './registers.js';
 
 const OWNER = 'display';
 
@@ -204,13 +204,14 @@ export function displayRows<C>(display: (ctx: C) => VirtualDisplay): HandlerRow<
       },
     },
     {
-      at: pipeconf(0), count: PIPES, stride: 0x1000, owner: OWNER, doc: 'the state bit follows the enable bit (pipeconf_mmio_write; vblank emulation is issue 16)',
-      write: (c, offset, _value, _old, next) => display(c).regs.poke(offset, pipeconfState(next)),
+      at: pipeconf(0), count: PIPES, stride: 0x1000, owner: OWNER, doc: 'the state bit follows the enable bit; enabling starts the vblank timer, the last disable stops it (pipeconf_mmio_write)',
+      write: (c, offset, _value, _old, next) => pipeconfWrite(display(c), offset, next),
     },
     {
-      at: DREG.PIPECONF_EDP, owner: OWNER, doc: 'the state bit follows the enable bit (pipeconf_mmio_write)',
-      write: (c, offset, _value, _old, next) => display(c).regs.poke(offset, pipeconfState(next)),
+      at: DREG.PIPECONF_EDP, owner: OWNER, doc: 'the state bit follows the enable bit; the vblank timer as for pipes A..C (pipeconf_mmio_write)',
+      write: (c, offset, _value, _old, next) => pipeconfWrite(display(c), offset, next),
     },
+    ...planeSurfRows(display),
     {
       at: ddiBufCtl(0), count: 5, stride: 0x100, owner: OWNER, doc: 'idle is the opposite of enable; disabling E clears its DP_TP_STATUS autotrain done (ddi_buf_ctl_mmio_write)',
       write: (c, offset, _value, _old, next) => {
@@ -240,6 +241,25 @@ export function displayRows<C>(display: (ctx: C) => VirtualDisplay): HandlerRow<
       },
     },
   ];
+}
+
+/** PLANE_SURF of planes 1..3 of each pipe: a flip (pri_surf_mmio_write, spr_surf_mmio_write). */
+function planeSurfRows<C>(display: (ctx: C) => VirtualDisplay): HandlerRow<C>[] {
+  const rows: HandlerRow<C>[] = [];
+  for (let pipe = 0; pipe < PIPES; pipe++) {
+    rows.push({
+      at: planeCtl(pipe, 0) + 0x1c, count: PLANES_PER_PIPE, stride: 0x100, owner: OWNER,
+      doc: `a flip: SURFLIVE takes the address, the primary counts in PIPE_FLIPCOUNT; flip done at the next vblank, or at once if async (pri_surf_mmio_write, spr_surf_mmio_write)`,
+      write: (c, offset, _value, _old, next) => display(c).vblank?.flip(pipe, (offset - planeCtl(pipe, 0)) >>> 8, next),
+    });
+  }
+  return rows;
+}
+
+function pipeconfWrite(d: VirtualDisplay, offset: number, next: number): void {
+  const v = pipeconfState(next);
+  d.regs.poke(offset, v);
+  d.vblank?.pipeconfWritten((v & DBits.PIPECONF_ENABLE) !== 0);
 }
 
 function pipeconfState(next: number): number {

@@ -15,5 +15,7 @@ export type { DisplayMode, EdidOptions } from './edid.js';
 export { VirtualDpcd, DPCD_SIZE, DPCD_FIX_DATA, Dpcd } from './dpcd.js';
 export { AuxChannel, DdcBus, AuxRequest, AuxReply, DDC_ADDR, DDC_SEGMENT_ADDR, AUX_MAX_PAYLOAD } from './aux.js';
 export type { I2cState } from './aux.js';
+export { VblankEmulator, DE_IRQ_BANKS, VREG, VBits, SKL_LINK_RATE_KHZ, DEFAULT_REFRESH_MHZ, MIN_REFRESH_MHZ, MAX_REFRESH_MHZ, periodOf } from './vblank.js';
+export type { VblankCounters, VblankHost } from './vblank.js';
 export { GmbusController, Gmbus, Gpio, gpioRead, gpioLatch } from './gmbus.js';
 export type { GmbusPhase } from './gmbus.js';

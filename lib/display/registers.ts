@@ -307,8 +307,8 @@ function pipeRows(): RegisterDef[] {
     p(0x70030, 'PIPEMISC', 'pipe misc: dithering, bpc'),
     p(0x70034, 'SKL_BOTTOM_COLOR', 'pipe bottom colour'),
     p(0x70038, 'PIPE_CHICKEN', 'pipe chicken bits'),
-    p(0x70040, 'PIPE_FRMCOUNT_G4X', 'frame counter (vblank emulation, issue 16)'),
-    p(0x70044, 'PIPE_FLIPCOUNT_G4X', 'flip counter'),
+    p(0x70040, 'PIPE_FRMCOUNT_G4X', 'frame counter (counted by the vblank timer, vblank.ts)'),
+    p(0x70044, 'PIPE_FLIPCOUNT_G4X', 'flip counter (primary-plane flips)'),
     p(0x70080, 'CURCNTR', 'cursor control (mode disabled at reset)'),
     p(0x70084, 'CURBASE', 'cursor surface (graphics address)', { flags: RegFlag.GMADR }),
     p(0x70088, 'CURPOS', 'cursor position'),
@@ -330,7 +330,7 @@ function pipeRows(): RegisterDef[] {
     [0x10, 'PLANE_SIZE', 'plane size'],
     [0x14, 'PLANE_KEYVAL', 'colour key value'],
     [0x18, 'PLANE_KEYMSK', 'colour key mask'],
-    [0x1c, 'PLANE_SURF', 'plane surface (graphics address; flips are issue 16)', RegFlag.GMADR],
+    [0x1c, 'PLANE_SURF', 'plane surface (graphics address; a write is a flip, vblank.ts)', RegFlag.GMADR],
     [0x20, 'PLANE_KEYMAX', 'colour key max'],
     [0x24, 'PLANE_OFFSET', 'plane offset'],
     [0x2c, 'PLANE_SURFLIVE', 'plane live surface'],
@@ -465,8 +465,9 @@ export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
  * Skylake branch): transcoder A driving port D in DP SST at 8 bpc, pipe A enabled, DDI D's buffer
  * on and clocked from DPLL0. Without `lit`, the same monitor is connected to a dark pipe: DDI D
  * idle and gated, transcoder A and pipe A off. A guest's i915 takes a lit pipe over and commits
- * on it at once (`intel_initial_commit`), which waits for vblanks; until the vblank emulation of
- * issue 16 exists, that is a 10-second `flip_done` timeout, so a vGPU starts dark.
+ * on it at once (`intel_initial_commit`), which waits for vblanks (`vblank.ts` now gives them, and
+ * starts the timer at creation for a lit pipe); a vGPU still starts dark by default, so a vGPU
+ * whose guest lights nothing has no event on the clock (issue 16 decides the default).
  */
 export function monitorStatusValues(lit: boolean): [number, number][] {
   const ta = transcoderBase(0);

@@ -423,7 +423,12 @@ export class FuzzWorld {
     const out = this.monitor.takeViolations();
     const m = this.h.mediator;
     for (const v of m.vgpus) checkShadowPpgtt(v, out);
+    // A guest's random PIPECONF writes may have started a vblank timer: destroy must cancel it.
+    const timers = m.vgpus.map((v) => [v.name, v.display.vblank] as const);
     for (const v of m.vgpus) v.destroy();
+    for (const [name, vb] of timers) {
+      if (vb?.running) out.push({ invariant: INVARIANTS.LEAK, message: `${name}'s vblank timer still on the clock after destroy` });
+    }
     this.h.runUntilIdle(50e6);
     out.push(...this.monitor.takeViolations());
     const host = this.h.device.hostMemory;

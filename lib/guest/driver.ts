@@ -74,6 +74,14 @@ export interface GuestDriverOptions {
   name?: string;
 }
 
+/**
+ * GEN8_MASTER_IRQ's display bits and the IIR each reports (i915 `gen8_de_irq_handler`): DE pipe
+ * A..C (16..18), DE port (20), DE misc (22), PCH `SDEIIR` (23), PCU (30); pairs (bit, IIR).
+ */
+const DE_IIRS: readonly number[] = [
+  1 << 16, 0x44408, 1 << 17, 0x44418, 1 << 18, 0x44428, 1 << 20, 0x44448, 1 << 22, 0x44468, 1 << 23, 0xc4008, 1 << 30, 0x444e8,
+];
+
 export class GuestDriver {
   readonly bus: GuestBus;
   readonly name: string;
@@ -270,9 +278,12 @@ export class GuestDriver {
 
   /**
    * The interrupt handler, as i915's `gen8_irq_handler`: master off, read and acknowledge (write
-   * 1 to clear) every GT IIR bank, master back on. Returns the acknowledged bits per bank.
+   * 1 to clear) every GT IIR bank, then the IIR of each display bank `master` (the master
+   * register's pending bits, as the line's callback gets them) reports (`gen8_de_irq_handler`:
+   * DE pipe A..C, DE port, DE misc, PCH, PCU; a guest whose pipe is lit gets vblanks), master
+   * back on. Returns the acknowledged bits per GT bank.
    */
-  handleInterrupt(): number[] {
+  handleInterrupt(master = 0): number[] {
     this.bus.mmioWrite(0x44200, 4, 0);
     const acked: number[] = [];
     for (let n = 0; n < 4; n++) {
@@ -280,6 +291,12 @@ export class GuestDriver {
       const bits = this.bus.mmioRead(iir, 4);
       if (bits) this.bus.mmioWrite(iir, 4, bits);
       acked.push(bits);
+    }
+    for (let i = 0; i < DE_IIRS.length; i += 2) {
+      if ((master & DE_IIRS[i]) === 0) continue;
+      const iir = DE_IIRS[i + 1];
+      const bits = this.bus.mmioRead(iir, 4);
+      if (bits) this.bus.mmioWrite(iir, 4, bits);
     }
     this.bus.mmioWrite(0x44200, 4, 0x80000000);
     return acked;

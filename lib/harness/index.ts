@@ -85,7 +85,7 @@ export class TestGuest {
     this.driver = new GuestDriver(vgpu.guestWrites === 'untrapped' ? untrappedBus(vgpu, memory) : vgpu, { name: vgpu.name });
     vgpu.onInterrupt((p) => {
       this.interrupts.push(p);
-      this.driver.handleInterrupt();
+      this.driver.handleInterrupt(p);
       for (const e of this.engines.values()) e.service();
     });
     if (!opts.skipDetect) {

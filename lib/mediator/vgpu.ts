@@ -29,10 +29,10 @@ import type { GuestMemory } from '../ept/memory.js';
 import { TrapStub, type StubSpace } from '../ept/stub.js';
 import type { Gen9Device } from '../device/device.js';
 import { PciConfigSpace, PciReg, PciCommand } from '../device/pci.js';
-import { GtInterrupts, gtInterruptRows } from '../device/interrupts.js';
+import { GtInterrupts, gtInterruptRows, irqBankRows } from '../device/interrupts.js';
 import { GEN9_REGISTERS, GEN9_REGISTER_DEFS, fenceReg } from '../device/registers.js';
 import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, compileRegisters, type CompiledHandlers, type CompiledRegisters, type HandlerRow } from '../mmio/index.js';
-import { DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows } from '../display/index.js';
+import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows } from '../display/index.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
@@ -273,8 +273,12 @@ export class Vgpu {
     this.pvinfo.init(parts.id, parts.slices);
     // The handlers are the table's (`VGPU_MMIO_HANDLERS`); they reach this vGPU's parts through it.
     this.vregs = new RegisterFile(VGPU_MMIO_HANDLERS, parts.name, this);
-    this.irq = new GtInterrupts(this.vregs);
-    this.display = new VirtualDisplay(this.vregs, { width: parts.type.edid.width, height: parts.type.edid.height, label: parts.name });
+    this.irq = new GtInterrupts(this.vregs, DE_IRQ_BANKS);
+    const irq = this.irq;
+    this.display = new VirtualDisplay(this.vregs, {
+      width: parts.type.edid.width, height: parts.type.edid.height, label: parts.name,
+      clock: dev.clock, updateIrq: () => irq.update(),
+    });
     this.irq.onInterrupt((pending) => this.deliverInterrupt(pending));
     this.execlists = GEN9_ENGINES.map((e) => new VirtualExeclist(this.execlistHost(), e));
     for (const x of this.execlists) x.reset();
@@ -282,6 +286,8 @@ export class Vgpu {
     this.pci = new PciConfigSpace(dev.pci.identity);
     this.assignDefaultBars();
     this.stub = this.buildStub();
+    // A pipe lit at creation (the display's `litPipe`) gets its vblanks at once; a dark one none.
+    this.display.syncVblank();
   }
 
   // ------------------------------------------------------------------ facade
@@ -504,6 +510,7 @@ export class Vgpu {
     restoreImage(this.vregs.regs, this.bootRegs, 0, this.vregs.regs.length);
     this.irq.reset();
     this.display.reset();
+    this.display.syncVblank();
     this.onResetCb(this, -1);
     for (const x of this.execlists) x.reset();
     this.ppgtt.destroyAll();
@@ -526,6 +533,8 @@ export class Vgpu {
     if (this.state !== 'active') return;
     this.state = 'failsafe';
     this.failsafeReason = reason;
+    // Its registers are plain storage from now on: no more vblanks until reset.
+    this.display.stop();
     this.log('failsafe', reason);
     log('%s: failsafe: %s', this.name, reason);
     // Whatever put it there (a fault, a PVINFO write, a RING_MODE write, the host), its queued
@@ -538,6 +547,7 @@ export class Vgpu {
     this.checkAlive();
     if (this.ggtt.resident) for (const f of this.slices.fences) this.device.regs.write(fenceReg(f), 8, 0);
     this.onResetCb(this, -1);
+    this.display.stop();
     this.log('destroy', '');
     this.state = 'destroyed';
     this.ppgtt.dispose();
@@ -1021,4 +1031,5 @@ export const VGPU_MMIO_HANDLERS: CompiledHandlers<Vgpu> = compileHandlers<Vgpu>(
   ...VGPU_ROWS,
   ...VGPU_GT_ROWS,
   ...displayRows<Vgpu>((v) => v.display),
+  ...irqBankRows<Vgpu>((v) => v.irq, DE_IRQ_BANKS),
 ]);

@@ -1,0 +1,316 @@
+/**
+ * Vblank and flip emulation of a vGPU's display, on the simulated clock.
+ *
+ * GVT-g (Linux 6.1 `gvt/display.c`, `gvt/handlers.c`) gives each vGPU one vblank timer
+ * (`vblank_timer_fn`) at the refresh rate of transcoder A (`vgpu_update_refresh_rate`, default
+ * `GVT_DEFAULT_REFRESH_RATE` 60 Hz), started by a PIPECONF write that enables a pipe and stopped by
+ * one that disables it (`pipeconf_mmio_write` → `vgpu_update_vblank_emulation`). At each tick,
+ * for every pipe (`intel_vgpu_emulate_vblank` → `emulate_vblank_on_pipe`): the flip-done events
+ * pending on the pipe (`vgpu->irq.flip_done_event[pipe]`) are delivered if the pipe is enabled and
+ * dropped otherwise; an enabled pipe's `PIPE_FRMCOUNT_G4X` counts one frame and its vblank event
+ * (`PIPE_x_VBLANK`, bit 0 of `GEN8_DE_PIPE_IIR`) is raised. An event sets its IIR bit unless the
+ * bank's IMR masks it (`propagate_event`); the line follows IIR & IER through GEN8_MASTER_IRQ's
+ * DE pipe bits (`gen8_irq_map`, the controller's `IrqBankRow`s).
+ *
+ * A PLANE_SURF write is a flip (`pri_surf_mmio_write`, `spr_surf_mmio_write`): PLANE_SURFLIVE takes
+ * the address at once, a primary plane's flip counts in `PIPE_FLIPCOUNT_G4X`, and its flip done
+ * (`GEN9_PIPE_PLANE_FLIP_DONE(plane)`, bit 3 + plane) is raised at once for an asynchronous flip
+ * (PLANE_CTL bit 9) or at the next vblank otherwise. i915 6.1's synchronous commits wait for the
+ * vblank event it arms in `intel_pipe_update_end` (sent by `drm_handle_vblank` from
+ * `gen8_de_pipe_irq_handler`'s vblank bit), so the vblank interrupt and a counting frame counter
+ * are what completes them.
+ *
+ * Differences from GVT-g, each deliberate:
+ * - the timer runs while **any** pipe is enabled (GVT-g stops it at any PIPECONF disable, so
+ *   disabling pipe B stops pipe A's vblanks too) and is synchronised with the registers at
+ *   creation and reset (a vGPU whose boot state has a lit pipe gets vblanks without a PIPECONF
+ *   write);
+ * - the refresh rate is kept within 1..240 Hz (a guest's link M/N cannot make the timer fire
+ *   every nanosecond), else the previous rate stays;
+ * - planes 1..3 of each pipe flip (GVT-g handles the primary plane and sprite 0 on Skylake).
+ *
+ * Time is the device's `SimClock`: never wall time. A vGPU with no enabled pipe has no event on
+ * the clock; `stop()` (vGPU destroy, failsafe, reset) cancels the pending one.
+ */
+import createDebug from 'debug';
+import type { ClockEvent, SimClock } from '../clock.js';
+import type { IrqBankRow } from '../device/interrupts.js';
+import type { RegisterFile } from '../mmio/index.js';
+import { DBits, DREG, PIPES, PLANES_PER_PIPE, Port, TRANS, planeCtl, pipeconf, transcoderBase } from './registers.js';
+
+const log = createDebug('gvtkit:display:vblank');
+
+/** GVT-g's `GVT_DEFAULT_REFRESH_RATE` (Hz), in mHz as its `vrefresh_k`. */
+export const DEFAULT_REFRESH_MHZ = 60_000;
+/** Refresh rates outside this range (mHz) are refused (the previous rate stays). */
+export const MIN_REFRESH_MHZ = 1_000;
+export const MAX_REFRESH_MHZ = 240_000;
+
+/** Per-pipe display registers the vblank emulation touches (i915 6.1 `i915_reg.h`). */
+export const VREG = {
+  /** PIPE_FRMCOUNT_G4X(pipe) = 0x70040 + 0x1000·pipe. */
+  frmcount: (pipe: number): number => 0x70040 + 0x1000 * pipe,
+  /** PIPE_FLIPCOUNT_G4X(pipe) = 0x70044 + 0x1000·pipe. */
+  flipcount: (pipe: number): number => 0x70044 + 0x1000 * pipe,
+  /** PLANE_SURF(pipe, plane) = PLANE_CTL + 0x1c. */
+  planeSurf: (pipe: number, plane: number): number => planeCtl(pipe, plane) + 0x1c,
+  /** PLANE_SURFLIVE(pipe, plane) = PLANE_CTL + 0x2c. */
+  planeSurfLive: (pipe: number, plane: number): number => planeCtl(pipe, plane) + 0x2c,
+  /** GEN8_DE_PIPE_ISR/IMR/IIR/IER(pipe) = 0x44400 + 0x10·pipe (+0/+4/+8/+0xc). */
+  dePipeImr: (pipe: number): number => DREG.GEN8_DE_PIPE_ISR + 0x10 * pipe + 4,
+  dePipeIir: (pipe: number): number => DREG.GEN8_DE_PIPE_ISR + 0x10 * pipe + 8,
+  dePipeIer: (pipe: number): number => DREG.GEN8_DE_PIPE_ISR + 0x10 * pipe + 0xc,
+} as const;
+
+/** DE pipe interrupt bits (i915 6.1 `i915_reg.h`). */
+export const VBits = {
+  /** GEN8_PIPE_VBLANK. */
+  GEN8_PIPE_VBLANK: 1 << 0,
+  /** GEN9_PIPE_PLANE_FLIP_DONE(plane) = 1 << (3 + plane) (plane 0 = plane 1, the primary). */
+  planeFlipDone: (plane: number): number => 1 << (3 + plane),
+  /** PLANE_CTL_ASYNC_FLIP. */
+  PLANE_CTL_ASYNC_FLIP: 1 << 9,
+  /** GEN8_DE_PIPE_IRQ(pipe) = 1 << (16 + pipe) in GEN8_MASTER_IRQ. */
+  masterDePipe: (pipe: number): number => 1 << (16 + pipe),
+  /** TRANS_DDI_PORT_MASK (pre-Tiger Lake): bits 30:28. */
+  TRANS_DDI_PORT_SHIFT: 28,
+  /** TRANS_DDI_EDP_INPUT_MASK 14:12 of TRANS_DDI_FUNC_CTL_EDP: A on (0), A on/off (4), B (5), C (6). */
+  TRANS_DDI_EDP_INPUT_SHIFT: 12,
+  /** DPLL_CTRL1 link rate field of DPLL id: 3 bits at 6·id + 1. */
+  DPLL_CTRL1_LINK_RATE_SHIFT: (id: number): number => 6 * id + 1,
+  /** DPLL_CTRL2_DDI_CLK_SEL field of a port: 2 bits at 3·port + 1. */
+  DPLL_CTRL2_CLK_SEL_SHIFT: (port: number): number => 3 * port + 1,
+} as const;
+
+/**
+ * DP port clock (kHz) of each DPLL_CTRL1 link-rate code (GVT-g `skl_vgpu_get_dp_bitrate`: the
+ * code's name is twice the port clock in MHz/10: 810 → 162000).
+ */
+export const SKL_LINK_RATE_KHZ: readonly number[] = Object.freeze([
+  /* 0 DPLL_CTRL1_LINK_RATE_2700 */ 270000 * 2,
+  /* 1 DPLL_CTRL1_LINK_RATE_1350 */ 135000 * 2,
+  /* 2 DPLL_CTRL1_LINK_RATE_810 */ 81000 * 2,
+  /* 3 DPLL_CTRL1_LINK_RATE_1620 */ 162000 * 2,
+  /* 4 DPLL_CTRL1_LINK_RATE_1080 */ 108000 * 2,
+  /* 5 DPLL_CTRL1_LINK_RATE_2160 */ 216000 * 2,
+  /* 6, 7: none */ 0, 0,
+]);
+
+/**
+ * The display's interrupt banks reporting into GEN8_MASTER_IRQ (GVT-g Linux 6.1
+ * `gvt/interrupt.c` `gen8_irq_map`): DE pipe A..C (bits 16..18), DE port (20), DE misc (22),
+ * PCH (23: SDEIIR/SDEIER), PCU (30).
+ */
+export const DE_IRQ_BANKS: readonly IrqBankRow[] = Object.freeze([
+  ...[0, 1, 2].map((p) => ({ name: `GEN8_DE_PIPE_${'ABC'[p]}`, masterBit: 16 + p, imr: VREG.dePipeImr(p), iir: VREG.dePipeIir(p), ier: VREG.dePipeIer(p) })),
+  { name: 'GEN8_DE_PORT', masterBit: 20, imr: DREG.GEN8_DE_PORT_ISR + 4, iir: DREG.GEN8_DE_PORT_ISR + 8, ier: DREG.GEN8_DE_PORT_ISR + 0xc },
+  { name: 'GEN8_DE_MISC', masterBit: 22, imr: DREG.GEN8_DE_MISC_ISR + 4, iir: DREG.GEN8_DE_MISC_ISR + 8, ier: DREG.GEN8_DE_MISC_ISR + 0xc },
+  { name: 'SDE (PCH)', masterBit: 23, imr: DREG.SDEIMR, iir: DREG.SDEIIR, ier: DREG.SDEIER },
+  { name: 'GEN8_PCU', masterBit: 30, imr: DREG.GEN8_PCU_ISR + 4, iir: DREG.GEN8_PCU_ISR + 8, ier: DREG.GEN8_PCU_ISR + 0xc },
+]);
+
+/** Counters of the vblank emulation. */
+export interface VblankCounters {
+  /** Timer ticks run. */
+  ticks: number;
+  /** Vblank events raised (one per enabled pipe per tick, masked or not). */
+  vblanks: number;
+  /** Flips (PLANE_SURF writes) and flip-done events delivered. */
+  flips: number;
+  flipsDone: number;
+}
+
+/** What the vblank emulation needs from its vGPU. */
+export interface VblankHost {
+  /** The simulated clock (the device's). */
+  readonly clock: SimClock;
+  /** Recompute the interrupt line (the vGPU's `GtInterrupts.update`). */
+  readonly updateIrq: () => void;
+  /** Label for debug lines. */
+  readonly label: string;
+}
+
+/** The vblank timer and flip state of one vGPU's display. */
+export class VblankEmulator {
+  readonly counters: VblankCounters = { ticks: 0, vblanks: 0, flips: 0, flipsDone: 0 };
+  /** Refresh rate (mHz, GVT-g's `vrefresh_k`) and timer period (ns). */
+  refreshMilliHz = DEFAULT_REFRESH_MHZ;
+  periodNs = periodOf(DEFAULT_REFRESH_MHZ);
+  /** Flip-done bits waiting for the next vblank, per pipe (GVT-g `flip_done_event[pipe]`). */
+  readonly pendingFlipDone = new Uint32Array(PIPES);
+  private event: ClockEvent | null = null;
+  private readonly tickFn: () => void;
+
+  constructor(private readonly regs: RegisterFile, private readonly host: VblankHost) {
+    this.tickFn = () => this.tick();
+  }
+
+  /** True while the timer has an event on the clock. */
+  get running(): boolean {
+    return this.event !== null;
+  }
+
+  /** Time of the next vblank (ns), or -1 when the timer is stopped. */
+  get nextVblankAt(): number {
+    return this.event === null ? -1 : this.event.time;
+  }
+
+  /**
+   * Pipe `pipe` is enabled (GVT-g `pipe_is_enabled`): its PIPECONF enable bit, or transcoder EDP
+   * enabled (PIPECONF and DDI function) with its input on this pipe.
+   */
+  pipeEnabled(pipe: number): boolean {
+    const regs = this.regs;
+    if ((regs.peek(pipeconf(pipe)) & DBits.PIPECONF_ENABLE) !== 0) return true;
+    if ((regs.peek(DREG.PIPECONF_EDP) & DBits.PIPECONF_ENABLE) === 0) return false;
+    const func = regs.peek(DREG.TRANS_DDI_FUNC_CTL_EDP);
+    if ((func & DBits.TRANS_DDI_FUNC_ENABLE) === 0) return false;
+    const input = (func >>> VBits.TRANS_DDI_EDP_INPUT_SHIFT) & 7;
+    const edpPipe = input === 0 || input === 4 ? 0 : input === 5 ? 1 : input === 6 ? 2 : -1;
+    return edpPipe === pipe;
+  }
+
+  /** Some pipe is enabled. */
+  anyPipeEnabled(): boolean {
+    for (let p = 0; p < PIPES; p++) if (this.pipeEnabled(p)) return true;
+    return false;
+  }
+
+  /**
+   * A PIPECONF write (pipe A..C or EDP) changed the pipes (GVT-g `pipeconf_mmio_write`): an enable
+   * updates the refresh rate and starts the timer (restarting it when the rate changed); a
+   * disable drops the flip dones pending on dark pipes, and when no pipe is left enabled the timer
+   * stops.
+   */
+  pipeconfWritten(enabled: boolean): void {
+    if (enabled) {
+      const changed = this.updateRefreshRate();
+      if (this.event !== null && !changed) return;
+      this.stop();
+      this.start();
+    } else {
+      // A dark pipe's pending flip done is dropped (GVT-g drops it at the next tick).
+      for (let p = 0; p < PIPES; p++) if (!this.pipeEnabled(p)) this.pendingFlipDone[p] = 0;
+      if (!this.anyPipeEnabled()) this.stop();
+    }
+  }
+
+  /** Start or stop the timer to match the registers (vGPU creation and reset). */
+  sync(): void {
+    this.stop();
+    this.pendingFlipDone.fill(0);
+    if (this.anyPipeEnabled()) {
+      this.updateRefreshRate();
+      this.start();
+    }
+  }
+
+  /** Cancel the pending tick (vGPU destroy, failsafe, reset): nothing of this display stays on the clock. */
+  stop(): void {
+    if (this.event === null) return;
+    this.event.cancelled = true;
+    this.event = null;
+    if (log.enabled) log('%s: vblank timer stopped', this.host.label);
+  }
+
+  /**
+   * A PLANE_SURF write of (pipe, plane): a flip (GVT-g `pri_surf_mmio_write` /
+   * `spr_surf_mmio_write`). SURFLIVE takes the address; a primary plane's flip counts in
+   * PIPE_FLIPCOUNT_G4X; flip done is raised now (asynchronous flip) or at the next vblank.
+   */
+  flip(pipe: number, plane: number, surf: number): void {
+    const regs = this.regs;
+    this.counters.flips++;
+    regs.poke(VREG.planeSurfLive(pipe, plane), surf >>> 0);
+    if (plane === 0) regs.poke(VREG.flipcount(pipe), (regs.peek(VREG.flipcount(pipe)) + 1) >>> 0);
+    const bit = VBits.planeFlipDone(plane);
+    if ((regs.peek(planeCtl(pipe, plane)) & VBits.PLANE_CTL_ASYNC_FLIP) !== 0) {
+      this.counters.flipsDone++;
+      this.raise(pipe, bit);
+      this.host.updateIrq();
+    } else {
+      this.pendingFlipDone[pipe] |= bit;
+    }
+  }
+
+  /**
+   * GVT-g `vgpu_update_refresh_rate`: transcoder A's refresh from its DP port's link clock
+   * (`skl_vgpu_get_dp_bitrate`: the DPLL DPLL_CTRL2 selects for the port, its DPLL_CTRL1 link
+   * rate), link M/N and total size. Ports B and D only (GVT-g's); a rate that cannot be computed
+   * or falls outside `MIN_REFRESH_MHZ..MAX_REFRESH_MHZ` leaves the previous one. Returns whether
+   * the rate changed.
+   */
+  updateRefreshRate(): boolean {
+    const regs = this.regs, ta = transcoderBase(0);
+    const port = (regs.peek(ta + TRANS.DDI_FUNC_CTL) >>> VBits.TRANS_DDI_PORT_SHIFT) & 7;
+    if (port !== Port.B && port !== Port.D) return false;
+    const ctrl2 = regs.peek(DREG.DPLL_CTRL2);
+    if ((ctrl2 & DBits.dpllCtrl2ClkOff(port)) !== 0 || (ctrl2 & DBits.dpllCtrl2SelOverride(port)) === 0) return false;
+    const dpll = (ctrl2 >>> VBits.DPLL_CTRL2_CLK_SEL_SHIFT(port)) & 3;
+    const dpBr = SKL_LINK_RATE_KHZ[(regs.peek(DREG.DPLL_CTRL1) >>> VBits.DPLL_CTRL1_LINK_RATE_SHIFT(dpll)) & 7];
+    const linkM = regs.peek(ta + TRANS.LINK_M1) & 0xffffff, linkN = regs.peek(ta + TRANS.LINK_N1) & 0xffffff;
+    const htotal = regs.peek(ta + TRANS.HTOTAL) >>> 16, vtotal = regs.peek(ta + TRANS.VTOTAL) >>> 16;
+    if (dpBr === 0 || linkN === 0 || htotal === 0 || vtotal === 0) return false;
+    // pixel clock (Hz) = link clock (kHz) · M / N · 1000; rate (mHz) = pixel clock · 1000 / (h · v).
+    const pixelHz = Math.floor((linkM * dpBr) / linkN) * 1000;
+    const rate = Math.round((pixelHz * 1000) / ((htotal + 1) * (vtotal + 1)));
+    if (!(rate >= MIN_REFRESH_MHZ && rate <= MAX_REFRESH_MHZ) || rate === this.refreshMilliHz) return false;
+    this.refreshMilliHz = rate;
+    this.periodNs = periodOf(rate);
+    if (log.enabled) log('%s: refresh rate %d mHz (period %d ns)', this.host.label, rate, this.periodNs);
+    return true;
+  }
+
+  /** Back to the state at creation (the caller restores the registers, then calls `sync`). */
+  reset(): void {
+    this.stop();
+    this.pendingFlipDone.fill(0);
+    this.refreshMilliHz = DEFAULT_REFRESH_MHZ;
+    this.periodNs = periodOf(DEFAULT_REFRESH_MHZ);
+  }
+
+  private start(): void {
+    this.event = this.host.clock.schedule(this.periodNs, this.tickFn);
+    if (log.enabled) log('%s: vblank timer started, period %d ns', this.host.label, this.periodNs);
+  }
+
+  /** One timer tick (GVT-g `intel_vgpu_emulate_vblank`); re-arms at a fixed period from this tick. */
+  private tick(): void {
+    const at = this.event === null ? this.host.clock.now : this.event.time;
+    this.event = null;
+    this.counters.ticks++;
+    const regs = this.regs;
+    let any = false;
+    for (let pipe = 0; pipe < PIPES; pipe++) {
+      const enabled = this.pipeEnabled(pipe);
+      const flips = this.pendingFlipDone[pipe];
+      if (flips !== 0) {
+        this.pendingFlipDone[pipe] = 0;
+        if (enabled) {
+          for (let plane = 0; plane < PLANES_PER_PIPE; plane++) if ((flips & VBits.planeFlipDone(plane)) !== 0) this.counters.flipsDone++;
+          this.raise(pipe, flips);
+        }
+      }
+      if (enabled) {
+        any = true;
+        this.counters.vblanks++;
+        regs.poke(VREG.frmcount(pipe), (regs.peek(VREG.frmcount(pipe)) + 1) >>> 0);
+        this.raise(pipe, VBits.GEN8_PIPE_VBLANK);
+      }
+    }
+    this.host.updateIrq();
+    if (any) this.event = this.host.clock.at(at + this.periodNs, this.tickFn);
+  }
+
+  /** Set `bits` in pipe `pipe`'s DE IIR where its IMR lets them through (GVT-g `propagate_event`). */
+  private raise(pipe: number, bits: number): void {
+    const regs = this.regs;
+    const pass = bits & ~regs.peek(VREG.dePipeImr(pipe));
+    if (pass !== 0) regs.poke(VREG.dePipeIir(pipe), (regs.peek(VREG.dePipeIir(pipe)) | pass) >>> 0);
+  }
+}
+
+/** Timer period (ns) of a refresh rate in mHz (GVT-g: `NSEC_PER_SEC · MSEC_PER_SEC / vrefresh_k`, rounded). */
+export function periodOf(refreshMilliHz: number): number {
+  return Math.round(1e12 / refreshMilliHz);
+}
