@@ -106,6 +106,20 @@ interface TrapRig {
 
 const N = 1024;
 
+
+/** Entry `k`'s two phases of PTE values (frame k, then frame N + k): halves and 8-byte images. */
+function twoPhasePtes(k: number, N: number, los: Uint32Array[], his: Uint32Array[], bytes: Uint8Array[][]): void {
+  for (let phase = 0; phase < 2; phase++) {
+    const frame = phase * N + k;
+    const b = new Uint8Array(8);
+    const v = new DataView(b.buffer);
+    los[phase][k] = pteLo(frame, ENTRY);
+    his[phase][k] = pteHi(frame);
+    v.setUint32(0, los[phase][k], true);
+    v.setUint32(4, his[phase][k], true);
+    bytes[phase].push(b);
+  }
+}
 function trapRig(outOfSync: boolean): TrapRig {
   const host = new HostMemory({ size: 512 * MiB });
   const guest = new SparseGuestMemory(64 * MiB);
@@ -126,16 +140,7 @@ function trapRig(outOfSync: boolean): TrapRig {
   const his = [new Uint32Array(N), new Uint32Array(N)];
   for (let k = 0; k < N; k++) {
     addrs[k] = (8003 + (k >>> 9)) * 4096 + (k & 511) * 8;
-    for (let phase = 0; phase < 2; phase++) {
-      const frame = phase * N + k;
-      const b = new Uint8Array(8);
-      const v = new DataView(b.buffer);
-      los[phase][k] = pteLo(frame, ENTRY);
-      his[phase][k] = pteHi(frame);
-      v.setUint32(0, los[phase][k], true);
-      v.setUint32(4, his[phase][k], true);
-      bytes[phase].push(b);
-    }
+    twoPhasePtes(k, N, los, his, bytes);
   }
   return { ept, guest, mgr, addrs, bytes, los, his };
 }
@@ -227,16 +232,7 @@ function pairRigs(pts: number): { trapped: TrapRig; untrapped: TrapRig } {
       // Spread over the PTs (all of them when there are few).
       const t = k % pts, i = Math.floor(k / pts) % 512;
       addrs[k] = (pml4 + 3 + t) * 4096 + i * 8;
-      for (let phase = 0; phase < 2; phase++) {
-        const frame = phase * N + k;
-        const b = new Uint8Array(8);
-        const v = new DataView(b.buffer);
-        los[phase][k] = pteLo(frame, ENTRY);
-        his[phase][k] = pteHi(frame);
-        v.setUint32(0, los[phase][k], true);
-        v.setUint32(4, his[phase][k], true);
-        bytes[phase].push(b);
-      }
+      twoPhasePtes(k, N, los, his, bytes);
     }
     return { ept, guest, mgr, addrs, bytes, los, his };
   };
