@@ -539,6 +539,9 @@ t.test('arguments and lifecycle', async (t) => {
   const out = new Uint8Array(16 * 4 * 4);
   const r = v.readFramebuffer('primary', 'A', out);
   t.ok(r.ok && r.rgba === out, 'reads into the buffer given');
+  const odd = new Uint8Array(16 * 4 * 4 + 1).subarray(1);
+  const r2 = v.readFramebuffer('primary', 'A', odd);
+  t.ok(r2.ok && r2.rgba === odd && firstDiff(odd, out) === -1 && out.some((x) => x !== 0 && x !== 0xff), 'an unaligned buffer gets the same pixels');
   v.reset();
   t.equal((v.queryPlane() as { reason?: string }).reason, 'pipe-disabled', 'reset: the plane is gone');
   v.destroy();
