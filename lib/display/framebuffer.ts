@@ -10,9 +10,10 @@
  *   zeros**: never another vGPU's bytes nor the host's.
  * - **Tiling.** Linear, X, Y and Yf (`TILE_LAYOUTS`): a 4 KiB tile's byte offset is built by
  *   depositing the bits of the byte column and of the row into fixed bit positions, one mask
- *   each (the "swizzle descriptors" of Intel's gmmlib `CpuSwizzleBlt.c`, `INTEL_TILE_X`, `_Y`,
+ *   each (the "swizzle descriptors" of intel/gmmlib `CpuSwizzleBlt.c`, `INTEL_TILE_X`, `_Y`,
  *   `_YF_8/16/32/64`; for Yf 32 bpp the same layout as IGT `lib/intel_bufops.c` `yf_ptr`).
- *   Tiles follow each other in rows of `stride / tile width` tiles.
+ *   Tiles follow each other in rows of `stride / tile width` tiles. No bit-6 swizzling: i915 uses
+ *   none from Broadwell on (`detect_bit_6_swizzle`).
  * - **Pixels** (`PIXEL_READERS`): the formats GVT-g decodes, in DRM's little-endian layouts
  *   (uapi `drm_fourcc.h`); 10-bit channels keep their 8 high bits, 5- and 6-bit ones are widened
  *   by repeating their high bits; X formats read alpha 255; YUV 4:2:2 is converted with BT.601
@@ -65,7 +66,7 @@ interface CompiledLayout {
   readonly yDeposit: Uint32Array;
 }
 
-const GMM = 'gmmlib CpuSwizzleBlt.c';
+const GMM = 'intel/gmmlib CpuSwizzleBlt.c';
 
 /**
  * Tile layouts (offset bits 11..0, msb first, x = a byte-column bit, y = a row bit):
