@@ -221,6 +221,27 @@ t.test('every format GVT-g decodes, in every tiling, reads back as the pattern t
   }
 });
 
+t.test('YUV 4:2:2 with PLANE_CTL asking for BT.709 converts with BT.709', async (t) => {
+  const m = world();
+  const v = vgpu(m, 'yuv709');
+  const width = 64, height = 8;
+  lightPipe(v, 0, width, height);
+  const f: Fmt = { ...FORMATS[7], ctl: FORMATS[7].ctl | (1 << 18) };
+  const p = programPrimary(v, 0, f, 'linear', { width, height, seed: 21 });
+  const r = v.readFramebuffer();
+  t.ok(r.ok);
+  if (!r.ok) return;
+  let worst = 0;
+  for (let k = 0; k < width * height; k++) {
+    const x = k % width, y = Math.floor(k / width), m0 = y * p.stride + (x & ~1) * 2;
+    const Y = p.surf[m0 + ((x & 1) === 1 ? 2 : 0)], U = p.surf[m0 + 1], V = p.surf[m0 + 3];
+    const c = 1.164 * (Y - 16), d = U - 128, e = V - 128;
+    const want = [clamp(c + 1.793 * e), clamp(c - 0.213 * d - 0.533 * e), clamp(c + 2.112 * d)];
+    for (let ch = 0; ch < 3; ch++) worst = Math.max(worst, Math.abs(r.rgba[4 * k + ch] - want[ch]));
+  }
+  t.ok(worst <= 2, `within 2 of the exact BT.709 result (worst ${worst})`);
+});
+
 t.test('queryPlane answers the VFIO plane fields as GVT-g computes them', async (t) => {
   const m = world();
   const v = vgpu(m, 'q');

@@ -604,7 +604,7 @@ export class Vgpu {
   queryPlane(kind: PlaneKind = 'primary', pipe: PipeName = 'A'): PlaneResult {
     this.checkAlive();
     checkPlaneArgs(kind, pipe);
-    return decodePlane(this.planeSource(), kind, pipe);
+    return decodePlane(planeSourceOf(this), kind, pipe);
   }
 
   /**
@@ -615,42 +615,9 @@ export class Vgpu {
   readFramebuffer(kind: PlaneKind = 'primary', pipe: PipeName = 'A', out?: Uint8Array): FramebufferResult {
     this.checkAlive();
     checkPlaneArgs(kind, pipe);
-    const r = decodePlane(this.planeSource(), kind, pipe);
+    const r = decodePlane(planeSourceOf(this), kind, pipe);
     if (!r.ok) return r;
-    return readFramebuffer(this.graphicsMemory(), r.info, out);
-  }
-
-  /** What the plane decoder reads: registers (PVINFO without marking the guest GVT-aware), the slices, the GGTT view. */
-  private planeSource(): PlaneSource {
-    return {
-      reg: (offset) => (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE
-        ? this.pvinfo.words[(offset - VGT_PVINFO_PAGE) >>> 2]
-        : this.vregs.peek(offset)),
-      ownsGma: (gma, bytes) => this.ownsGma(gma, bytes),
-      mapped: (gma) => this.ownFrameAt(gma) >= 0,
-    };
-  }
-
-  /** The display engine's view of the vGPU's graphics memory: its own frames only, anything else scratch. */
-  private graphicsMemory(): GraphicsMemory {
-    const mem = this.device.hostMemory;
-    return {
-      page32: (gma) => {
-        const mfn = this.ownFrameAt(gma);
-        return mfn >= 0 && mem.isBacked(mfn) ? mem.page32(mfn) : null;
-      },
-    };
-  }
-
-  /**
-   * The host frame behind graphics address `gma` when it is memory of this vGPU's guest: inside
-   * its slices, present, neither its scratch page nor any frame it does not own; else -1.
-   */
-  private ownFrameAt(gma: number): number {
-    const hpa = this.ggtt.translate(gma);
-    if (hpa < 0) return -1;
-    const mfn = Math.floor(hpa / PAGE_SIZE);
-    return mfn !== this.ggtt.scratchMfn && this.ggtt.ownsFrame(mfn) ? mfn : -1;
+    return readFramebuffer(graphicsMemoryOf(this), r.info, out);
   }
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
@@ -1039,6 +1006,39 @@ export class Vgpu {
       if (!this.stub.setEnabled(name, true)) this.counters.barMovesRefused++;
     }
   }
+}
+
+/** What the plane decoder reads of `v`: registers (PVINFO without marking the guest GVT-aware), the slices, the GGTT view. */
+function planeSourceOf(v: Vgpu): PlaneSource {
+  return {
+    reg: (offset) => (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE
+      ? v.pvinfo.words[(offset - VGT_PVINFO_PAGE) >>> 2]
+      : v.vregs.peek(offset)),
+    ownsGma: (gma, bytes) => v.ownsGma(gma, bytes),
+    mapped: (gma) => ownFrameAt(v, gma) >= 0,
+  };
+}
+
+/** The display engine's view of `v`'s graphics memory: its own guest frames only, anything else scratch (null). */
+function graphicsMemoryOf(v: Vgpu): GraphicsMemory {
+  const mem = v.device.hostMemory;
+  return {
+    page32: (gma) => {
+      const mfn = ownFrameAt(v, gma);
+      return mfn >= 0 && mem.isBacked(mfn) ? mem.page32(mfn) : null;
+    },
+  };
+}
+
+/**
+ * The host frame behind graphics address `gma` when it is memory of `v`'s guest: inside its
+ * slices, present, neither its scratch page nor any frame it does not own; else -1.
+ */
+function ownFrameAt(v: Vgpu, gma: number): number {
+  const hpa = v.ggtt.translate(gma);
+  if (hpa < 0) return -1;
+  const mfn = Math.floor(hpa / PAGE_SIZE);
+  return mfn !== v.ggtt.scratchMfn && v.ggtt.ownsFrame(mfn) ? mfn : -1;
 }
 
 /** `queryPlane` / `readFramebuffer` arguments: a known plane kind on a pipe that has it (pipe C has planes 1 and 2). */
