@@ -437,6 +437,28 @@ t.test('isolation: another vGPU\'s graphics memory is refused, unmapped pages re
   t.ok(!u.ok && u.reason === 'unmapped', 'a surface whose first page is not present: unmapped');
 });
 
+t.test('gScale: vGPUs sharing slices each read their own surface at the same address, whoever is resident', async (t) => {
+  const m = new Mediator(new Gen9Device(), { gscale: true });
+  const all = Array.from({ length: 8 }, (_, i) => vgpu(m, `s${i}`));
+  const [aId, bId] = m.partition.sharers(all[0].id);
+  t.ok(bId !== undefined, 'two vGPUs share slices');
+  const a = all.find((x) => x.id === aId)!, b = all.find((x) => x.id === bId)!;
+  const width = 128, height = 8, f = FORMATS[0];
+  const gma = a.slices.lowBase + 16 * PAGE;
+  t.equal(b.slices.lowBase + 16 * PAGE, gma, 'the same graphics address in both');
+  const progs = [a, b].map((v, i) => {
+    lightPipe(v, 0, width, height);
+    return programPrimary(v, 0, f, 'Y', { width, height, gma, seed: 500 + i });
+  });
+  for (const resident of [a, b, a]) {
+    resident.switchIn();
+    [a, b].forEach((v, i) => {
+      const r = v.readFramebuffer();
+      t.ok(r.ok && firstDiff(r.rgba, expectedImage(f, progs[i], 'Y', width, height)) === -1, `${v.name} reads its own pixels while ${resident.name} is resident`);
+    });
+  }
+});
+
 t.test('garbage registers give a typed reason, never a throw', async (t) => {
   const m = world();
   const v = vgpu(m, 'garbage');
