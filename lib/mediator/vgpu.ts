@@ -33,6 +33,9 @@ import { GtInterrupts, gtInterruptRows, irqBankRows } from '../device/interrupts
 import { GEN9_REGISTERS, GEN9_REGISTER_DEFS, fenceReg } from '../device/registers.js';
 import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, compileRegisters, type CompiledHandlers, type CompiledRegisters, type HandlerRow } from '../mmio/index.js';
 import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows } from '../display/index.js';
+import { decodePlane, type PipeName, type PlaneKind, type PlaneResult } from '../display/plane.js';
+import { readFramebuffer, type FramebufferResult } from '../display/framebuffer.js';
+import { checkPlaneArgs, graphicsMemoryOf, planeSourceOf } from './vgpu-planes.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
@@ -591,6 +594,32 @@ export class Vgpu {
     this.log('gt-reset', 'GEN6_GDRST full');
   }
 
+
+  /**
+   * Decode plane `kind` of `pipe` from the vGPU's display registers: what GVT-g's
+   * `VFIO_DEVICE_QUERY_GFX_PLANE` returns (lib/display/plane.ts, docs/display.md "Plane decode
+   * and read-out"). Register contents never throw: a plane that is off or garbage answers
+   * `{ ok: false, reason }`. Throws `RangeArgError` for an unknown kind or pipe (pipe C has no
+   * `sprite1`), `StateError` once destroyed.
+   */
+  queryPlane(kind: PlaneKind = 'primary', pipe: PipeName = 'A'): PlaneResult {
+    this.checkAlive();
+    checkPlaneArgs(kind, pipe);
+    return decodePlane(planeSourceOf(this), kind, pipe);
+  }
+
+  /**
+   * Decode plane `kind` of `pipe` and read its pixels as RGBA8 (width × height × 4 bytes, rows
+   * top to bottom), through the vGPU's GGTT view: a page outside the vGPU's own memory reads as
+   * zeros (lib/display/framebuffer.ts). `out`, when given, receives the pixels.
+   */
+  readFramebuffer(kind: PlaneKind = 'primary', pipe: PipeName = 'A', out?: Uint8Array): FramebufferResult {
+    this.checkAlive();
+    checkPlaneArgs(kind, pipe);
+    const r = decodePlane(planeSourceOf(this), kind, pipe);
+    if (!r.ok) return r;
+    return readFramebuffer(graphicsMemoryOf(this), r.info, out);
+  }
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
   readGuestGma32(gma: number): number {
