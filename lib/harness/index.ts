@@ -25,6 +25,7 @@ import { GuestEngine, type ContextSetupOptions, type GuestBuffer } from '../gues
 import { GuestPpgtt } from '../guest/ppgtt.js';
 import type { GuestMonitor, LinkConfig, ScanoutSurface, Tiling } from '../guest/display.js';
 import type { DisplayMode } from '../display/edid.js';
+import type { DisplayOptions } from '../display/monitors.js';
 import { Mediator, type MediatorOptions } from '../mediator/mediator.js';
 import type { Vgpu } from '../mediator/vgpu.js';
 import type { Workload } from '../mediator/workload.js';
@@ -62,6 +63,8 @@ export interface GuestOptions {
    * untrapped and the guest's driver stores straight into its memory.
    */
   guestWrites?: GuestWrites;
+  /** The vGPU's monitors (`createVgpu`'s `display`; default GVT-g's one on port D at the type's resolution). */
+  display?: DisplayOptions;
 }
 
 /**
@@ -126,7 +129,7 @@ export class GuestScreen {
 const SCANOUT_ALIGN = 256 * 1024;
 
 const HARNESS_OPTIONS = optionKeys<HarnessOptions>({ device: true, mediator: true });
-const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true, guestWrites: true });
+const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true, guestWrites: true, display: true });
 
 /** A guest of the harness: its vGPU, its modelled driver and helpers to drive it. */
 export class TestGuest {
@@ -363,7 +366,7 @@ export class Harness {
   addGuest(opts: GuestOptions = {}): TestGuest {
     opts = checkOptions(opts, 'GuestOptions', GUEST_OPTIONS);
     const memory = new SparseGuestMemory(opts.ramBytes ?? 64 * MiB);
-    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name, guestWrites: opts.guestWrites });
+    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name, guestWrites: opts.guestWrites, display: opts.display });
     const g = new TestGuest(this, vgpu, memory, opts);
     this.guests.push(g);
     return g;

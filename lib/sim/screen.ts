@@ -95,6 +95,8 @@ export interface ScreenDraw {
   readonly sceneFrame?: number;
   /** Clear the whole buffer first (else the panel only; a buffer never drawn is cleared whole anyway). */
   readonly full?: boolean;
+  /** More rectangles to fill after the scene, before the panel (a desktop's damage). */
+  readonly rects?: readonly { readonly rect: PixelRect; readonly color: number }[];
   /** MI_FLUSH_DW post-sync write of `fenceValue` at `fence` (a PPGTT address) after drawing. */
   readonly fence: number;
   readonly fenceValue: number;
@@ -139,6 +141,7 @@ export class ScreenPainter {
       if (!full) fill(L.scene, C.background);
       this.scene(fill, d.sceneFrame);
     }
+    for (const r of d.rects ?? []) fill(r.rect, r.color);
     fill(L.panel, C.panel);
     d.lines.forEach((line, i) => {
       for (const r of textRects(line.slice(0, LINE_CHARS), L.textX, L.textY + i * L.lineHeight, L.scale)) fill(r, C.text);
