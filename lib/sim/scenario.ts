@@ -64,9 +64,12 @@ export interface GameWorkload {
   draws: number;
   /** Draws between material (shader/binding/vertex layout) changes, on average. */
   drawsPerMaterial: number;
-  /** Present: a copy of the back buffer to the front buffer on BCS ('blit'), or the end-of-frame PIPE_CONTROL only ('none'). */
+  /**
+   * Present: the frame drawn on BCS into the scanout buffer not shown and flipped to ('blit'), or
+   * the end-of-frame PIPE_CONTROL only ('none': the screen's panel is redrawn every 100 ms).
+   */
   present: 'blit' | 'none';
-  /** Front/back buffer size in pixels (32 bpp). */
+  /** Render size in pixels (the drawing rectangle and depth buffer); the default monitor mode. */
   width: number;
   height: number;
   /** MI_ARB_CHECK (a preemption point) every this many draws; 0 = none. */

@@ -11,12 +11,18 @@
  *
  * | kind | engines | what one unit is |
  * |---|---|---|
- * | `game` | RCS (+ BCS present) | a frame: PIPE_CONTROL, PIPELINE_SELECT, STATE_BASE_ADDRESS, 3DSTATE_* setup, `draws` × (vertex buffers, constants, 3DPRIMITIVE) with material changes (shaders, bindings, vertex layout), MI_ARB_CHECK preemption points, a flush and a PIPE_CONTROL post-sync write of the frame number; then a present: an XY_SRC_COPY_BLT of the back buffer to the front buffer on BCS with an MI_FLUSH_DW post-sync write. At `fps`, or GPU-bound (`fps: 0`: the next frame as soon as one is presented, two in flight) |
+ * | `game` | RCS (+ BCS present) | a frame: PIPE_CONTROL, PIPELINE_SELECT, STATE_BASE_ADDRESS, 3DSTATE_* setup, `draws` × (vertex buffers, constants, 3DPRIMITIVE) with material changes (shaders, bindings, vertex layout), MI_ARB_CHECK preemption points, a flush and a PIPE_CONTROL post-sync write of the frame number; then a present on BCS: the back scanout buffer cleared, the scene, the name and the frame number drawn with XY_COLOR_BLT, an MI_FLUSH_DW post-sync write, and a flip to it (one present at a time, in frame order). At `fps`, or GPU-bound (`fps: 0`: the next frame as soon as one is presented, two in flight) |
  * | `media` | VCS | a decoded AVC frame: MFX_PIPE_MODE_SELECT, surface, buffer and image state, QM, per slice ref-list/slice state and MFD_AVC_BSD_OBJECT, MFX_WAIT, MI_FLUSH_DW post-sync and MI_STORE_DATA_IMM marking it done |
  * | `blit` | BCS | `blitsPerWorkload` XY_SRC_COPY_BLT of width × height with MI_ARB_CHECK between, MI_FLUSH_DW post-sync |
- * | `idle` | BCS | a desktop update (a 64×64 XY_COLOR_BLT) every ~`periodMs` (0.5–1.5 × period) |
+ * | `idle` | BCS | a desktop update (a 64×64 XY_COLOR_BLT window on its screen, its counter, a flip) every ~`periodMs` (0.5–1.5 × period) |
  * | `bursty` | RCS | bursts (~`burstMs`) of back-to-back render batches of `draws` draws, idle gaps of ~`gapMs` |
  * | `attacker` | BCS + RCS | valid copies at `validRate`, and every `attackEveryMs` the next attack of its list |
+ *
+ * Screens: every generator lights its guest's monitor in `setup()` (`TestGuest.lightMonitor`: two
+ * scanout buffers of the monitor's mode, in the GGTT and the PPGTT) and draws a panel with the
+ * guest's name and a counter (`lib/sim/screen.ts`) into the buffer not shown, on BCS, flipping to
+ * it when the batch completed: the game at every present, the idle desktop at every update, the
+ * other kinds every `SCREEN_REFRESH_MS` (a blit closed loop gives the update a turn in its loop).
  *
  * Attacks (what the mediator should do with each):
  * - `forbidden-lri`: a batch writing RCS RING_HWS_PGA (0x2080) with MI_LOAD_REGISTER_IMM: refused (register whitelist);
