@@ -109,12 +109,30 @@ export class ScreenPainter {
   readonly colors: ScreenColors;
   /** Buffers drawn whole at least once. */
   private readonly painted: boolean[];
+  /** Per buffer, an XY_COLOR_BLT into it (7 dwords); each rectangle copies it and sets corners and colour. */
+  private readonly templates: Uint32Array[];
+  /** The batch being built (grown as needed, reused). */
+  private out = new Uint32Array(1024);
+  private n = 0;
 
   constructor(screen: GuestScreen, name: string, lines: number) {
     this.screen = screen;
     this.layout = screenLayout(screen.mode.width, screen.mode.height, lines);
     this.colors = screenColors(name);
     this.painted = screen.buffers.map(() => false);
+    this.templates = screen.buffers.map((b) => Uint32Array.from(xyColorBlt({ dstAddress: b.ppgttGma, dstPitch: b.stride, dst: { x1: 0, y1: 0, x2: 1, y2: 1 }, color: 0 })));
+  }
+
+  /** Append `k` dwords' room; returns where they start. */
+  private room(k: number): number {
+    if (this.n + k > this.out.length) {
+      const next = new Uint32Array(Math.max(this.out.length * 2, this.n + k));
+      next.set(this.out.subarray(0, this.n));
+      this.out = next;
+    }
+    const at = this.n;
+    this.n += k;
+    return at;
   }
 
   /** Index of the buffer to draw the next frame into (the one after the shown one). */
@@ -124,13 +142,19 @@ export class ScreenPainter {
 
   /** The blitter batch that draws `d` into buffer `index` (ends with MI_BATCH_BUFFER_END). */
   batch(index: number, d: ScreenDraw): Uint32Array {
-    const buf = this.screen.buffers[index];
     const L = this.layout, C = this.colors;
-    const out: number[] = [];
+    const tpl = this.templates[index];
+    this.n = 0;
     const fill = (r: Readonly<PixelRect>, color: number): void => {
+      const x1 = Math.max(0, r.x), y1 = Math.max(0, r.y);
       const x2 = Math.min(L.width, r.x + r.w), y2 = Math.min(L.height, r.y + r.h);
-      if (r.w <= 0 || r.h <= 0 || x2 <= r.x || y2 <= r.y) return;
-      push(out, xyColorBlt({ dstAddress: buf.ppgttGma, dstPitch: buf.stride, dst: { x1: r.x, y1: r.y, x2, y2 }, color }));
+      if (x2 <= x1 || y2 <= y1) return;
+      const at = this.room(tpl.length);
+      const o = this.out;
+      o.set(tpl, at);
+      o[at + 2] = ((y1 << 16) | x1) >>> 0;
+      o[at + 3] = ((y2 << 16) | x2) >>> 0;
+      o[at + 6] = color >>> 0;
     };
     const full = d.full || !this.painted[index];
     if (full) {
@@ -146,10 +170,10 @@ export class ScreenPainter {
     d.lines.forEach((line, i) => {
       for (const r of textRects(line.slice(0, LINE_CHARS), L.textX, L.textY + i * L.lineHeight, L.scale)) fill(r, C.text);
     });
-    push(out, miFlushDw({ postSyncOp: PostSyncOp.WRITE_IMMEDIATE, address: d.fence, data: d.fenceValue }));
-    push(out, miBatchBufferEnd());
-    if (out.length % 2) push(out, miNoop());
-    return Uint32Array.from(out);
+    const tail = [...miFlushDw({ postSyncOp: PostSyncOp.WRITE_IMMEDIATE, address: d.fence, data: d.fenceValue }), ...miBatchBufferEnd()];
+    if ((this.n + tail.length) % 2) tail.push(...miNoop());
+    this.out.set(tail, this.room(tail.length));
+    return this.out.slice(0, this.n);
   }
 
   /** The game scene of frame `n`: six bars sweeping across the scene at their own speeds. */
@@ -177,6 +201,3 @@ export class ScreenPainter {
   }
 }
 
-function push(out: number[], cmd: readonly number[]): void {
-  for (let i = 0; i < cmd.length; i++) out.push(cmd[i]);
-}
