@@ -128,3 +128,24 @@ t.test('a raw vGPU driven by GuestDisplay (no harness): EDID, link and pipe as t
   t.same(edid && [...edid], [...g.vgpu.display.monitor.edid]);
   t.equal(d.counters.auxErrors, 0);
 });
+
+t.test('monitors of any mode on other ports (createVgpu display): the guest lights the EDID\'s mode there, vblanks at its rate', async (t) => {
+  const hs = new Harness();
+  const display = { monitors: [{ port: 'B' as const, modes: [{ width: 1280, height: 720, refresh: 30 }] }, { port: 'D' as const, modes: [{ width: 800, height: 600 }] }] };
+  const g = hs.addGuest({ name: 'g', type: 'GVTg_V5_8', ramBytes: 64 * MiB, display });
+  t.same(g.driver.display.detect(), [Port.B, Port.D], 'both monitors found');
+  const s = g.lightMonitor();
+  t.equal(s.monitor.port, Port.B, 'the first connected port');
+  t.same([s.mode.width, s.mode.height], [1280, 720]);
+  t.equal((rd(g, transcoderBase(0) + TRANS.DDI_FUNC_CTL) >>> 28) & 7, Port.B, 'transcoder A drives DDI B');
+  const hz = refreshHz(s.mode);
+  t.ok(Math.abs(hz - 30) < 0.5, `a 30 Hz mode (${hz.toFixed(3)} Hz)`);
+  const f0 = rd(g, VREG.frmcount(0));
+  hs.run(2e9);
+  const frames = rd(g, VREG.frmcount(0)) - f0;
+  t.ok(Math.abs(frames - 2 * hz) <= 2 * hz * 0.001 + 1, `${frames} frames in 2 s at ${hz.toFixed(3)} Hz`);
+  const g2 = hs.addGuest({ name: 'g2', type: 'GVTg_V5_8', ramBytes: 64 * MiB, display });
+  const s2 = g2.lightMonitor({ port: Port.D });
+  t.same([s2.monitor.port, s2.mode.width, s2.mode.height], [Port.D, 800, 600], 'or the port asked for');
+  t.equal(rd(g2, VREG.planeSurfLive(0, 0)), s2.buffers[0].gma);
+});
