@@ -547,7 +547,8 @@ export class GameGenerator extends WorkloadGenerator {
   }
 
   protected override screenLines(): string[] {
-    return [this.guest.name, `FRAME ${this.presenting}`];
+    // Without a present of its own ('none') the panel counts the frames rendered.
+    return [this.guest.name, `FRAME ${this.p.present === 'blit' ? this.presenting : this.stats.frames}`];
   }
 
   start(): void {
