@@ -146,3 +146,31 @@ t.test('scenario: monitor and screensEveryMs validated with field paths', async 
   t.same(ok.vgpus[1].monitor, { width: 640, height: 480, refresh: 60 });
   t.same(validateScenario({ vgpus: [{ workload: { kind: 'idle' } }] }).vgpus[0].monitor, { width: 800, height: 600, refresh: 60 }, 'other kinds: 800x600');
 });
+
+t.test('every kind shows its name and its counter', async (t) => {
+  const m = { width: 320, height: 240 };
+  const sc = validateScenario({
+    name: 'kinds', seed: 3, durationMs: 250, mediator: { failsafe: 'never' },
+    vgpus: [
+      { name: 'tv', type: 'GVTg_V5_8', ramMiB: 64, monitor: m, workload: { kind: 'media', fps: 30, slices: 1 } },
+      { name: 'cp', type: 'GVTg_V5_8', ramMiB: 64, monitor: m, workload: { kind: 'blit', rate: 0, blitsPerWorkload: 2, width: 64, height: 64 } },
+      { name: 'desk', type: 'GVTg_V5_8', ramMiB: 64, monitor: m, workload: { kind: 'idle', periodMs: 20 } },
+      { name: 'cad', type: 'GVTg_V5_8', ramMiB: 64, monitor: m, workload: { kind: 'bursty', burstMs: 20, gapMs: 30, draws: 20 } },
+      { name: 'quiet', type: 'GVTg_V5_8', ramMiB: 64, monitor: m, workload: { kind: 'game', fps: 60, draws: 20, present: 'none' } },
+    ],
+  });
+  const { result, artifacts } = runScenario(sc, { trace: false, screens: { everyMs: 0 } });
+  const labels: Record<string, string> = { tv: 'FRAMES ', cp: 'BLITS ', desk: 'UPDATES ', cad: 'BATCHES ', quiet: 'FRAME ' };
+  for (const shot of artifacts.screens) {
+    t.equal(shot.error, null, `${shot.name}: read out`);
+    const img = decodePng(shot.png!);
+    t.same([img.width, img.height], [320, 240]);
+    t.equal(checkText(img, shot.name, [shot.name.toUpperCase(), labels[shot.name]], 2), 0, `${shot.name}: "${shot.name.toUpperCase()}" and "${labels[shot.name]}..."`);
+  }
+  t.equal(artifacts.screens.length, 5, 'one final screen each');
+  const desk = decodePng(artifacts.screens.find((s) => s.name === 'desk')!.png!);
+  const v = result.vgpus.find((x) => x.name === 'desk')!;
+  t.ok(v.frames > 3, `the desktop made ${v.frames} updates`);
+  // Its last update's number is on screen: the updates flipped so far (frames counts them).
+  t.equal(checkText(desk, 'desk', ['DESK', `UPDATES ${v.frames}`], 2), 0, `UPDATES ${v.frames}`);
+});
