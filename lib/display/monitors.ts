@@ -130,15 +130,17 @@ export function resolveMonitor(portRow: MonitorPortRow, config: MonitorConfig, w
       throw e;
     }
   });
-  const name = config.name ?? 'gvtkit DP', serial = config.serial ?? 'GVTKIT-0001';
-  let edid: Uint8Array;
-  try {
-    edid = buildEdid(modes, { name, serial, legacyTimings: false });
-  } catch (e) {
-    if (e instanceof RangeArgError) throw new ConfigError(/name/.test(e.message) ? `${where}.name` : `${where}.serial`, e.message);
-    throw e;
-  }
+  const name = descriptorString(config.name, 'gvtkit DP', `${where}.name`);
+  const serial = descriptorString(config.serial, 'GVTKIT-0001', `${where}.serial`);
+  const edid = buildEdid(modes, { name, serial, legacyTimings: false });
   return Object.freeze({ portRow, modes: Object.freeze(modes), edid, name, serial });
+}
+
+/** An EDID name or serial string: at most 13 printable ASCII characters (a display descriptor's text). */
+function descriptorString(v: unknown, fallback: string, field: string): string {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !/^[\x20-\x7e]{0,13}$/.test(v)) throw new ConfigError(field, `must be at most 13 printable ASCII characters, got ${typeof v === 'string' ? `"${v}"` : describe(v)}`);
+  return v;
 }
 
 /**
