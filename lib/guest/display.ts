@@ -30,6 +30,10 @@
  *   vblank, GVT-g takes it at once and raises the flip done at the next vblank); `queueFlip`
  *   flips from the vblank interrupt, the way a compositor that waits for vblank presents.
  *
+ * The register offsets and bits are the guest's own table (`GREG`, `GBits`, from i915 6.1's
+ * `i915_reg.h`), not the display room's (`lib/display/registers.ts`): like a real guest it knows
+ * the hardware's headers, so a wrong offset in the model is caught rather than shared.
+ *
  * Guest-visible failures (no sink, an AUX error, a bad EDID, a PLL that does not lock, a link
  * that does not train) are answered like i915 answers them: the modeset returns a failure with a
  * reason and nothing is thrown. The module reaches the device only through a `DisplayBus` (a
@@ -418,7 +422,7 @@ export class GuestDisplay {
 
   private probeOrFail(port: number): GuestMonitor {
     const caps = this.dpcdRead(port, 0, DPCD.RECEIVER_CAP_SIZE);
-    if (!caps) throw new Fail('aux-error', `port ${'ABCDE'[port]}: no DPCD (AUX ${this.counters.auxErrors ? 'error' : 'NACK'})`);
+    if (!caps) throw new Fail('aux-error', `port ${'ABCDE'[port]}: no DPCD (AUX timeout, receive error or NACK)`);
     const rate = DP_LINK_RATES.filter((r) => r.bwCode <= caps[DPCD.MAX_LINK_RATE]).pop();
     const dpCaps: DpCaps = {
       revision: caps[0], maxLinkRateKhz: rate ? rate.khz : DP_LINK_RATES[0].khz,
