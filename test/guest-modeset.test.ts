@@ -8,7 +8,8 @@ import t from 'tap';
 import { Harness, type TestGuest } from '../lib/harness/index.js';
 import { StateError } from '../lib/errors.js';
 import { DBits, DREG, Port, TRANS, VREG, decodeDetailedTiming, hTotal, pipeconf, planeCtl, refreshHz, transcoderBase, vTotal } from '../lib/display/index.js';
-import { GBits, GuestDisplay } from '../lib/guest/display.js';
+import { GBits, GREG, GuestDisplay } from '../lib/guest/display.js';
+import { dpAuxChCtl, ddiBufCtl, dpTpCtl, dpTpStatus } from '../lib/display/index.js';
 
 const MiB = 1024 * 1024;
 const rd = (g: TestGuest, o: number): number => g.vgpu.mmioRead(o, 4) >>> 0;
@@ -148,4 +149,27 @@ t.test('monitors of any mode on other ports (createVgpu display): the guest ligh
   const s2 = g2.lightMonitor({ port: Port.D });
   t.same([s2.monitor.port, s2.mode.width, s2.mode.height], [Port.D, 800, 600], 'or the port asked for');
   t.equal(rd(g2, VREG.planeSurfLive(0, 0)), s2.buffers[0].gma);
+});
+
+t.test('the guest\'s register table (from i915_reg.h) agrees with the display room\'s', async (t) => {
+  for (const k of ['HSW_PWR_WELL_CTL2', 'LCPLL2_CTL', 'WRPLL_CTL1', 'WRPLL_CTL2', 'DPLL_CTRL1', 'DPLL_CTRL2', 'DPLL_STATUS', 'SFUSE_STRAP', 'SDEISR'] as const) {
+    t.equal(GREG[k], (DREG as Record<string, number>)[k], k);
+  }
+  for (let p = 0; p < 5; p++) {
+    t.equal(GREG.ddiBufCtl(p), ddiBufCtl(p));
+    t.equal(GREG.dpTpCtl(p), dpTpCtl(p));
+    t.equal(GREG.dpTpStatus(p), dpTpStatus(p));
+  }
+  for (let c = 0; c < 4; c++) t.equal(GREG.auxCtl(c), dpAuxChCtl(c));
+  for (let pipe = 0; pipe < 3; pipe++) {
+    t.equal(GREG.trans(pipe), transcoderBase(pipe));
+    t.equal(GREG.PIPECONF(pipe), pipeconf(pipe));
+    t.equal(GREG.PIPE_FRMCOUNT(pipe), VREG.frmcount(pipe));
+    t.equal(GREG.PIPE_FLIPCOUNT(pipe), VREG.flipcount(pipe));
+    t.equal(GREG.dePipeImr(pipe), VREG.dePipeImr(pipe));
+    t.equal(GREG.dePipeIir(pipe), VREG.dePipeIir(pipe));
+    t.equal(GREG.dePipeIer(pipe), VREG.dePipeIer(pipe));
+    for (let plane = 0; plane < 3; plane++) t.equal(GREG.planeCtl(pipe, plane), planeCtl(pipe, plane));
+  }
+  t.equal(GREG.transClkSel(0), DREG.TRANS_CLK_SEL_A);
 });
