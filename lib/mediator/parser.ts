@@ -9,7 +9,8 @@
  * 2. decodes the copy with the Gen9 tables (`CommandDecoder`) and applies the audit table
  *    (`AUDIT_TABLE`) to every command: register whitelist, graphics-address bounds, privileged
  *    commands; GGTT addresses are rewritten to host addresses in the copy, MI_USER_INTERRUPT and
- *    display waits become MI_NOOP;
+ *    display waits become MI_NOOP, and so does MI_DISPLAY_FLIP once its surface is checked (its
+ *    flip is recorded in `AuditResult.flips` for the vGPU's virtual display);
  * 3. follows each MI_BATCH_BUFFER_START (GGTT or PPGTT by bit 8; second level by bit 22; a start
  *    without bit 22 inside a batch chains, replacing the current batch) into a new shadow buffer,
  *    copied page by page as the scan reaches it and audited the same way, to its
