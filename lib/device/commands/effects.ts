@@ -18,7 +18,9 @@
  * an `EffectsError` (< 0). No allocation, no BigInt: 48-bit addresses are plain numbers below 2^53.
  *
  * Rows: the commands with their own semantics are `EFFECT_ROWS` below (post-sync writers, stores,
- * register loads, blits, atomics, the MI commands GVT-g refuses); every other command with
+ * register loads, blits, atomics, the MI commands GVT-g refuses, MI_DISPLAY_FLIP's one `FLIP`
+ * effect: a plane of a display, which the mediator performs on the vGPU's virtual display and the
+ * device never does); every other command with
  * tabulated address fields (`CommandInfo.addressDwords`, table.ts) gets `pointer` effects: state
  * pointers the 3D/media pipelines dereference later, checked for their first bytes
  * (`POINTER_EXTENTS`, 4 by default) and never performed by the device model (it does not run the
