@@ -13,8 +13,9 @@
  * the ring context (tail, control, start) or the descriptor is mutated instead.
  *
  * Its own oracle: a case that was not mutated and uses only commands a correct auditor must accept
- * (stores, post-syncs and blits into the attacker's own buffers) must complete, and its stores
- * must land (no false refusal).
+ * (stores, post-syncs and blits into the attacker's own buffers, MI_DISPLAY_FLIPs of its own
+ * surfaces from privileged buffers) must complete, its stores must land and its flips must be on
+ * its own virtual planes (no false refusal; a flip's only effect is there).
  */
 import type { Rng } from '../../clock.js';
 import {
