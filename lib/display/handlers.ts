@@ -26,7 +26,7 @@
 import type { HandlerRow } from '../mmio/index.js';
 import type { VirtualDisplay } from './display.js';
 import { gpioLatch, gpioRead, Gmbus } from './gmbus.js';
-import { DBits, DREG, PIPES, PLANES_PER_PIPE, SKL_PW_REQ_MASK, ddiBufCtl, dpAuxChCtl, dpTpCtl, dpTpStatus, pipeconf, planeCtl } from './registers.js';
+import { DBits, DREG, PIPES, PLANES_PER_PIPE, SKL_PW_REQ_MASK, ddiBufCtl, dpAuxChCtl, dpTpCtl, dpTpStatus, pipeconf, planeCtl, planesOf } from './registers.js';
 
 const OWNER = 'display';
 
@@ -243,12 +243,12 @@ export function displayRows<C>(display: (ctx: C) => VirtualDisplay): HandlerRow<
   ];
 }
 
-/** PLANE_SURF of planes 1..3 of each pipe: a flip (pri_surf_mmio_write, spr_surf_mmio_write). */
+/** PLANE_SURF of the planes each pipe has (`planesOf`): a flip (pri_surf_mmio_write, spr_surf_mmio_write). */
 function planeSurfRows<C>(display: (ctx: C) => VirtualDisplay): HandlerRow<C>[] {
   const rows: HandlerRow<C>[] = [];
   for (let pipe = 0; pipe < PIPES; pipe++) {
     rows.push({
-      at: planeCtl(pipe, 0) + 0x1c, count: PLANES_PER_PIPE, stride: 0x100, owner: OWNER,
+      at: planeCtl(pipe, 0) + 0x1c, count: planesOf(pipe), stride: 0x100, owner: OWNER,
       doc: `a flip: SURFLIVE takes the address, the primary counts in PIPE_FLIPCOUNT; flip done at the next vblank, or at once if async (pri_surf_mmio_write, spr_surf_mmio_write)`,
       write: (c, offset, _value, _old, next) => display(c).vblank?.flip(pipe, (offset - planeCtl(pipe, 0)) >>> 8, next),
     });

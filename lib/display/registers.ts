@@ -23,6 +23,15 @@ const W1C = RegFlag.W1C;
 export const PIPES = 3;
 /** Universal planes per pipe on Skylake (planes 1..3 on pipes A and B; pipe C has 2, its third stays plain). */
 export const PLANES_PER_PIPE = 3;
+/**
+ * Universal planes pipe `pipe` has on Skylake: 3 on A and B, 2 on C (i915 6.1
+ * `intel_device_info.c`: Broxton, the same display engine, exposes 2, 2 and 1 sprites besides the
+ * primary; Skylake's i915 uses one). Pipe C's third plane's registers are plain storage: writing
+ * its PLANE_SURF is no flip, and MI_DISPLAY_FLIP's code for it is refused.
+ */
+export function planesOf(pipe: number): number {
+  return pipe === 2 ? 2 : PLANES_PER_PIPE;
+}
 
 /** Port indices (i915 `enum port`). */
 export const Port = { A: 0, B: 1, C: 2, D: 3, E: 4 } as const;

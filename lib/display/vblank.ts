@@ -12,8 +12,9 @@
  * bank's IMR masks it (`propagate_event`); the line follows IIR & IER through GEN8_MASTER_IRQ's
  * DE pipe bits (`gen8_irq_map`, the controller's `IrqBankRow`s).
  *
- * A PLANE_SURF write is a flip (`pri_surf_mmio_write`, `spr_surf_mmio_write`): PLANE_SURFLIVE takes
- * the address at once, a primary plane's flip counts in `PIPE_FLIPCOUNT_G4X`, and its flip done
+ * A PLANE_SURF write is a flip (`pri_surf_mmio_write`, `spr_surf_mmio_write`), and so is an
+ * MI_DISPLAY_FLIP the auditor admitted (`cmd_handler_mi_display_flip`, `commandFlip`); both go
+ * through one entry point (`flipPlane`): PLANE_SURFLIVE takes the address at once, a primary plane's flip counts in `PIPE_FLIPCOUNT_G4X`, and its flip done
  * (`GEN9_PIPE_PLANE_FLIP_DONE(plane)`, bit 3 + plane) is raised at once for an asynchronous flip
  * (PLANE_CTL bit 9) or at the next vblank otherwise. i915 6.1's synchronous commits wait for the
  * vblank event it arms in `intel_pipe_update_end` (sent by `drm_handle_vblank` from
@@ -27,7 +28,9 @@
  *   write);
  * - the refresh rate is kept within 1..240 Hz (a guest's link M/N cannot make the timer fire
  *   every nanosecond), else the previous rate stays;
- * - planes 1..3 of each pipe flip (GVT-g handles the primary plane and sprite 0 on Skylake).
+ * - the planes each pipe has flip (1..3 on pipes A and B, 1..2 on C: `planesOf`) (GVT-g handles the primary plane and sprite 0 on Skylake);
+ * - a synchronous flip on a dark pipe gets no flip done at all (GVT-g pends it; its next tick
+ *   drops it, or delivers it after a later enable when its timer was stopped).
  *
  * Time is the device's `SimClock`: never wall time. A vGPU with no enabled pipe has no event on
  * the clock; `stop()` (vGPU destroy, failsafe, reset) cancels the pending one.
@@ -115,9 +118,13 @@ export interface VblankCounters {
   ticks: number;
   /** Vblank events raised (one per enabled pipe per tick, masked or not). */
   vblanks: number;
-  /** Flips (PLANE_SURF writes) and flip-done events delivered. */
+  /** Flips (PLANE_SURF writes and MI_DISPLAY_FLIPs) and flip-done events delivered. */
   flips: number;
   flipsDone: number;
+  /** Of `flips`, those an MI_DISPLAY_FLIP made (`commandFlip`). */
+  commandFlips: number;
+  /** Synchronous flips on a dark pipe: no flip done will come. */
+  flipsDropped: number;
 }
 
 /** What the vblank emulation needs from its vGPU. */
@@ -132,7 +139,7 @@ export interface VblankHost {
 
 /** The vblank timer and flip state of one vGPU's display. */
 export class VblankEmulator {
-  readonly counters: VblankCounters = { ticks: 0, vblanks: 0, flips: 0, flipsDone: 0 };
+  readonly counters: VblankCounters = { ticks: 0, vblanks: 0, flips: 0, flipsDone: 0, commandFlips: 0, flipsDropped: 0 };
   /** Refresh rate (mHz, GVT-g's `vrefresh_k`) and timer period (ns). */
   refreshMilliHz = DEFAULT_REFRESH_MHZ;
   periodNs = periodOf(DEFAULT_REFRESH_MHZ);
@@ -215,21 +222,59 @@ export class VblankEmulator {
 
   /**
    * A PLANE_SURF write of (pipe, plane): a flip (GVT-g `pri_surf_mmio_write` /
-   * `spr_surf_mmio_write`). SURFLIVE takes the address; a primary plane's flip counts in
-   * PIPE_FLIPCOUNT_G4X; flip done is raised now (asynchronous flip) or at the next vblank.
+   * `spr_surf_mmio_write`). The register file already holds `surf`; the flip is asynchronous when
+   * PLANE_CTL has `PLANE_CTL_ASYNC_FLIP`. See `flipPlane`.
    */
   flip(pipe: number, plane: number, surf: number): void {
+    if (log.enabled) log('%s: PLANE_SURF flip of pipe %d plane %d to 0x%s', this.host.label, pipe, plane + 1, (surf >>> 0).toString(16));
+    this.flipPlane(pipe, plane, (this.regs.peek(planeCtl(pipe, plane)) & VBits.PLANE_CTL_ASYNC_FLIP) !== 0);
+  }
+
+  /**
+   * An MI_DISPLAY_FLIP the auditor admitted (GVT-g `gen8_update_plane_mmio_from_mi_display_flip`
+   * for Skylake): PLANE_SURF bits 31:12 take `surf`, PLANE_STRIDE bits 9:0 `stride`, PLANE_CTL bits
+   * 12:10 `tiling` (other bits of the three kept), then the flip as a PLANE_SURF write's
+   * (`flipPlane`), asynchronous when the command says so (Flip Type 1), whatever PLANE_CTL's async
+   * bit. As GVT-g's `gen8_check_mi_display_flip`, an asynchronous flip that changes stride or
+   * tiling (which the hardware cannot) is only logged. The caller checked `surf` against the
+   * vGPU's graphics memory; these are the vGPU's registers only (the host has no display).
+   */
+  commandFlip(pipe: number, plane: number, surf: number, stride: number, tiling: number, async: boolean): void {
+    const regs = this.regs;
+    const ctl = planeCtl(pipe, plane), strideReg = ctl + 0x08, surfReg = VREG.planeSurf(pipe, plane);
+    if (async && log.enabled && ((regs.peek(strideReg) & 0x3ff) !== stride || ((regs.peek(ctl) >>> 10) & 7) !== tiling)) {
+      log('%s: asynchronous MI_DISPLAY_FLIP changes stride or tiling of pipe %d plane %d', this.host.label, pipe, plane + 1);
+    }
+    regs.poke(surfReg, ((regs.peek(surfReg) & 0xfff) | (surf & 0xfffff000)) >>> 0);
+    regs.poke(strideReg, ((regs.peek(strideReg) & ~0x3ff) | (stride & 0x3ff)) >>> 0);
+    regs.poke(ctl, ((regs.peek(ctl) & ~(7 << 10)) | ((tiling & 7) << 10)) >>> 0);
+    this.counters.commandFlips++;
+    if (log.enabled) log('%s: MI_DISPLAY_FLIP of pipe %d plane %d to 0x%s%s', this.host.label, pipe, plane + 1, (surf >>> 0).toString(16), async ? ' (async)' : '');
+    this.flipPlane(pipe, plane, async);
+  }
+
+  /**
+   * The flip of (pipe, plane) whose PLANE_SURF is set, shared by the MMIO and command paths (GVT-g
+   * `pri_surf_mmio_write`, `gen8_update_plane_mmio_from_mi_display_flip`): PLANE_SURFLIVE takes
+   * PLANE_SURF, a primary plane's flip counts in PIPE_FLIPCOUNT_G4X, and its flip done
+   * (`GEN9_PIPE_PLANE_FLIP_DONE(plane)`) is raised now when `async`, else at the pipe's next vblank.
+   * A synchronous flip on a dark pipe never gets one (GVT-g's tick drops it; counted in
+   * `flipsDropped`). GVT-g's command path leaves SURFLIVE alone; here both paths set it.
+   */
+  flipPlane(pipe: number, plane: number, async: boolean): void {
     const regs = this.regs;
     this.counters.flips++;
-    regs.poke(VREG.planeSurfLive(pipe, plane), surf >>> 0);
+    regs.poke(VREG.planeSurfLive(pipe, plane), regs.peek(VREG.planeSurf(pipe, plane)));
     if (plane === 0) regs.poke(VREG.flipcount(pipe), (regs.peek(VREG.flipcount(pipe)) + 1) >>> 0);
     const bit = VBits.planeFlipDone(plane);
-    if ((regs.peek(planeCtl(pipe, plane)) & VBits.PLANE_CTL_ASYNC_FLIP) !== 0) {
+    if (async) {
       this.counters.flipsDone++;
       this.raise(pipe, bit);
       this.host.updateIrq();
-    } else {
+    } else if (this.pipeEnabled(pipe)) {
       this.pendingFlipDone[pipe] |= bit;
+    } else {
+      this.counters.flipsDropped++;
     }
   }
 

@@ -66,6 +66,11 @@ export const INVARIANTS = Object.freeze({
   VICTIM_MEMORY: 'victim-memory',
   /** A healthy guest was put in failsafe, reset or otherwise disturbed. */
   VICTIM_STATE: 'victim-state',
+  /**
+   * A healthy guest's display changed without its doing: a plane register, a flip counter or a DE
+   * pipe interrupt of its virtual display (flips, by MMIO or MI_DISPLAY_FLIP, are per vGPU).
+   */
+  VICTIM_DISPLAY: 'victim-display',
   /** A host register changed that the attacker may not reach. */
   HOST_REGISTER: 'host-register',
   /** Host frames or shadow pages did not return to their baseline after destroy. */

@@ -17,6 +17,7 @@ import { GEN9_ENGINES, type EngineName } from '../device/engines.js';
 import { CtxReg, writeContextValue } from '../device/lrc.js';
 import { Bits, RING, fenceReg } from '../device/registers.js';
 import { miStoreDataImm } from '../device/commands/index.js';
+import { VREG, planeCtl } from '../display/index.js';
 import type { GuestEngine, GuestBuffer } from '../guest/engine.js';
 import { PTE_PRESENT, pteHi, pteLo } from '../gtt/pte.js';
 import type { FailsafePolicy, MediatorOptions } from '../mediator/mediator.js';
@@ -159,6 +160,8 @@ export class Victim {
   completed = 0;
   readonly failures: string[] = [];
   private readonly expected = { ppgtt: new Uint32Array(SLOTS), ggtt: new Uint32Array(SLOTS), bcs: new Uint32Array(SLOTS) };
+  /** Its display registers a flip could change (`displayOffsets`), as they were at creation: it never flips. */
+  private readonly display: Uint32Array;
   /** The canary pages' contents (`canaryWord(i)` for every dword). */
   private readonly canaryWords = new Uint32Array((CANARY_PAGES * PAGE_SIZE) / 4);
   private round = 0;
@@ -176,6 +179,7 @@ export class Victim {
       words.push(this.canaryWord(i));
     }
     g.driver.writeRam32(this.canary.gpa, words);
+    this.display = Uint32Array.from(VICTIM_DISPLAY_OFFSETS, (o) => g.vgpu.display.regs.peek(o));
   }
 
   /** `n` dwords of the guest's RAM from `gpa`, as `memory.read32` reads them one by one. */
@@ -245,6 +249,17 @@ export class Victim {
     cmp('PPGTT result', this.ppgttBuf, this.expected.ppgtt);
     cmp('GGTT result', this.ggttBuf, this.expected.ggtt);
     cmp('BCS result', this.bcsBuf, this.expected.bcs);
+    // The victim never touches its display: a flip of someone else's must not reach it.
+    const regs = g.vgpu.display.regs;
+    for (let k = 0; k < VICTIM_DISPLAY_OFFSETS.length; k++) {
+      const o = VICTIM_DISPLAY_OFFSETS[k];
+      if (regs.peek(o) !== this.display[k]) {
+        out.push({ invariant: INVARIANTS.VICTIM_DISPLAY, message: `${name} display register 0x${o.toString(16)} is 0x${regs.peek(o).toString(16)}, was 0x${this.display[k].toString(16)}` });
+        break;
+      }
+    }
+    const flips = g.vgpu.display.vblank?.counters.flips ?? 0;
+    if (flips !== 0) out.push({ invariant: INVARIANTS.VICTIM_DISPLAY, message: `${name}'s display counted ${flips} flips` });
     const canary = this.readWords(this.canary.gpa, this.canaryWords.length);
     for (let i = 0; i < canary.length; i++) {
       const got = canary[i];
@@ -256,6 +271,23 @@ export class Victim {
     return out.length === before;
   }
 }
+
+/**
+ * The display registers of a vGPU a flip may change (GVT-g `gen8_update_plane_mmio_from_mi_display_flip`,
+ * `pri_surf_mmio_write`): PLANE_CTL, PLANE_STRIDE, PLANE_SURF and PLANE_SURFLIVE of planes 1..3,
+ * PIPE_FLIPCOUNT and the DE pipe IIR of pipes A..C.
+ */
+const VICTIM_DISPLAY_OFFSETS: readonly number[] = ((): number[] => {
+  const out: number[] = [];
+  for (let pipe = 0; pipe < 3; pipe++) {
+    for (let plane = 0; plane < 3; plane++) {
+      const ctl = planeCtl(pipe, plane);
+      out.push(ctl, ctl + 0x08, VREG.planeSurf(pipe, plane), VREG.planeSurfLive(pipe, plane));
+    }
+    out.push(VREG.flipcount(pipe), VREG.dePipeIir(pipe));
+  }
+  return out;
+})();
 
 /** A device, a mediator, attackers and a victim, with the isolation checker installed. */
 export class FuzzWorld {

@@ -114,7 +114,8 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
     gvt: '-EFAULT (cmd_address_audit, copy_gma_to_hva): failsafe',
     description:
       'every GGTT graphics address [gma, gma + size) lies inside the vGPU\'s graphics memory (size up to ' +
-      'maxSurfaceBytes) and translates contiguously; command and batch memory is mapped',
+      'maxSurfaceBytes) and translates contiguously (an MI_DISPLAY_FLIP surface: its first page); command and batch ' +
+      'memory is mapped',
   },
   {
     name: 'privileged-command',
@@ -124,8 +125,8 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
       'no counterpart (GVT-g does not scan non-privileged batches unless scan_nonprivbb, and admits MI_ARB_ON_OFF, ' +
       'MI_SUSPEND_FLUSH and MI_DISPLAY_FLIP): gvtkit\'s own refusal, the workload only',
     description:
-      'privileged-only commands and GGTT accesses from a non-privileged (PPGTT) batch, MI_DISPLAY_FLIP (gvtkit ' +
-      'models no display) and commands refused by a decisions option',
+      'privileged-only commands and GGTT accesses from a non-privileged (PPGTT) batch (an MI_DISPLAY_FLIP surface ' +
+      'included: it is a GGTT address), and commands refused by a decisions option',
   },
   {
     name: 'refused-command',
@@ -150,11 +151,13 @@ export const AUDIT_RULES: readonly AuditRule[] = Object.freeze([
     code: 'BAD_COMMAND',
     gvt:
       '-EFAULT for a length other than an F_LEN_VAR_FIXED command\'s valid_len or a handler\'s (MI_FLUSH_DW, ' +
-      'MI_STORE_DATA_IMM, MI_DISPLAY_FLIP): failsafe. gvtkit\'s other forms (LRI not in pairs, MI_BATCH_BUFFER_END ' +
-      'in the ring, predicated batch starts) are its own, failsafe as GVT-g\'s length refusals',
+      'MI_STORE_DATA_IMM, MI_DISPLAY_FLIP), -EBADRQC for an MI_DISPLAY_FLIP plane select it cannot decode: failsafe. ' +
+      'gvtkit\'s other forms (LRI not in pairs, MI_BATCH_BUFFER_END in the ring, predicated batch starts, a stereo 3D ' +
+      'or reserved flip type) are its own, failsafe as GVT-g\'s length refusals',
     description:
       'a command cut by the end of its buffer, a length its operands do not fit, or a form the auditor cannot ' +
-      'follow (MI_BATCH_BUFFER_END in the ring, a predicated or offset-added batch start)',
+      'follow (MI_BATCH_BUFFER_END in the ring, a predicated or offset-added batch start, an MI_DISPLAY_FLIP ' +
+      'with a reserved plane select (GVT-g -EBADRQC), flip type or length)',
   },
   {
     name: 'batch-depth',

@@ -32,7 +32,8 @@ export type AuditHandler =
   | 'flush-dw'
   | 'batch-start'
   | 'batch-end'
-  | 'user-interrupt';
+  | 'user-interrupt'
+  | 'display-flip';
 
 /** One row of the audit table. */
 export interface AuditDecision {
@@ -57,15 +58,12 @@ const F = CommandFlag;
  * GVT-g admits it, so gvtkit's refusal only fails the workload).
  */
 const HOST_OWNED: Readonly<Record<string, { rule: AuditRuleName; reason: string }>> = {
+  // MI_DISPLAY_FLIP was here (refused, privileged-command) while gvtkit had no display: issue 16
+  // emulates it (DISPLAY_FLIP below).
   MI_SET_CONTEXT: {
     rule: 'refused-command',
     reason: 'legacy ring-buffer context switch to a GGTT context image: contexts are the mediator\'s (execlists); ' +
       'not in GVT-g\'s table either (EBADRQC)',
-  },
-  MI_DISPLAY_FLIP: {
-    rule: 'privileged-command',
-    reason: 'GVT-g emulates flips on its virtual display and NOOPs them; gvtkit models no display, and a dropped flip ' +
-      'would leave the guest waiting for a flip-done event, so it is refused',
   },
   MI_FORCE_WAKEUP: {
     rule: 'refused-command',
@@ -89,7 +87,19 @@ const GVT_REFUSAL: Readonly<Record<string, string>> = {
 const DISPLAY_NOOP =
   'waits on or programs the host display, which the guest does not own: replaced by MI_NOOP. GVT-g NOOPs ' +
   'MI_WAIT_FOR_EVENT when it waits on a flip (cmd_handler_mi_wait_for_event) and passes other waits and ' +
-  'MI_LOAD_SCAN_LINES_INCL to the hardware; gvtkit models no display events, so every form is NOOPed';
+  'MI_LOAD_SCAN_LINES_INCL to the hardware; gvtkit\'s host has no display and the vGPU\'s display events are ' +
+  'virtual (lib/display), invisible to the engine, so every form is NOOPed';
+
+/**
+ * MI_DISPLAY_FLIP: emulated on the vGPU's virtual display, as GVT-g's `cmd_handler_mi_display_flip`
+ * (decode, check, update the plane registers, NOOP), with the surface checked as a GGTT address.
+ */
+const DISPLAY_FLIP =
+  'emulated on the vGPU\'s virtual display and replaced by MI_NOOP (GVT-g cmd_handler_mi_display_flip): its one ' +
+  'FLIP effect (lib/device/commands/effects.ts) is decoded (plane select, stride, tiling, surface, flip type), ' +
+  'the surface\'s first page checked as a GGTT address (privileged-command from a PPGTT batch, address-bounds ' +
+  'outside the vGPU\'s memory), a reserved plane code, flip type or length refused (malformed-command); a passing ' +
+  'workload\'s flips update the virtual plane registers at dispatch (lib/display/vblank.ts commandFlip)';
 
 /** Commands the hardware accepts only from privileged (ring or GGTT) batches. */
 const PRIVILEGED_ONLY: Readonly<Record<string, string>> = {
@@ -117,6 +127,7 @@ function decide(c: CommandInfo): Omit<AuditDecision, 'id' | 'name'> {
       reason: 'replaced by MI_NOOP and raised virtually at completion (GVT-g cmd_handler_mi_user_interrupt)',
     };
   }
+  if (c.name === 'MI_DISPLAY_FLIP') return { action: 'noop', handler: 'display-flip', rule: null, reason: DISPLAY_FLIP };
   if (f & F.DISPLAY) return { action: 'noop', handler: 'none', rule: null, reason: DISPLAY_NOOP };
   const privileged = PRIVILEGED_ONLY[c.name];
   if (privileged) return { action: 'privileged-only', handler: 'none', rule: 'privileged-command', reason: privileged };

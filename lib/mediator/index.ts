@@ -11,7 +11,7 @@ export { VirtualExeclist } from './execlist.js';
 export type { Workload, WorkloadFailure, WorkloadStatus } from './workload.js';
 export { HostGmPool } from './host-gm.js';
 export type { HostGmAllocation } from './host-gm.js';
-export { CommandParser, DEFAULT_PARSER_LIMITS, ShadowBuffer, AuditResult } from './parser.js';
+export { CommandParser, DEFAULT_PARSER_LIMITS, FLIP_WORDS, ShadowBuffer, AuditResult } from './parser.js';
 export type { AuditEnv, RingSegment, CommandParserOptions, ParserLimits, AuditViolation, ParserStats } from './parser.js';
 export { AUDIT_RULES } from './audit-rules.js';
 export { AUDIT_TABLE } from './audit-table.js';

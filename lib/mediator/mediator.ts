@@ -1097,6 +1097,9 @@ export class Mediator {
         set(ctxPdpUdw(n), Math.floor(root / TWO_POW_32));
       }
       w.hostContextId = w.seq;
+      // The workload goes to the device: its MI_DISPLAY_FLIPs (NOOPed in the shadows) flip the
+      // vGPU's virtual planes now, once (GVT-g: cmd_handler_mi_display_flip during the scan at dispatch).
+      if (r.flipCount > 0) v.applyCommandFlips(r.flips, r.flipCount);
       return null;
     } catch (e) {
       this.releaseShadows(w);

@@ -9,7 +9,8 @@
  * 2. decodes the copy with the Gen9 tables (`CommandDecoder`) and applies the audit table
  *    (`AUDIT_TABLE`) to every command: register whitelist, graphics-address bounds, privileged
  *    commands; GGTT addresses are rewritten to host addresses in the copy, MI_USER_INTERRUPT and
- *    display waits become MI_NOOP;
+ *    display waits become MI_NOOP, and so does MI_DISPLAY_FLIP once its surface is checked (its
+ *    flip is recorded in `AuditResult.flips` for the vGPU's virtual display);
  * 3. follows each MI_BATCH_BUFFER_START (GGTT or PPGTT by bit 8; second level by bit 22; a start
  *    without bit 22 inside a batch chains, replacing the current batch) into a new shadow buffer,
  *    copied page by page as the scan reaches it and audited the same way, to its
@@ -54,8 +55,8 @@ import createDebug from 'debug';
 import { ConfigError, RangeArgError, type GuestFaultCode } from '../errors.js';
 import { TWO_POW_32, hex } from '../types.js';
 import {
-  COMMANDS, CommandDecoder, CommandFlag, EFFECT_STRIDE, E_ADDR, E_BYTES, E_FIELD, E_IS64, E_KIND, E_LOWBIT, E_SPACE,
-  E_VALUE, E_VALUE_AT, EffectKind, EffectSpace, EffectSummary, EffectsError, GEN9_TABLE, REGISTER_OFFSET_MASK, SLOT_ID_SHIFT,
+  COMMANDS, CommandDecoder, CommandFlag, EFFECT_STRIDE, E_ADDR, E_BYTES, E_FIELD, E_FLIP_ASYNC, E_FLIP_STRIDE, E_FLIP_TILING,
+  E_IS64, E_KIND, E_LOWBIT, E_PIPE, E_PLANE, E_SPACE, E_VALUE, E_VALUE_AT, EffectKind, EffectSpace, EffectSummary, EffectsError, GEN9_TABLE, REGISTER_OFFSET_MASK, SLOT_ID_SHIFT,
   ValueSource, blitRange, commandName, effectSummary, effectWork, effectsOf, effectsProblem, newEffectBuffer, readAddress,
   type EngineClass,
 } from '../device/commands/index.js';
@@ -280,6 +281,9 @@ export class ShadowBuffer {
   }
 }
 
+/** Words per display flip in `AuditResult.flips`: pipe, plane, surface, stride, tiling, async. */
+export const FLIP_WORDS = 6;
+
 /** Outcome of one scan (reused: valid until the next `scan`). */
 export class AuditResult {
   /** True when the workload passed every rule. */
@@ -312,12 +316,20 @@ export class AuditResult {
    */
   declare vregWriteCount: number;
   vregWrites: Uint32Array;
+  /**
+   * Display flips (MI_DISPLAY_FLIP) the vGPU's display takes when the workload passes (GVT-g
+   * `gen8_update_plane_mmio_from_mi_display_flip`), in scan order: `FLIP_WORDS` words each (pipe,
+   * plane, surface, stride, tiling, async) in `flips[0 .. FLIP_WORDS * flipCount)`.
+   */
+  declare flipCount: number;
+  flips: Uint32Array;
   /** Shadows: [0] the ring segment, then batches in the order the scan met them. */
   readonly shadows: ShadowBuffer[];
 
   constructor() {
     this.shadows = [];
     this.vregWrites = new Uint32Array(64);
+    this.flips = new Uint32Array(FLIP_WORDS * 4);
     this.clear();
   }
 
@@ -335,7 +347,26 @@ export class AuditResult {
     this.relocations = 0;
     this.registerValuesPatched = 0;
     this.vregWriteCount = 0;
+    this.flipCount = 0;
     this.shadows.length = 0;
+  }
+
+  /** Record a display flip (the parser's business). */
+  pushFlip(pipe: number, plane: number, surface: number, stride: number, tiling: number, async: number): void {
+    const k = FLIP_WORDS * this.flipCount;
+    if (k + FLIP_WORDS > this.flips.length) {
+      const next = new Uint32Array(this.flips.length * 2);
+      next.set(this.flips);
+      this.flips = next;
+    }
+    const f = this.flips;
+    f[k] = pipe;
+    f[k + 1] = plane;
+    f[k + 2] = surface;
+    f[k + 3] = stride;
+    f[k + 4] = tiling;
+    f[k + 5] = async;
+    this.flipCount++;
   }
 
   /** Record a vreg update (the parser's business). */
@@ -385,6 +416,8 @@ const H = {
   PRIV_ONLY: 12,
   /** No work but the valid-length check (`CommandInfo.validLength`). */
   LENGTH: 13,
+  /** MI_DISPLAY_FLIP: its FLIP effect checked and recorded, the command NOOPed. */
+  DISPLAY_FLIP: 14,
 } as const;
 
 const HANDLER_CODE: Record<AuditHandler, number> = {
@@ -398,6 +431,7 @@ const HANDLER_CODE: Record<AuditHandler, number> = {
   'batch-start': H.BB_START,
   'batch-end': H.BB_END,
   'user-interrupt': H.USER_INTERRUPT,
+  'display-flip': H.DISPLAY_FLIP,
 };
 
 /** Per-command tables of the hot path, for one context mode. */
@@ -444,7 +478,7 @@ class Policy {
         if (inner === H.ADDRESSES && ppgtt && (summary & (EffectSummary.BLIT | EffectSummary.SELECTED_SPACE)) === 0) inner = H.PLAIN;
         let h = inner;
         if (dec.action === 'refused') h = H.REFUSE;
-        else if (dec.action === 'noop') h = inner === H.USER_INTERRUPT ? H.USER_INTERRUPT : H.NOOP;
+        else if (dec.action === 'noop') h = inner === H.USER_INTERRUPT || inner === H.DISPLAY_FLIP ? inner : H.NOOP;
         else if (dec.action === 'privileged-only') h = H.PRIV_ONLY;
         else if (dec.action === 'ppgtt-only') h = ppgtt ? H.PLAIN : H.REFUSE;
         // A command with a required length leaves the fast path to have it checked (handle()).
@@ -936,6 +970,12 @@ export class CommandParser {
       case H.NOOP:
         data.fill(MI_NOOP, i, i + len);
         break;
+      case H.DISPLAY_FLIP:
+        // GVT-g cmd_handler_mi_display_flip: decode, check, update the virtual plane registers (the
+        // mediator applies `AuditResult.flips` when the workload is dispatched), NOOP every dword.
+        if (!this.checkEffects(id, s, i, len, false)) return STOP;
+        data.fill(MI_NOOP, i, i + len);
+        break;
       case H.REFUSE: {
         const rule = this.policy.refuseRule[id] ?? 'privileged-command';
         const why = rule === 'address-bounds' ? 'its graphics addresses are not tabulated and the context has no PPGTT' : this.table[id].reason;
@@ -1156,6 +1196,17 @@ export class CommandParser {
           return this.fail('register-whitelist', `${COMMANDS[id].name} writes register ${hex(fx[o + E_ADDR])} from a value that cannot be audited`, s, i);
         }
         if (!this.checkRegisterWrite(fx[o + E_ADDR], i + fx[o + E_VALUE_AT], s, i, COMMANDS[id].name)) return false;
+        continue;
+      }
+      if (kind === EffectKind.FLIP) {
+        // A display surface: a GGTT address whatever the context (GVT-g reads it as one), so only
+        // where GGTT accesses are legal, and inside the vGPU's memory. Never patched: the virtual
+        // plane register keeps the guest's address (the command itself is NOOPed).
+        if (!s.privileged) {
+          return this.fail('privileged-command', `${COMMANDS[id].name} surface ${hex(fx[o + E_ADDR])} is a GGTT address in a non-privileged (PPGTT) batch`, s, i);
+        }
+        if (this.translateRange(fx[o + E_ADDR], fx[o + E_BYTES], s, i, `${COMMANDS[id].name} surface`) === null) return false;
+        this.result.pushFlip(fx[o + E_PIPE], fx[o + E_PLANE], fx[o + E_ADDR], fx[o + E_FLIP_STRIDE], fx[o + E_FLIP_TILING], fx[o + E_FLIP_ASYNC]);
         continue;
       }
       work += effectWork(fx, k);

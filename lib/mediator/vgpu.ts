@@ -51,7 +51,7 @@ import { CtxReg, decodeDescriptor, ctxPdpLdw, ctxPdpUdw } from '../device/lrc.js
 import { PpgttManager, PPGTT_MODE_L3, PPGTT_MODE_L4, type ShadowPpgtt } from '../gtt/shadow-ppgtt.js';
 import { VirtualExeclist, VIRTUAL_EXECLIST_ROWS } from './execlist.js';
 import { GT_RESET_END, VGPU_GT_ROWS } from './vgpu-gt.js';
-import type { AuditEnv } from './parser.js';
+import { FLIP_WORDS, type AuditEnv } from './parser.js';
 import { RING_MODE_DROPPED, ringModeFailsafe } from './register-rules.js';
 import { workloadFailure, type Workload, type WorkloadFailure } from './workload.js';
 
@@ -733,6 +733,21 @@ export class Vgpu {
       } else {
         this.vregs.poke(offset, value);
       }
+    }
+  }
+
+  /**
+   * Apply the display flips of a dispatched workload (`AuditResult.flips`, `FLIP_WORDS` words
+   * each: pipe, plane, surface, stride, tiling, async) to the virtual display (GVT-g
+   * `cmd_handler_mi_display_flip`); the auditor checked each surface against this vGPU's memory.
+   */
+  applyCommandFlips(flips: Uint32Array, count: number): void {
+    this.checkAlive();
+    const vb = this.display.vblank;
+    if (vb === null) return;
+    for (let k = 0; k < count; k++) {
+      const o = FLIP_WORDS * k;
+      vb.commandFlip(flips[o], flips[o + 1], flips[o + 2], flips[o + 3], flips[o + 4], flips[o + 5] === 1);
     }
   }
 

@@ -18,7 +18,9 @@
  * an `EffectsError` (< 0). No allocation, no BigInt: 48-bit addresses are plain numbers below 2^53.
  *
  * Rows: the commands with their own semantics are `EFFECT_ROWS` below (post-sync writers, stores,
- * register loads, blits, atomics, the MI commands GVT-g refuses); every other command with
+ * register loads, blits, atomics, the MI commands GVT-g refuses, MI_DISPLAY_FLIP's one `FLIP`
+ * effect: a plane of a display, which the mediator performs on the vGPU's virtual display and the
+ * device never does); every other command with
  * tabulated address fields (`CommandInfo.addressDwords`, table.ts) gets `pointer` effects: state
  * pointers the 3D/media pipelines dereference later, checked for their first bytes
  * (`POINTER_EXTENTS`, 4 by default) and never performed by the device model (it does not run the
@@ -62,6 +64,13 @@ export const EffectKind = {
   REG_READ: 5,
   /** A state pointer the pipelines dereference later (not performed by the device model). */
   POINTER: 6,
+  /**
+   * A display flip (MI_DISPLAY_FLIP): the surface at `addr` (GGTT) becomes plane `E_PLANE` of pipe
+   * `E_PIPE`'s; stride `E_FLIP_STRIDE`, tiling `E_FLIP_TILING`, asynchronous when `E_FLIP_ASYNC`.
+   * Its effect is on a display's plane registers: the mediator performs it on the vGPU's virtual
+   * display; the device (the host, no display) never does (its streamer ignores the command).
+   */
+  FLIP: 7,
 } as const;
 
 /** Address spaces of an effect (slot `E_SPACE`). */
@@ -122,6 +131,12 @@ export const E_PITCH = 11;
 export const E_ROWS = 12;
 /** BLIT: bytes per pixel. */
 export const E_CPP = 13;
+/** FLIP: pipe (0..2), plane (0 = plane 1, the primary), PLANE_STRIDE bits 9:0, PLANE_CTL tiling (bits 12:10), async (0/1). */
+export const E_PIPE = 10;
+export const E_PLANE = 11;
+export const E_FLIP_STRIDE = 12;
+export const E_FLIP_TILING = 13;
+export const E_FLIP_ASYNC = 14;
 /** Doubles per effect record. */
 export const EFFECT_STRIDE = 16;
 /**
@@ -143,6 +158,8 @@ export const EffectsError = {
   UNDEFINED: -2,
   /** The command carries graphics addresses whose fields are not tabulated. */
   UNTABULATED: -3,
+  /** The command's length is not the one its fields define (MI_DISPLAY_FLIP: exactly 3 dwords). */
+  LENGTH: -4,
 } as const;
 
 /** Text for a negative `effectsOf` answer (no allocation: constant strings). */
@@ -150,6 +167,7 @@ export function effectsProblem(code: number): string {
   if (code === EffectsError.SHORT) return 'is too short for the fields its flags use';
   if (code === EffectsError.UNDEFINED) return 'uses a reserved value or an undefined flag combination';
   if (code === EffectsError.UNTABULATED) return 'carries graphics addresses whose fields are not tabulated';
+  if (code === EffectsError.LENGTH) return 'has a length other than its fields\' (MI_DISPLAY_FLIP: 3 dwords)';
   return 'has no described effect';
 }
 
@@ -184,6 +202,8 @@ const Row = {
   FIXED_MEM: 14,
   /** Control flow (MI_BATCH_BUFFER_START): the target is fetched, handled by both sides' batch logic. */
   CONTROL: 15,
+  /** MI_DISPLAY_FLIP: one FLIP effect (`FLIP_PLANE_SELECT`). */
+  DISPLAY_FLIP: 16,
 } as const;
 
 /** One fixed memory access of a FIXED_MEM row. */
@@ -244,7 +264,39 @@ const EFFECT_ROWS: Readonly<Record<string, RowDef>> = {
   MI_RS_STORE_DATA_IMM: fixed([[f64(1, 2, 'context'), 4, W, V.IMMEDIATE, 3]]),
   MI_LOAD_URB_MEM: fixed([[f64(2, 6, 'context'), 4, R, V.NONE, 0]]),
   MI_STORE_URB_MEM: fixed([[f64(2, 6, 'context'), 4, W, V.NONE, 0]]),
+  MI_DISPLAY_FLIP: { kind: Row.DISPLAY_FLIP, fields: [f32(2, 12, 'ggtt')] },
 };
+
+// --- MI_DISPLAY_FLIP ---------------------------------------------------------------------------------
+
+/**
+ * Display Plane Select (MI_DISPLAY_FLIP dword 0 bits 12:8) of Skylake, by code: `pipe * 4 + plane`
+ * (plane 0 is plane 1, the primary; 1 is plane 2, sprite 0; 2 is plane 3), or -1 for a reserved
+ * code. Codes from i915 6.1 `gt/intel_gpu_commands.h` (`MI_DISPLAY_FLIP_SKL_PLANE_1_A` = 0 ...
+ * `MI_DISPLAY_FLIP_SKL_PLANE_3_C` = 9). How this matches GVT-g v7.0's `skl_decode_mi_display_flip`
+ * (gvt/cmd_parser.c), each difference deliberate (docs/display.md, "Flips by command"):
+ * - 0, 1, 2 (plane 1 of pipe A, B, C): as GVT-g;
+ * - 4, 5, 6 (plane 2): GVT-g takes the pipe and the sprite's flip-done event from the code but
+ *   writes the *primary* plane's registers (DSPCNTR / DSPSTRIDE / DSPSURF of the pipe for every
+ *   code), so a sprite flip moves the primary surface. gvtkit flips plane 2, the plane named;
+ * - 7, 8 (plane 3 of pipe A, B): GVT-g refuses them (-EBADRQC, failsafe); gvtkit flips plane 3,
+ *   as its PLANE_SURF MMIO path does (a command can do nothing the guest's MMIO cannot);
+ * - 9 (plane 3 of pipe C): refused, as GVT-g: Skylake's pipe C has two planes
+ *   (lib/display/registers.ts `planesOf`), so no MMIO write flips it either;
+ * - 3 and 10..31: reserved; refused (`EffectsError.UNDEFINED`), as GVT-g (-EBADRQC).
+ */
+export const FLIP_PLANE_SELECT: Int8Array = ((): Int8Array => {
+  const t = new Int8Array(32).fill(-1);
+  for (let pipe = 0; pipe < 3; pipe++) {
+    t[pipe] = pipe * 4;
+    t[4 + pipe] = pipe * 4 + 1;
+    if (pipe < 2) t[7 + pipe] = pipe * 4 + 2;
+  }
+  return t;
+})();
+
+/** Bytes of the surface an MI_DISPLAY_FLIP effect covers: the first page (the command carries no extent). */
+export const FLIP_SURFACE_BYTES = 4096;
 
 function fixed(list: readonly (readonly [FieldDef, number, number, number, number])[]): RowDef {
   return {
@@ -303,6 +355,8 @@ export const EffectSummary = {
   STATUS_PAGE: 16,
   /** `effectsOf` can answer negatively for some encoding. */
   CAN_REFUSE: 32,
+  /** It flips a display plane (FLIP effects). */
+  DISPLAY: 64,
 } as const;
 
 function sameSpace(a: AddressSpaceRule, b: AddressSpaceRule): boolean {
@@ -357,6 +411,7 @@ function compileRow(c: CommandInfo): void {
     if (row.kind === Row.COLOR_BLT || row.kind === Row.SRC_COPY_BLT) summary |= EffectSummary.BLIT;
     if (row.kind === Row.LRI || row.kind === Row.LRM || row.kind === Row.LRR || row.kind === Row.PIPE_CONTROL) summary |= EffectSummary.REGISTERS;
     if (row.kind === Row.STORE_DATA_INDEX || row.kind === Row.FLUSH_DW || row.kind === Row.PIPE_CONTROL) summary |= EffectSummary.STATUS_PAGE;
+    if (row.kind === Row.DISPLAY_FLIP) summary |= EffectSummary.DISPLAY;
   } else if (tabulated === undefined) {
     ROW_KIND[id] = (c.flags & CommandFlag.HAS_ADDRESS) !== 0 ? Row.UNTABULATED : Row.NONE;
     if (ROW_KIND[id] === Row.UNTABULATED) summary |= EffectSummary.CAN_REFUSE;
@@ -623,6 +678,26 @@ export function effectsOf(id: number, dw: Uint32Array, i: number, len: number, o
       if (size === 3) return EffectsError.UNDEFINED;
       return putField(out, 0, id, 0, dw, i, EffectKind.MEM, 4 << size, RW, V.MODIFY, 0);
     }
+    case Row.DISPLAY_FLIP: {
+      // GVT-g cmd_handler_mi_display_flip: 3 dwords (CMD_LEN(1)), 4 for a stereo 3D flip; its
+      // skl_decode_mi_display_flip for the fields. Flip Type (dword 2 bits 1:0): 0 synchronous, 1
+      // asynchronous, 2 stereo 3D, 3 reserved. GVT-g takes 2 and 3 as synchronous flips and ignores
+      // a stereo flip's dword 3 (a second surface it never checks): here both have no described
+      // effect (Skylake's planes have no stereo 3D; 3 is reserved).
+      if (len < 3) return EffectsError.SHORT;
+      if (len !== 3) return EffectsError.LENGTH;
+      const type = dw[i + 2] & 3;
+      if (type > 1) return EffectsError.UNDEFINED;
+      const code = FLIP_PLANE_SELECT[(dw[i] >>> 8) & 0x1f];
+      if (code < 0) return EffectsError.UNDEFINED;
+      n = putField(out, 0, id, 0, dw, i, EffectKind.FLIP, FLIP_SURFACE_BYTES, R, V.NONE, 0);
+      out[E_PIPE] = code >>> 2;
+      out[E_PLANE] = code & 3;
+      out[E_FLIP_STRIDE] = (dw[i + 1] >>> 6) & 0x3ff;
+      out[E_FLIP_TILING] = dw[i + 1] & 7;
+      out[E_FLIP_ASYNC] = type;
+      return n;
+    }
     case Row.COLOR_BLT:
       if (len < 7) return EffectsError.SHORT;
       return putBlit(out, 0, id, 0, dw, i, false, RW);
@@ -661,7 +736,7 @@ export function effectWork(out: Float64Array, k: number): number {
 
 /** A plain-object view of one record (tests, CLI, messages; allocates). */
 export interface EffectRecord {
-  kind: 'mem' | 'blit' | 'status-page' | 'reg-write' | 'reg-read' | 'pointer';
+  kind: 'mem' | 'blit' | 'status-page' | 'reg-write' | 'reg-read' | 'pointer' | 'flip';
   space: 'ggtt' | 'ppgtt' | 'context' | 'pphwsp' | 'hwsp';
   addr: number;
   bytes: number;
@@ -673,9 +748,11 @@ export interface EffectRecord {
   origin: number;
   pitch: number;
   rows: number;
+  /** A flip's plane and fields (kind 'flip' only). */
+  flip?: { pipe: number; plane: number; stride: number; tiling: number; async: boolean };
 }
 
-const KIND_NAMES = ['', 'mem', 'blit', 'status-page', 'reg-write', 'reg-read', 'pointer'] as const;
+const KIND_NAMES = ['', 'mem', 'blit', 'status-page', 'reg-write', 'reg-read', 'pointer', 'flip'] as const;
 const SPACE_NAMES = ['ggtt', 'ppgtt', 'context', 'pphwsp', 'hwsp'] as const;
 
 /** The effects of one command as plain objects, or the `EffectsError` code (allocates). */
@@ -687,11 +764,18 @@ export function describeEffects(id: number, dw: Uint32Array, i: number, len: num
   for (let k = 0; k < n; k++) {
     const o = k * EFFECT_STRIDE;
     const kind = KIND_NAMES[out[o + E_KIND]] as EffectRecord['kind'];
+    const flip = kind === 'flip';
     list.push({
       kind, space: SPACE_NAMES[out[o + E_SPACE]], addr: out[o + E_ADDR], bytes: out[o + E_BYTES],
       read: (out[o + E_ACCESS] & Access.READ) !== 0, write: (out[o + E_ACCESS] & Access.WRITE) !== 0,
       field: out[o + E_FIELD], value: out[o + E_VALUE], valueAt: out[o + E_VALUE_AT],
-      origin: kind === 'blit' ? out[o + E_ORIGIN] : 0, pitch: out[o + E_PITCH], rows: out[o + E_ROWS],
+      origin: kind === 'blit' ? out[o + E_ORIGIN] : 0, pitch: flip ? 0 : out[o + E_PITCH], rows: flip ? 0 : out[o + E_ROWS],
+      ...(flip ? {
+        flip: {
+          pipe: out[o + E_PIPE], plane: out[o + E_PLANE], stride: out[o + E_FLIP_STRIDE], tiling: out[o + E_FLIP_TILING],
+          async: out[o + E_FLIP_ASYNC] === 1,
+        },
+      } : {}),
     });
   }
   return list;

@@ -118,6 +118,34 @@ export function miArbCheck(): number[] {
   return [encodeHeader('MI_ARB_CHECK', 1)];
 }
 
+/** Fields of an MI_DISPLAY_FLIP (`miDisplayFlip`). */
+export interface DisplayFlipOptions {
+  /** Display Plane Select, dword 0 bits 12:8 (Skylake: 0..2 plane 1 of pipe A..C, 4..6 plane 2, 7..8 plane 3 of pipe A..B; 9 would be pipe C's, which it lacks). */
+  planeSelect: number;
+  /** The surface: a GGTT address, 4 KiB aligned (dword 2 bits 31:12). */
+  surface: number;
+  /** PLANE_STRIDE bits 9:0 (dword 1 bits 15:6). Default 0. */
+  stride?: number;
+  /** PLANE_CTL tiling, bits 12:10 (dword 1 bits 2:0): 0 linear, 1 X, 4 Y, 5 Yf. Default 0. */
+  tiling?: number;
+  /** Flip Type (dword 2 bits 1:0) 1, asynchronous; else 0, synchronous. */
+  async?: boolean;
+}
+
+/** MI_DISPLAY_FLIP (3 dwords; i915 6.1 `MI_DISPLAY_FLIP`, GVT-g `skl_decode_mi_display_flip` layout). */
+export function miDisplayFlip(o: DisplayFlipOptions): number[] {
+  if (!Number.isInteger(o.planeSelect) || o.planeSelect < 0 || o.planeSelect > 31) {
+    throw new RangeArgError(`MI_DISPLAY_FLIP: plane select ${o.planeSelect} does not fit 5 bits`);
+  }
+  if (!Number.isInteger(o.surface) || o.surface < 0 || o.surface >= TWO_POW_32 || o.surface % 4096 !== 0) {
+    throw new RangeArgError(`MI_DISPLAY_FLIP: surface ${o.surface} is not a 4 KiB-aligned 32-bit address`);
+  }
+  const stride = o.stride ?? 0, tiling = o.tiling ?? 0;
+  if (!Number.isInteger(stride) || stride < 0 || stride > 0x3ff) throw new RangeArgError(`MI_DISPLAY_FLIP: stride ${stride} does not fit 10 bits`);
+  if (!Number.isInteger(tiling) || tiling < 0 || tiling > 7) throw new RangeArgError(`MI_DISPLAY_FLIP: tiling ${tiling} does not fit 3 bits`);
+  return [encodeHeader('MI_DISPLAY_FLIP', 3, o.planeSelect << 8), ((stride << 6) | tiling) >>> 0, (o.surface | (o.async ? 1 : 0)) >>> 0];
+}
+
 /**
  * MI_STORE_DATA_IMM of `values` (one or more dwords) at `address`; GGTT when `ggtt`. Two values
  * set Store Qword unless `storeQword` says otherwise (a qword store needs 8-byte alignment).

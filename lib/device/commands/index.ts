@@ -64,6 +64,13 @@ export {
   E_PITCH,
   E_ROWS,
   E_CPP,
+  E_PIPE,
+  E_PLANE,
+  E_FLIP_STRIDE,
+  E_FLIP_TILING,
+  E_FLIP_ASYNC,
+  FLIP_PLANE_SELECT,
+  FLIP_SURFACE_BYTES,
   type EffectRecord,
 } from './effects.js';
 export { decodeFields, fieldKey, hasFieldDecoder, commandLength, readAddress, REGISTER_OFFSET_MASK, type DecodedFields } from './fields.js';
@@ -88,6 +95,8 @@ export {
   PostSyncOp,
   BltColorDepth,
   MAX_GRAPHICS_ADDRESS,
+  miDisplayFlip,
+  type DisplayFlipOptions,
   type FlushDwOptions,
   type PipeControlOptions,
   type ColorBltOptions,

@@ -19,6 +19,7 @@ const HEAD = [
   '| `ggtt.ts` | global GTT window, aperture |',
   '| `ppgtt.ts` | guest page tables (and one resource attack that starves host frames through them) |',
   '| `commands.ts` | command buffers: one attack per audit rule, nesting, chains, ring shapes, copy-then-audit, blits |',
+  '| `display.ts` | the virtual display: MI_DISPLAY_FLIP (other memory, PPGTT batches, every plane select, odd forms), PLANE_SURF writes, the vblank timer, flip storms, pipe toggles, DPCD |',
   '| `execlists-resources.ts` | execlist descriptors and ports; shared resources (audit work, frames, GPU time, interrupts, logs) |',
   '| `lifecycle.ts` | workload lifecycle (reset, failsafe, preemption, STOP_RING) and per-vGPU shadow bounds |',
   '| `residue.ts` | register values a guest\'s commands leave for the next guest, PDP reads, a vGPU handle kept after destroy |',

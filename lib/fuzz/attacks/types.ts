@@ -10,10 +10,10 @@ import { INVARIANTS, type Violation } from '../monitor.js';
 import { FuzzWorld, mix32, type WorldOptions } from '../world.js';
 
 /** The surfaces of the corpus. */
-export type AttackSurface = 'mmio' | 'pci' | 'pvinfo' | 'ggtt' | 'ppgtt' | 'commands' | 'execlists' | 'resources';
+export type AttackSurface = 'mmio' | 'pci' | 'pvinfo' | 'ggtt' | 'ppgtt' | 'commands' | 'display' | 'execlists' | 'resources';
 
 /** Every surface, in report order. */
-export const ATTACK_SURFACES: readonly AttackSurface[] = ['mmio', 'pci', 'pvinfo', 'ggtt', 'ppgtt', 'commands', 'execlists', 'resources'];
+export const ATTACK_SURFACES: readonly AttackSurface[] = ['mmio', 'pci', 'pvinfo', 'ggtt', 'ppgtt', 'commands', 'display', 'execlists', 'resources'];
 
 /** The assertions an attack's `expect` makes (tap's `Test` satisfies it). */
 export interface Assert {

@@ -13,15 +13,17 @@
  * the ring context (tail, control, start) or the descriptor is mutated instead.
  *
  * Its own oracle: a case that was not mutated and uses only commands a correct auditor must accept
- * (stores, post-syncs and blits into the attacker's own buffers) must complete, and its stores
- * must land (no false refusal).
+ * (stores, post-syncs and blits into the attacker's own buffers, MI_DISPLAY_FLIPs of its own
+ * surfaces from privileged buffers) must complete, its stores must land and its flips must be on
+ * its own virtual planes (no false refusal; a flip's only effect is there).
  */
 import type { Rng } from '../../clock.js';
 import {
   COMMANDS, encodeByName, miArbCheck, miBatchBufferEnd, miBatchBufferStart, miFlushDw, miLoadRegisterImm, miLoadRegisterMem,
   miLoadRegisterReg, miNoop, miStoreDataImm, miStoreRegisterMem, miUserInterrupt, pipeControl, xyColorBlt, xySrcCopyBlt,
-  EngineClass, type CommandInfo,
+  EngineClass, FLIP_PLANE_SELECT, encodeHeader, type CommandInfo,
 } from '../../device/commands/index.js';
+import { VREG } from '../../display/index.js';
 import { GEN9_ENGINES, type EngineName } from '../../device/engines.js';
 import { CtxReg, encodeDescriptor, readContextValue, writeContextValue } from '../../device/lrc.js';
 import { GEN9_REGISTERS } from '../../device/registers.js';
@@ -52,6 +54,8 @@ export interface CommandCase {
   readonly benign: boolean;
   /** Stores the benign oracle checks: [buffer 'p' | 'g', byte offset, value]. */
   readonly stores: readonly (readonly ['p' | 'g', number, number])[];
+  /** Display flips the benign oracle checks on the attacker's own planes: [pipe, plane, surface]. */
+  readonly flips: readonly (readonly [number, number, number])[];
   /** Ring-context tampering: [context dword index, value]. */
   readonly context: readonly (readonly [number, number])[];
   /** A raw descriptor to submit instead of the guest's own ([lo, hi], element 1 [lo, hi]). */
@@ -84,6 +88,7 @@ interface Gen {
   dwords: number[];
   benign: boolean;
   stores?: ['p' | 'g', number, number][];
+  flips?: [number, number, number][];
 }
 
 interface Ctx {
@@ -153,6 +158,35 @@ function register(c: Ctx): number {
   return pick(rng, [0x44200, 0x100000, 0x2270, 0x22270, 0x24d0, 0x229c, 0x2080, (rng.int(0x200000) & ~3) >>> 0]);
 }
 
+/**
+ * MI_DISPLAY_FLIP with every field varied (lib/device/commands/effects.ts, GVT-g
+ * `skl_decode_mi_display_flip`): plane select 0..31 (the eight plane codes more often), stride and
+ * tiling over their ranges, junk in the surface dword's low bits, flip types 0..3, lengths 2..5, stray
+ * header bits, the surface in the attacker's own GGTT buffer, the victim's memory, the mediator's
+ * range, slice ends or anywhere. Benign (must complete, and the attacker's plane must hold the
+ * surface afterwards) when privileged, a plane code, type 0 or 1, 3 dwords and its own memory.
+ */
+function genDisplayFlip(c: Ctx): Gen {
+  const { rng, st, w } = c;
+  const code = chance(rng, 0.7) ? pick(rng, [0, 1, 2, 4, 5, 6, 7, 8]) : rng.int(32);
+  const stride = chance(rng, 0.5) ? pick(rng, [0, 1, 16, 64, 0x3ff]) : rng.int(0x400);
+  const tiling = chance(rng, 0.7) ? pick(rng, [0, 1, 4, 5]) : rng.int(8);
+  const type = chance(rng, 0.85) ? rng.int(2) : 2 + rng.int(2);
+  const own = chance(rng, 0.55);
+  const s = w.attacker.vgpu.slices;
+  const surface = own ? st.ggttData.gma + PAGE_SIZE * rng.int(BUF_BYTES / PAGE_SIZE)
+    : pick(rng, [w.victim?.ggttBuf.gma ?? 0, w.victim?.canary.gma ?? 0, w.h.mediator.hostGm.start, s.highBase + s.highSize, s.lowBase - PAGE_SIZE,
+      s.highBase + s.highSize - PAGE_SIZE, 0, 0xfffff000, (rng.nextU32() & 0xfffff000) >>> 0]);
+  const low = chance(rng, 0.2) ? rng.int(1024) << 2 : 0;
+  const len = chance(rng, 0.9) ? 3 : pick(rng, [2, 4, 5]);
+  const junk = chance(rng, 0.1) ? (rng.int(2) << 22) | (rng.int(2) << 21) | (rng.int(8) << 13) : 0;
+  const dwords = [encodeHeader('MI_DISPLAY_FLIP', len, (code << 8) | junk), ((stride << 6) | tiling | (chance(rng, 0.1) ? rng.nextU32() & 0xffff0038 : 0)) >>> 0,
+    (surface | low | type) >>> 0, ...new Array<number>(Math.max(0, len - 3)).fill(surface >>> 0)].slice(0, len);
+  const slot = FLIP_PLANE_SELECT[code];
+  const benign = c.privileged && own && slot >= 0 && type <= 1 && len === 3;
+  return { dwords, benign, flips: benign ? [[slot >>> 2, slot & 3, surface]] : undefined };
+}
+
 function genCommand(c: Ctx): Gen {
   const { rng, st } = c;
   const r = rng.int(100);
@@ -210,6 +244,7 @@ function genCommand(c: Ctx): Gen {
     };
   }
   if (r < 72) return { dwords: chance(rng, 0.5) ? miArbCheck() : miUserInterrupt(), benign: true };
+  if ((c.cls === EngineClass.RCS || c.cls === EngineClass.BCS) && chance(rng, 0.12)) return genDisplayFlip(c);
   // Any command of the table for this engine, its fields drawn from their full ranges (table-gen.ts).
   if (chance(rng, 0.75)) {
     const src = fieldSource(c);
@@ -300,25 +335,28 @@ function genCase(rng: Rng, st: CmdState, w: FuzzWorld): CommandCase {
   const placement = pick(rng, ['ring', 'ring', 'ring', 'ppgtt-batch', 'ppgtt-batch', 'ppgtt-batch', 'ggtt-batch', 'nested', 'chain', 'self-chain'] as Placement[]);
   const privileged = placement === 'ring' || placement === 'ggtt-batch';
   const c: Ctx = { rng, st, w, engine, cls, privileged };
-  const build = (n: number, priv: boolean): { cmds: number[][]; benign: boolean; stores: ['p' | 'g', number, number][] } => {
+  type Built = { cmds: number[][]; benign: boolean; stores: ['p' | 'g', number, number][]; flips: [number, number, number][] };
+  const build = (n: number, priv: boolean): Built => {
     const cc: Ctx = { ...c, privileged: priv };
     const cmds: number[][] = [];
     const stores: ['p' | 'g', number, number][] = [];
+    const flips: [number, number, number][] = [];
     let benign = true;
     for (let i = 0; i < n; i++) {
       const g = genCommand(cc);
       cmds.push(g.dwords);
       benign &&= g.benign;
       if (g.stores) stores.push(...g.stores);
+      if (g.flips) flips.push(...g.flips);
     }
-    return { cmds, benign, stores };
+    return { cmds, benign, stores, flips };
   };
   // One case in three is focused: one command generated from the table (or a post-sync flag
   // sweep) among harmless ones, unmutated, so that the auditor's verdict and the device's
   // execution of that one command are what the case tests (a stream of several hostile commands
   // is refused at its first).
   const focused = chance(rng, 0.33);
-  const a = focused ? buildFocused(c) : build(1 + rng.int(rng.int(8) === 0 ? 40 : 8), privileged);
+  const a: Built = focused ? { ...buildFocused(c), flips: [] } : build(1 + rng.int(rng.int(8) === 0 ? 40 : 8), privileged);
   const b = build(placement === 'nested' || placement === 'chain' ? 1 + rng.int(6) : 0, false);
   const mutations: string[] = [];
   if (!focused && chance(rng, 0.65)) {
@@ -348,7 +386,10 @@ function genCase(rng: Rng, st: CmdState, w: FuzzWorld): CommandCase {
     return out;
   };
   const benign = mutations.length === 0 && a.benign && b.benign && placement !== 'self-chain';
-  return { engine, placement, body: flat(a.cmds), inner: flat(b.cmds), noEnd, mutations, benign, stores: [...a.stores, ...b.stores], context, descriptor };
+  return {
+    engine, placement, body: flat(a.cmds), inner: flat(b.cmds), noEnd, mutations, benign, stores: [...a.stores, ...b.stores], flips: [...a.flips, ...b.flips],
+    context, descriptor,
+  };
 }
 
 function writeBatch(w: FuzzWorld, st: CmdState, buf: GuestBuffer, dwords: number[]): void {
@@ -459,6 +500,16 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
         if (!w || w.status !== 'completed') {
           out.push({ invariant: INVARIANTS.ORACLE, message: `benign ${k.placement} workload on ${k.engine} ${w ? `failed: ${w.failure?.rule}: ${w.failure?.message}` : 'never finished'}` });
         } else {
+          // A flip's only effect is on the attacker's own virtual plane (the victim's display and the
+          // host are the world's checks): the last flip of each plane holds its surface.
+          const last = new Map<number, number>();
+          for (const [pipe, plane, surface] of k.flips) last.set(pipe * 4 + plane, surface);
+          for (const [key, surface] of last) {
+            const got = g.vgpu.display.regs.peek(VREG.planeSurf(key >>> 2, key & 3)) & ~0xfff;
+            if (got >>> 0 !== surface) {
+              out.push({ invariant: INVARIANTS.ORACLE, message: `benign MI_DISPLAY_FLIP of pipe ${key >>> 2} plane ${(key & 3) + 1} left PLANE_SURF ${hx(got >>> 0)}, expected ${hx(surface)}` });
+            }
+          }
           for (const [buf, off, v] of lastStores(k.stores)) {
             const b = buf === 'p' ? st.ppgttData : st.ggttData;
             const got = g.memory.read32(b.gpa + off);

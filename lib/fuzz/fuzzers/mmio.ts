@@ -1,6 +1,7 @@
 /**
  * MMIO fuzzer: random accesses over everything a guest's vCPU reaches of its vGPU: BAR0 (every
- * register of the table, engine registers with ELSP submissions, PVINFO with g2v notifications,
+ * register of the vGPU's table, the display's included, with a focus on the display engine:
+ * flips, pipes, link M/N, interrupt banks, AUX; engine registers with ELSP submissions, PVINFO with g2v notifications,
  * untracked and reserved offsets, the GTT window), the PCI configuration space (BAR relocation,
  * command register), the aperture, and guest-physical accesses routed by the trap stub. Sizes
  * include bad ones (0, 3, 16, negative, NaN) and offsets include huge, negative and fractional
@@ -11,7 +12,9 @@
  */
 import type { Rng } from '../../clock.js';
 import { GEN9_ENGINES } from '../../device/engines.js';
-import { GEN9_REGISTERS, RING } from '../../device/registers.js';
+import { RING } from '../../device/registers.js';
+import { DBits, DREG, TRANS, VREG, dpAuxChCtl, pipeconf, planeCtl, transcoderBase } from '../../display/index.js';
+import { VGPU_REGISTERS } from '../../mediator/vgpu.js';
 import { Desc } from '../../device/lrc.js';
 import { PTE_PRESENT } from '../../gtt/pte.js';
 import { PAGE_SIZE } from '../../types.js';
@@ -29,7 +32,7 @@ export interface MmioOp {
 }
 
 interface MmioState {
-  /** Offsets of every register row (the table's own offsets). */
+  /** Offsets of every register row of a vGPU (the device's table and the display's). */
   readonly registers: readonly number[];
   /** Engine-relative offsets worth hitting. */
   readonly engineRel: readonly number[];
@@ -88,6 +91,7 @@ function bar0Offset(rng: Rng, st: MmioState, w: FuzzWorld): { off: number; value
     if (o >= 0x838 && o < 0x858) return { off: 0x78000 + o, value: chance(rng, 0.5) ? rng.int(4096) * PAGE_SIZE : u32(rng) };
     return { off: 0x78000 + o };
   }
+  if (r < 66) return displayOffset(rng, w);
   if (r < 75) {
     // The GTT window: the attacker's entries, the victim's, the host's, anything.
     const a = w.attacker.vgpu.slices;
@@ -104,6 +108,39 @@ function bar0Offset(rng: Rng, st: MmioState, w: FuzzWorld): { off: number; value
   if (r < 93) return { off: rng.int(2 * 1024 * 1024) & ~(chance(rng, 0.9) ? 3 : 0) };
   if (r < 97) return { off: rng.int(16 * 1024 * 1024) };
   return { off: pick(rng, BAD_OFFSETS) };
+}
+
+/**
+ * The display engine (lib/display): flips by PLANE_SURF to the attacker's, the victim's and the
+ * mediator's graphics memory and anywhere, PIPECONF enables and disables (the vblank timer), link
+ * M/N and totals (its rate), DE pipe interrupt banks, plane controls (async flips), and AUX
+ * transactions on every channel (DPCD and I2C, in and beyond range).
+ */
+function displayOffset(rng: Rng, w: FuzzWorld): { off: number; value?: number } {
+  const pipe = rng.int(3), plane = rng.int(3);
+  const a = w.attacker.vgpu.slices;
+  switch (rng.int(8)) {
+    case 0: {
+      const gma = pick(rng, [a.lowBase, a.highBase + rng.int(a.highSize / PAGE_SIZE) * PAGE_SIZE, w.victim?.ggttBuf.gma ?? 0, w.h.mediator.hostGm.start,
+        0xfffff000, rng.nextU32()]);
+      return { off: VREG.planeSurf(pipe, plane), value: (gma >>> 0) | (chance(rng, 0.2) ? rng.int(4096) : 0) };
+    }
+    case 1: return { off: pipeconf(pipe), value: chance(rng, 0.6) ? pick(rng, [DBits.PIPECONF_ENABLE, 0]) : u32(rng) };
+    case 2: {
+      const tb = transcoderBase(pick(rng, [0, 0, 1, 2]));
+      return { off: tb + pick(rng, [TRANS.LINK_M1, TRANS.LINK_N1, TRANS.HTOTAL, TRANS.VTOTAL, TRANS.DDI_FUNC_CTL]), value: pick(rng, [0, 1, 0xffffff, 1 << 16, u32(rng)]) };
+    }
+    case 3: return { off: pick(rng, [VREG.dePipeImr(pipe), VREG.dePipeIir(pipe), VREG.dePipeIer(pipe)]), value: pick(rng, [0, 0xffffffff, 1, 0x38, u32(rng)]) };
+    case 4: return { off: planeCtl(pipe, plane), value: pick(rng, [(1 << 31) | (1 << 9), 1 << 9, 0, u32(rng)]) };
+    case 5: {
+      // AUX: a native or I2C request header (address up to 2^20 - 1) in DATA1, or the control register with SEND_BUSY.
+      const ctl = dpAuxChCtl(rng.int(4));
+      if (chance(rng, 0.5)) return { off: ctl + 4 + 4 * rng.int(5), value: u32(rng) };
+      return { off: ctl, value: ((1 << 31) | ((1 + rng.int(20)) << 20) | (chance(rng, 0.2) ? rng.int(1 << 20) : 0)) >>> 0 };
+    }
+    case 6: return { off: pick(rng, [DREG.DPLL_CTRL1, DREG.DPLL_CTRL2, DREG.PIPECONF_EDP, DREG.TRANS_DDI_FUNC_CTL_EDP, DREG.SDEIER, DREG.SDEIMR, DREG.SDEIIR]) };
+    default: return { off: pick(rng, [VREG.flipcount(pipe), VREG.frmcount(pipe), VREG.planeSurfLive(pipe, plane), planeCtl(pipe, plane) + 8]) };
+  }
 }
 
 function genOp(rng: Rng, st: MmioState, w: FuzzWorld): MmioOp {
@@ -174,7 +211,7 @@ export const mmioFuzzer: Fuzzer<MmioOp, MmioState> = {
   setup(world) {
     world.attacker.engine('rcs');
     world.attacker.engine('bcs');
-    const registers = [...new Set(GEN9_REGISTERS.rows.map((r) => r.offset))];
+    const registers = [...new Set(VGPU_REGISTERS.rows.map((r) => r.offset))];
     return { registers, engineRel: ENGINE_REL };
   },
   generate(rng, st, world) {

@@ -53,6 +53,12 @@ export const FLAG_FIELDS: readonly FlagField[] = [
   { command: 'MI_BATCH_BUFFER_START', dword: 0, shift: 22, width: 1, name: 'Second Level Batch Buffer' },
   { command: 'MI_BATCH_BUFFER_START', dword: 0, shift: 15, width: 2, name: 'Predication Enable / Add Offset Enable' },
   { command: 'MI_COPY_MEM_MEM', dword: 0, shift: 21, width: 2, name: 'Use Global GTT Destination / Source' },
+  // MI_DISPLAY_FLIP (GVT-g skl_decode_mi_display_flip; i915 6.1 MI_DISPLAY_FLIP_SKL_PLANE_*): every
+  // plane select 0..31, stride, tiling. Flip Type (dword 2 bits 1:0) sits under the surface's low
+  // bits, which the address step below draws (and the commands fuzzer's own generator varies).
+  { command: 'MI_DISPLAY_FLIP', dword: 0, shift: 8, width: 5, name: 'Display Plane Select' },
+  { command: 'MI_DISPLAY_FLIP', dword: 1, shift: 6, width: 10, name: 'Display Buffer Pitch' },
+  { command: 'MI_DISPLAY_FLIP', dword: 1, shift: 0, width: 3, name: 'Tile Parameter' },
 ];
 
 /** Blit geometry: [command, dword, kind]; BR13 pitch (bits 15:0), a y:x coordinate pair, a plain pitch dword. */
