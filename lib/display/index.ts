@@ -8,7 +8,7 @@ export type { VirtualDisplayOptions, VirtualMonitor, DisplayCounters } from './d
 export { displayRows, PCODE_COMMANDS, AuxCtl, GEN6_PCODE_ILLEGAL_CMD } from './handlers.js';
 export type { PcodeCommand } from './handlers.js';
 export {
-  DISPLAY_REGISTER_DEFS, DREG, DBits, Port, TRANS, PIPES, PLANES_PER_PIPE, SKL_PW_REQ_MASK, GVT_GOLDEN_M_N,
+  DISPLAY_REGISTER_DEFS, DREG, DBits, Port, TRANS, PIPES, PLANES_PER_PIPE, planesOf, SKL_PW_REQ_MASK, GVT_GOLDEN_M_N,
   ddiBufCtl, dpTpCtl, dpTpStatus, dpAuxChCtl, transcoderBase, pipeconf, planeCtl, curcntr,
 } from './registers.js';
 export {
