@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { V86 } from 'v86';
 import { Gen9Device, Mediator } from '../lib/index.js';
+import { PIPES, VREG, pipeconf, planeCtl, transcoderBase, TRANS } from '../lib/display/index.js';
 import { attachV86Vgpu, type V86Emulator, type V86Vgpu } from '../lib/integrations/v86/index.js';
 import { GuestConsole, kernelProblems, verdict } from './guest/console.js';
 
@@ -90,6 +91,9 @@ const gc = new GuestConsole({
     else if (e.kind === 'not-bound') what = `i915 NOT bound ${e.slot}`;
     else if (e.kind === 'batch') what = `batch ${e.name} ${e.status}${e.status === 'ok' ? '' : `: ${e.reason}`}`;
     else if (e.kind === 'module' && !e.ok) what = `module ${e.name} FAILED rc ${e.rc}`;
+    else if (e.kind === 'display-lit') what = `CRTC ${e.crtc} lit ${e.width}x${e.height} (SETCRTC ${e.ms} ms)`;
+    else if (e.kind === 'flips') what = `${e.done}/${e.attempted} page flips completed`;
+    else if (e.kind === 'display-fail') what = `display FAILED: ${e.reason}`;
     else if (e.kind === 'done') what = 'guest done';
     if (what !== null) {
       milestones.push(`${what} at ${wall()}`);
@@ -100,7 +104,11 @@ const gc = new GuestConsole({
       const v = verdict(gc.report);
       const m = mediatorProblems();
       if (v.ok && m.length > 0) finish(1, `real guest: FAILED: ${m.join('; ')}`);
-      finish(v.ok ? 0 : 1, v.line);
+      if (!v.ok) finish(1, v.line);
+      // The host's view: fbcon got the CRTC back when the program closed the device.
+      const lit = litPipe();
+      if (lit === null) finish(1, 'real guest: FAILED: no pipe left lit with its primary plane on (fbcon did not take the CRTC back)');
+      finish(0, v.line.replace(/CRTC lit /, `CRTC ${lit.pipe} lit `));
     }
   },
 });
@@ -138,6 +146,43 @@ function mediatorProblems(): string[] {
   return out;
 }
 
+/** What the vGPU's display registers say about one pipe when the guest is done. */
+interface PipeState {
+  pipe: string;
+  enabled: boolean;
+  /** The primary plane (plane 1) is enabled. */
+  primary: boolean;
+  width: number;
+  height: number;
+  frames: number;
+  flips: number;
+}
+
+/** The pipes as the vGPU's registers leave them (the host's view: PIPECONF, PLANE_CTL, PIPESRC, counters). */
+function pipeStates(): PipeState[] {
+  if (attached === null) return [];
+  const regs = attached.vgpu.vregs;
+  const out: PipeState[] = [];
+  for (let p = 0; p < PIPES; p++) {
+    const src = regs.peek(transcoderBase(p) + TRANS.PIPESRC);
+    out.push({
+      pipe: 'ABC'[p],
+      enabled: (regs.peek(pipeconf(p)) & 0x80000000) !== 0,
+      primary: (regs.peek(planeCtl(p, 0)) & 0x80000000) !== 0,
+      width: (src >>> 16) + 1,
+      height: (src & 0xffff) + 1,
+      frames: regs.peek(VREG.frmcount(p)),
+      flips: regs.peek(VREG.flipcount(p)),
+    });
+  }
+  return out;
+}
+
+/** The first pipe the guest left lit (pipe enabled, primary plane on), or null. */
+function litPipe(): PipeState | null {
+  return pipeStates().find((s) => s.enabled && s.primary) ?? null;
+}
+
 function finish(code: number, summary: string): never {
   try {
     emulator.stop();
@@ -151,6 +196,10 @@ function finish(code: number, summary: string): never {
     process.stderr.write(`guest-test: vGPU ${v.name}: state ${v.state}, mmio ${v.counters.mmioReads} reads / ${v.counters.mmioWrites} writes, `
       + `interrupts ${v.counters.interruptsDelivered}, workloads completed ${mediator.stats.completed}, failed ${mediator.stats.failed}; `
       + `glue ${JSON.stringify(attached.stats)}\n`);
+  }
+  for (const p of pipeStates()) {
+    process.stderr.write(`guest-test: pipe ${p.pipe}: ${p.enabled ? 'enabled' : 'off'}, primary plane ${p.primary ? 'on' : 'off'}, `
+      + `source ${p.width}x${p.height}, ${p.frames} frames, ${p.flips} primary flips\n`);
   }
   for (const k of kernelProblems(gc.report)) process.stderr.write(`guest-test: kernel: ${k.text}\n`);
   process.stderr.write(`guest-test: milestones: ${milestones.join('; ') || 'none'}\n`);

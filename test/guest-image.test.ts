@@ -45,6 +45,12 @@ const gpuTranscript = [
   'GVTKIT-GUEST: batch video-store ok',
   'GVTKIT-GUEST: batch vebox-store skip no video enhancement engine',
   'GVTKIT-GUEST: batches 2/3 verified',
+  'GVTKIT-GUEST: display resources crtcs 3 connectors 6 encoders 12',
+  'GVTKIT-GUEST: display connector 121 DP-3 connected 1920x1200@60 520 mm x 320 mm, 11 modes, crtc 51',
+  'GVTKIT-GUEST: display lit crtc 51 1920x1200 fb 130 in 35 ms',
+  'GVTKIT-GUEST: flip 1 done fb 131 sequence 12 in 17 ms',
+  'GVTKIT-GUEST: flip 2 FAIL no flip-complete event within 3000 ms',
+  'GVTKIT-GUEST: flips 1/8 completed',
   'GVTKIT-GUEST: test exit 1 uptime 41.00',
   'GVTKIT-GUEST: klog <3>[   40.100000] i915 0000:00:02.0: [drm] *ERROR* rcs0 reset request timed out',
   'GVTKIT-GUEST: klog <6>[   40.200000] i915 0000:00:02.0: [drm] Virtual GPU for Intel GVT-g detected.',
@@ -96,6 +102,10 @@ t.test('a vGPU run: batches, their times, params and kernel problems', async (t)
   ]);
   t.same(r.summary, { verified: 2, attempted: 3 });
   t.same(kernelProblems(r).map((l) => l.text), ['i915 0000:00:02.0: [drm] *ERROR* rcs0 reset request timed out']);
+  t.same(r.display.connector, { id: 121, name: 'DP-3', width: 1920, height: 1200, refresh: 60, crtc: 51 });
+  t.same(r.display.lit, { crtc: 51, width: 1920, height: 1200, ms: 35 });
+  t.same(r.display.flipSequences, [12]);
+  t.same(r.display.flips, { done: 1, attempted: 8 });
   t.equal(events.filter((k) => k === 'batch').length, 4);
   t.equal(events.at(-1), 'done');
   const v = verdict(r);
@@ -103,6 +113,8 @@ t.test('a vGPU run: batches, their times, params and kernel problems', async (t)
   t.same(v.failures, [
     'batch blt-copy: pixel (16,4) holds 0x5a5a5a5a, expected 0xa0020208',
     '2/3 batches verified',
+    'display: flip 2: no flip-complete event within 3000 ms',
+    '1/8 flips completed',
     'test program exited 1',
     'GT wedged: i915 0000:00:02.0: [drm] *ERROR* rcs0 reset request timed out',
   ]);
@@ -112,13 +124,19 @@ t.test('the verdict of a clean vGPU run', async (t) => {
   const clean = gpuTranscript
     .replace(/^.*blt-copy FAIL.*$/m, 'GVTKIT-GUEST: batch blt-copy ok')
     .replace('batches 2/3 verified', 'batches 3/3 verified')
+    .replace(/^.*flip 2 FAIL.*$/m, 'GVTKIT-GUEST: flip 2 done fb 130 sequence 13 in 16 ms')
+    .replace('flips 1/8 completed', 'flips 2/2 completed')
     .replace('test exit 1', 'test exit 0')
     .replace(/^.*reset request timed out.*\n/m, '');
   const c = new GuestConsole();
   c.pushText(clean);
   const v = verdict(c.report);
   t.same(v.failures, []);
-  t.equal(v.line, 'real guest: i915 bound, GT awake, 3/3 batches verified');
+  t.equal(v.line, 'real guest: i915 bound, GT awake, 3/3 batches verified, CRTC lit 1920x1200, 2/2 flips');
+  // Without the program's KMS part, no CRTC is lit: the verdict fails.
+  const dark = new GuestConsole();
+  dark.pushText(clean.replace(/^.*GVTKIT-GUEST: (display|flip).*\n/gm, ''));
+  t.same(verdict(dark.report).failures, ['no CRTC lit', 'no flips summary']);
   // The same run without its last line never reached done.
   const cut = new GuestConsole();
   cut.pushText(clean.replace(/GVTKIT-GUEST: done.*\n/, ''));
@@ -178,5 +196,6 @@ t.test('every marker the C program and /init print is one the parser knows', asy
   }
   // The RUN macro prints the per-batch verdicts with a label variable.
   t.ok(formats.includes('batch %s ok\\n') && formats.includes('batch %s FAIL %s\\n'));
+  t.ok(formats.some((f) => f.startsWith('display lit ')) && formats.some((f) => f.startsWith('flips ')), 'the KMS markers are printed');
   t.ok(MARKER_ROWS.length > 0);
 });
