@@ -19,3 +19,16 @@ export { VblankEmulator, DE_IRQ_BANKS, VREG, VBits, SKL_LINK_RATE_KHZ, DEFAULT_R
 export type { VblankCounters, VblankHost } from './vblank.js';
 export { GmbusController, Gmbus, Gpio, gpioRead, gpioLatch } from './gmbus.js';
 export type { GmbusPhase } from './gmbus.js';
+export {
+  decodePlane, pipeEnabled, planeFormatOf, planeTilingOf, tilingRow, scanSpan, fourcc,
+  DrmFormat, DrmPlaneType, PlaneBits, PlaneReg, CursorReg, PLANE_FORMATS, PLANE_TILINGS, CURSOR_MODES, PIPE_INDEX,
+  PLANE_PIPES, PLANE_KINDS, HOTSPOT_INVALID, CURSOR_HOT_REG,
+} from './plane.js';
+export type {
+  PlaneInfo, PlaneResult, PlaneFault, PlaneKind, PipeName, PlaneSource, PlaneTiling, PlaneFormatRow, PlaneTilingRow,
+  CursorModeRow, PixelDecode,
+} from './plane.js';
+export { readFramebuffer, tiledOffset, depositBits, TILE_LAYOUTS, PIXEL_READERS, YUV_COEFFICIENTS } from './framebuffer.js';
+export type { GraphicsMemory, FramebufferResult, TileLayoutRow } from './framebuffer.js';
+export { encodePng, decodePng } from './png.js';
+export type { RgbaImage } from './png.js';
