@@ -660,7 +660,24 @@ static const char *connector_type_name(uint32_t t)
 	}
 }
 
-/* Pixel (x, y) of frame buffer `n`: colour bars, a frame number band, a border. */
+/*
+ * After a frame is on screen (SETCRTC done, a flip's event received) and its marker printed:
+ * waits up to HOST_WAIT_MS for a line on stdin (the serial console). guest:test reads the plane
+ * back through the vGPU when it sees the marker, then sends a newline, so the frame it reads is
+ * the one the marker names; without a host answering, the program goes on after the timeout.
+ */
+#define HOST_WAIT_MS 10000
+static void wait_host(void)
+{
+	struct pollfd pfd = { 0, POLLIN, 0 };
+	char c;
+	if (poll(&pfd, 1, HOST_WAIT_MS) <= 0 || !(pfd.revents & POLLIN))
+		return;
+	while (read(0, &c, 1) == 1 && c != '\n')
+		;
+}
+
+/* Pixel (x, y) of frame buffer `n`: a border, eight colour bars (shifted by one in frame 1), a red (frame 0) or green (frame 1) ramp below. */
 static uint32_t fb_pixel(unsigned n, unsigned x, unsigned y, unsigned w, unsigned h)
 {
 	static const uint32_t bars[8] = { 0xffffff, 0xffff00, 0x00ffff, 0x00ff00, 0xff00ff, 0xff0000, 0x0000ff, 0x000000 };
@@ -668,7 +685,7 @@ static uint32_t fb_pixel(unsigned n, unsigned x, unsigned y, unsigned w, unsigne
 		return n ? 0xff8000u : 0x0080ffu;
 	if (y < h * 3 / 4)
 		return bars[(x * 8 / w + n) & 7];
-	return ((x * 255 / w) << (n ? 8 : 16)) | 0x202020u;
+	return n ? (((x * 255 / w) << 8) | 0x200020u) : (((x * 255 / w) << 16) | 0x002020u);
 }
 
 /* Fills dumb buffer `handle` (pitch bytes a row) with frame `n`'s pattern through GEM_PWRITE. */
@@ -889,6 +906,7 @@ static int display_test(unsigned *flips_done)
 		}
 		printf(MARK "display lit crtc %u %ux%u fb %u in %.0f ms\n", crtc_id, mode->hdisplay, mode->vdisplay, fb_ids[0],
 		       now_ms() - t0);
+		wait_host();
 	}
 
 	for (i = 1; i <= FLIPS; i++) {
@@ -917,6 +935,7 @@ static int display_test(unsigned *flips_done)
 		last_seq = seq;
 		(*flips_done)++;
 		printf(MARK "flip %u done fb %u sequence %u in %.0f ms\n", i, flip.fb_id, seq, now_ms() - t0);
+		wait_host();
 	}
 	printf(MARK "flips %u/%u completed\n", *flips_done, FLIPS);
 	ret = *flips_done == FLIPS ? 0 : 1;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import {
-  GuestConsole, KernelLogLevel, MARKER_ROWS, emptyReport, kernelProblems, parseMarkerLine, verdict,
+  GuestConsole, KernelLogLevel, MARKER_ROWS, checkKmsPattern, emptyReport, kernelProblems, kmsPatternPixel, parseMarkerLine, verdict,
 } from '../scripts/guest/console.js';
 
 // A console transcript of the image booted by scripts/guest/boot-smoke.mjs with no GPU
@@ -198,4 +198,40 @@ t.test('every marker the C program and /init print is one the parser knows', asy
   t.ok(formats.includes('batch %s ok\\n') && formats.includes('batch %s FAIL %s\\n'));
   t.ok(formats.some((f) => f.startsWith('display lit ')) && formats.some((f) => f.startsWith('flips ')), 'the KMS markers are printed');
   t.ok(MARKER_ROWS.length > 0);
+});
+
+t.test('the KMS pattern: the C program\'s fb_pixel and the host\'s check agree', async (t) => {
+  const c = readFileSync(new URL('../guest/i915-test.c', import.meta.url), 'utf8');
+  const bars = /bars\[8\] = \{([^}]*)\}/.exec(c);
+  t.ok(bars, 'fb_pixel\'s colour bars found in guest/i915-test.c');
+  const cBars = bars![1].split(',').map((x) => Number.parseInt(x.trim(), 16));
+  const w = 128, h = 48;
+  // Bar k of frame 0 spans x in [k·w/8, (k+1)·w/8); frame 1 shifts the colours by one.
+  for (let k = 0; k < 8; k++) {
+    const x = k * 16 + 8;
+    t.equal(kmsPatternPixel(0, x, 10, w, h), cBars[k], `frame 0 bar ${k}`);
+    t.equal(kmsPatternPixel(1, x, 10, w, h), cBars[(k + 1) & 7], `frame 1 bar ${k}`);
+  }
+  t.match(c, /return n \? 0xff8000u : 0x0080ffu;/, 'the border colours are the C program\'s');
+  t.equal(kmsPatternPixel(0, 0, 0, w, h), 0x0080ff);
+  t.equal(kmsPatternPixel(1, w - 1, h - 1, w, h), 0xff8000);
+  t.equal(kmsPatternPixel(0, 32, 40, w, h), ((Math.floor((32 * 255) / w) << 16) | 0x002020) >>> 0, 'red ramp below three quarters');
+  t.equal(kmsPatternPixel(1, 32, 40, w, h), ((Math.floor((32 * 255) / w) << 8) | 0x200020) >>> 0, 'green ramp in frame 1');
+  t.match(c, /\(\(\(x \* 255 \/ w\) << 8\) \| 0x200020u\) : \(\(\(x \* 255 \/ w\) << 16\) \| 0x002020u\)/, 'the ramps are the C program\'s');
+
+  const frame = (n: number): Uint8Array => {
+    const rgba = new Uint8Array(w * h * 4);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = kmsPatternPixel(n, x, y, w, h), i = (y * w + x) * 4;
+        rgba[i] = v >>> 16; rgba[i + 1] = (v >>> 8) & 0xff; rgba[i + 2] = v & 0xff; rgba[i + 3] = 0xff;
+      }
+    }
+    return rgba;
+  };
+  const f0 = frame(0);
+  t.same(checkKmsPattern(f0, w, h, 0), { mismatches: 0, first: null });
+  t.ok(checkKmsPattern(f0, w, h, 1).mismatches > w * h / 2, 'frame 0 is not frame 1');
+  f0[(5 * w + 9) * 4 + 1] ^= 0x10;
+  t.same(checkKmsPattern(f0, w, h, 0), { mismatches: 1, first: { x: 9, y: 5, got: 0xffefff, want: 0xffffff } });
 });

@@ -300,7 +300,7 @@ show() { [ -c /dev/tty1 ] && echo "$*" >/dev/tty1 2>/dev/null; return 0; }
 uptime_s() { read -r u _ </proc/uptime; echo "$u"; }
 mark "init start uptime $(uptime_s) kernel $(uname -r)"
 show ""
-show "gvtkit real guest: Debian's Linux $(uname -r) (i386) in v86, i915 on a gvtkit vGPU"
+show "gvtkit real guest: Linux $(uname -r), i915 on a gvtkit vGPU"
 
 cmdline=$(cat /proc/cmdline)
 # gvtkit.card_wait=<s>: how long to wait for /dev/dri/card0 once i915 is loaded.

@@ -363,3 +363,44 @@ export function verdict(report: GuestReport): GuestVerdict {
     line: ok ? `real guest: i915 bound, GT awake, ${counts}${shown}` : `real guest: FAILED: ${failures.join('; ')}`,
   };
 }
+
+/**
+ * Pixel (x, y) of the test program's frame buffer `frame` (0 or 1) of `width` x `height`, as
+ * 0xRRGGBB: the same function as `fb_pixel` in guest/i915-test.c (a 4-pixel border, eight colour
+ * bars over the top three quarters, shifted by one in frame 1, a red (frame 0) or green (frame 1)
+ * ramp below). guest:test reads the lit plane
+ * back through the vGPU and compares it with this.
+ */
+export function kmsPatternPixel(frame: number, x: number, y: number, width: number, height: number): number {
+  const bars = [0xffffff, 0xffff00, 0x00ffff, 0x00ff00, 0xff00ff, 0xff0000, 0x0000ff, 0x000000];
+  if (x < 4 || y < 4 || x >= width - 4 || y >= height - 4) return frame ? 0xff8000 : 0x0080ff;
+  if (y < Math.floor((height * 3) / 4)) return bars[(Math.floor((x * 8) / width) + frame) & 7];
+  const ramp = Math.floor((x * 255) / width);
+  return (frame ? (ramp << 8) | 0x200020 : (ramp << 16) | 0x002020) >>> 0;
+}
+
+/** How a read-back frame compares with the program's pattern. */
+export interface PatternCheck {
+  /** Pixels that differ (RGB; alpha ignored). */
+  mismatches: number;
+  /** The first differing pixel, or null. */
+  first: { x: number; y: number; got: number; want: number } | null;
+}
+
+/** Compares RGBA8 pixels (rows top to bottom) with frame `frame` of the pattern. */
+export function checkKmsPattern(rgba: Uint8Array, width: number, height: number, frame: number): PatternCheck {
+  let mismatches = 0;
+  let first: PatternCheck['first'] = null;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const got = ((rgba[i] << 16) | (rgba[i + 1] << 8) | rgba[i + 2]) >>> 0;
+      const want = kmsPatternPixel(frame, x, y, width, height);
+      if (got !== want) {
+        mismatches++;
+        if (first === null) first = { x, y, got, want };
+      }
+    }
+  }
+  return { mismatches, first };
+}
