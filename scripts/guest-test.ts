@@ -9,10 +9,11 @@
  * frame buffers of its own (guest/i915-test.c); when it reports the CRTC lit and each flip done,
  * this reads the plane back through the vGPU (`Vgpu.readFramebuffer`) and compares every pixel
  * with the program's pattern (the program waits for a newline on the serial console before it
- * goes on, so the frame read is the one it reported). When the guest is done, fbcon (i915's fbdev console) has the
- * CRTC back: its picture is written as a PNG. It fails too when no pipe is left lit, the
- * mediator refused any of the real driver's commands, a workload failed, or the vGPU left the
- * active state (failsafe). Exit code 0 when all of it holds, 1 otherwise, 2 on a usage error.
+ * goes on, so the frame read is the one it reported). When the guest is done, fbcon (i915's
+ * fbdev console) has the CRTC back: its picture is written as a PNG. It fails too when no pipe
+ * is left lit or its plane is one colour, the mediator refused any of the real driver's
+ * commands, a workload failed, or the vGPU left the active state (failsafe). Exit code 0 when all
+ * of it holds, 1 otherwise, 2 on a usage error.
  * Options: --timeout SECONDS (wall, default 900), --cache DIR, --console FILE (the whole serial
  * log, default gvtkit-out/guest-console.log), --png FILE (the console's picture, default
  * <cache>/console.png; the program's first frame goes next to it as kms-frame.png), --memory MIB
@@ -26,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { V86 } from 'v86';
 import { Gen9Device, Mediator } from '../lib/index.js';
-import { PIPES, VREG, pipeconf, planeCtl, transcoderBase, TRANS } from '../lib/display/index.js';
+import { DBits, PIPES, PlaneBits, VREG, pipeconf, planeCtl, transcoderBase, TRANS, type PipeName } from '../lib/display/index.js';
 import { encodePng } from '../lib/display/png.js';
 import { attachV86Vgpu, type V86Emulator, type V86Vgpu } from '../lib/integrations/v86/index.js';
 import { GuestConsole, checkKmsPattern, kernelProblems, verdict } from './guest/console.js';
@@ -158,7 +159,7 @@ const gc = new GuestConsole({
       // The host's view: fbcon got the CRTC back when the program closed the device.
       const lit = litPipe();
       if (lit === null) finish(1, 'real guest: FAILED: no pipe left lit with its primary plane on (fbcon did not take the CRTC back)');
-      const shot = saveConsole(lit.pipe as 'A' | 'B' | 'C');
+      const shot = saveConsole(lit.pipe);
       if (!shot.ok) finish(1, `real guest: FAILED: ${shot.why}`);
       finish(0, `${v.line.replace(/CRTC lit /, `CRTC ${lit.pipe} lit `)}, ${frameChecks.length} frames read back as drawn, console PNG ${shot.width}x${shot.height}`);
     }
@@ -200,7 +201,7 @@ function mediatorProblems(): string[] {
 
 /** What the vGPU's display registers say about one pipe when the guest is done. */
 interface PipeState {
-  pipe: string;
+  pipe: PipeName;
   enabled: boolean;
   /** The primary plane (plane 1) is enabled. */
   primary: boolean;
@@ -218,9 +219,9 @@ function pipeStates(): PipeState[] {
   for (let p = 0; p < PIPES; p++) {
     const src = regs.peek(transcoderBase(p) + TRANS.PIPESRC);
     out.push({
-      pipe: 'ABC'[p],
-      enabled: (regs.peek(pipeconf(p)) & 0x80000000) !== 0,
-      primary: (regs.peek(planeCtl(p, 0)) & 0x80000000) !== 0,
+      pipe: (['A', 'B', 'C'] as const)[p],
+      enabled: (regs.peek(pipeconf(p)) & DBits.PIPECONF_ENABLE) !== 0,
+      primary: (regs.peek(planeCtl(p, 0)) & PlaneBits.PLANE_CTL_ENABLE) !== 0,
       width: (src >>> 16) + 1,
       height: (src & 0xffff) + 1,
       frames: regs.peek(VREG.frmcount(p)),
@@ -240,7 +241,7 @@ function litPipe(): PipeState | null {
  * device) to the PNG file, and the program's first frame next to it. Fails when the plane cannot
  * be read or holds nothing but its background colour (fbcon drew no text).
  */
-function saveConsole(pipe: 'A' | 'B' | 'C'): { ok: true; width: number; height: number } | { ok: false; why: string } {
+function saveConsole(pipe: PipeName): { ok: true; width: number; height: number } | { ok: false; why: string } {
   const fb = attached!.vgpu.readFramebuffer('primary', pipe);
   if (!fb.ok) return { ok: false, why: `console plane ${pipe} unreadable (${fb.reason}: ${fb.detail})` };
   const { width, height } = fb.info;
