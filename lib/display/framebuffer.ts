@@ -10,9 +10,10 @@
  *   zeros**: never another vGPU's bytes nor the host's.
  * - **Tiling.** Linear, X, Y and Yf (`TILE_LAYOUTS`): a 4 KiB tile's byte offset is built by
  *   depositing the bits of the byte column and of the row into fixed bit positions, one mask
- *   each (the "swizzle descriptors" of Intel's gmmlib `CpuSwizzleBlt.c`, `INTEL_TILE_X`, `_Y`,
+ *   each (the "swizzle descriptors" of intel/gmmlib `CpuSwizzleBlt.c`, `INTEL_TILE_X`, `_Y`,
  *   `_YF_8/16/32/64`; for Yf 32 bpp the same layout as IGT `lib/intel_bufops.c` `yf_ptr`).
- *   Tiles follow each other in rows of `stride / tile width` tiles.
+ *   Tiles follow each other in rows of `stride / tile width` tiles. No bit-6 swizzling: i915 uses
+ *   none from Broadwell on (`detect_bit_6_swizzle`).
  * - **Pixels** (`PIXEL_READERS`): the formats GVT-g decodes, in DRM's little-endian layouts
  *   (uapi `drm_fourcc.h`); 10-bit channels keep their 8 high bits, 5- and 6-bit ones are widened
  *   by repeating their high bits; X formats read alpha 255; YUV 4:2:2 is converted with BT.601
@@ -65,7 +66,7 @@ interface CompiledLayout {
   readonly yDeposit: Uint32Array;
 }
 
-const GMM = 'gmmlib CpuSwizzleBlt.c';
+const GMM = 'intel/gmmlib CpuSwizzleBlt.c';
 
 /**
  * Tile layouts (offset bits 11..0, msb first, x = a byte-column bit, y = a row bit):
@@ -149,9 +150,10 @@ interface RowContext {
 
 /**
  * Reads `width` pixels of one line: pixel x at byte offset `rowBase + col[x]` of the surface,
- * whose pages are `pages` (32-bit views); RGBA to `out` from `at`.
+ * whose pages are `pages` (32-bit views); each pixel's RGBA bytes as one little-endian word of
+ * `out` (R in the low byte) from index `at`.
  */
-type RowReader = (pages: Uint32Array[], rowBase: number, col: Uint32Array, width: number, out: Uint8Array, at: number, ctx: RowContext) => void;
+type RowReader = (pages: Uint32Array[], rowBase: number, col: Uint32Array, width: number, out: Uint32Array, at: number, ctx: RowContext) => void;
 
 /** The word holding the byte at surface offset `off`. */
 function word(pages: Uint32Array[], off: number): number {
@@ -162,64 +164,61 @@ function clamp8(v: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
+const OPAQUE = 0xff000000;
+
 /** Pixel conversion per `PixelDecode` (null: the read-out refuses the format). */
 export const PIXEL_READERS: Readonly<Record<PixelDecode, RowReader | null>> = Object.freeze({
+  // x:R:G:B → R, G, B, 255: swap the R and B bytes.
   xrgb8888: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
+    for (let x = 0; x < width; x++) {
       const w = word(pages, rowBase + col[x]);
-      out[at] = (w >>> 16) & 0xff; out[at + 1] = (w >>> 8) & 0xff; out[at + 2] = w & 0xff; out[at + 3] = 0xff;
+      out[at + x] = (((w >>> 16) & 0xff) | (w & 0xff00) | ((w & 0xff) << 16) | OPAQUE) >>> 0;
     }
   },
   argb8888: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
+    for (let x = 0; x < width; x++) {
       const w = word(pages, rowBase + col[x]);
-      out[at] = (w >>> 16) & 0xff; out[at + 1] = (w >>> 8) & 0xff; out[at + 2] = w & 0xff; out[at + 3] = w >>> 24;
+      out[at + x] = (((w >>> 16) & 0xff) | (w & 0xff00ff00) | ((w & 0xff) << 16)) >>> 0;
     }
   },
+  // x:B:G:R is already R, G, B in memory order.
   xbgr8888: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
-      const w = word(pages, rowBase + col[x]);
-      out[at] = w & 0xff; out[at + 1] = (w >>> 8) & 0xff; out[at + 2] = (w >>> 16) & 0xff; out[at + 3] = 0xff;
-    }
+    for (let x = 0; x < width; x++) out[at + x] = (word(pages, rowBase + col[x]) | OPAQUE) >>> 0;
   },
   abgr8888: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
-      const w = word(pages, rowBase + col[x]);
-      out[at] = w & 0xff; out[at + 1] = (w >>> 8) & 0xff; out[at + 2] = (w >>> 16) & 0xff; out[at + 3] = w >>> 24;
-    }
+    for (let x = 0; x < width; x++) out[at + x] = word(pages, rowBase + col[x]);
   },
+  // 10-bit channels keep their 8 high bits.
   xrgb2101010: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
+    for (let x = 0; x < width; x++) {
       const w = word(pages, rowBase + col[x]);
-      out[at] = (w >>> 22) & 0xff; out[at + 1] = (w >>> 12) & 0xff; out[at + 2] = (w >>> 2) & 0xff; out[at + 3] = 0xff;
+      out[at + x] = (((w >>> 22) & 0xff) | (((w >>> 12) & 0xff) << 8) | (((w >>> 2) & 0xff) << 16) | OPAQUE) >>> 0;
     }
   },
   xbgr2101010: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
+    for (let x = 0; x < width; x++) {
       const w = word(pages, rowBase + col[x]);
-      out[at] = (w >>> 2) & 0xff; out[at + 1] = (w >>> 12) & 0xff; out[at + 2] = (w >>> 22) & 0xff; out[at + 3] = 0xff;
+      out[at + x] = (((w >>> 2) & 0xff) | (((w >>> 12) & 0xff) << 8) | (((w >>> 22) & 0xff) << 16) | OPAQUE) >>> 0;
     }
   },
+  // 5- and 6-bit channels widened by repeating their high bits.
   rgb565: (pages, rowBase, col, width, out, at) => {
-    for (let x = 0; x < width; x++, at += 4) {
+    for (let x = 0; x < width; x++) {
       const off = rowBase + col[x];
       const v = (word(pages, off) >>> ((off & 2) << 3)) & 0xffff;
       const r = v >>> 11, g = (v >>> 5) & 0x3f, b = v & 0x1f;
-      out[at] = (r << 3) | (r >>> 2); out[at + 1] = (g << 2) | (g >>> 4); out[at + 2] = (b << 3) | (b >>> 2); out[at + 3] = 0xff;
+      out[at + x] = (((r << 3) | (r >>> 2)) | (((g << 2) | (g >>> 4)) << 8) | (((b << 3) | (b >>> 2)) << 16) | OPAQUE) >>> 0;
     }
   },
   yuv422: (pages, rowBase, col, width, out, at, k) => {
-    for (let x = 0; x < width; x++, at += 4) {
+    for (let x = 0; x < width; x++) {
       const off = rowBase + col[x];
       // A macropixel is 4 aligned bytes (two pixels); every layout keeps 16-byte runs contiguous.
       const w = word(pages, off & ~3);
       const yy = ((w >>> (((off & 2) !== 0 ? k.y1 : k.y0) << 3)) & 0xff) - 16;
       const u = ((w >>> (k.u << 3)) & 0xff) - 128, v = ((w >>> (k.v << 3)) & 0xff) - 128;
       const c = k.cy * yy + 128;
-      out[at] = clamp8((c + k.crv * v) >> 8);
-      out[at + 1] = clamp8((c - k.cgu * u - k.cgv * v) >> 8);
-      out[at + 2] = clamp8((c + k.cbu * u) >> 8);
-      out[at + 3] = 0xff;
+      out[at + x] = (clamp8((c + k.crv * v) >> 8) | (clamp8((c - k.cgu * u - k.cgv * v) >> 8) << 8) | (clamp8((c + k.cbu * u) >> 8) << 16) | OPAQUE) >>> 0;
     }
   },
   indexed: null,
@@ -255,6 +254,9 @@ export function readFramebuffer(mem: GraphicsMemory, info: PlaneInfo, out?: Uint
     throw new RangeArgError(`readFramebuffer out: expected a Uint8Array of ${bytes} bytes (${info.width}x${info.height} RGBA)`);
   }
   const rgba = out ?? new Uint8Array(bytes);
+  // One word per pixel (little endian, as the page views): a view of the output when aligned.
+  const aligned = (rgba.byteOffset & 3) === 0;
+  const out32 = aligned ? new Uint32Array(rgba.buffer, rgba.byteOffset, bytes >>> 2) : new Uint32Array(bytes >>> 2);
   const layout = layoutOf(info.tiling, info.bpp);
   const cpp = info.bpp >>> 3;
   // The surface's pages, each looked up once; scratch is a page of zeros.
@@ -269,11 +271,12 @@ export function readFramebuffer(mem: GraphicsMemory, info: PlaneInfo, out?: Uint
   }
   const ctx = rowContext(info);
   const tileRowBytes = layout === null ? 0 : info.stride * layout.height;
-  for (let y = 0, at = 0; y < info.height; y++, at += info.width * 4) {
+  for (let y = 0, at = 0; y < info.height; y++, at += info.width) {
     const yy = info.yOffset + y;
     const rowBase = layout === null ? yy * info.stride : (yy >>> layout.heightShift) * tileRowBytes + layout.yDeposit[yy & (layout.height - 1)];
-    reader(pages, rowBase, col, info.width, rgba, at, ctx);
+    reader(pages, rowBase, col, info.width, out32, at, ctx);
   }
+  if (!aligned) rgba.set(new Uint8Array(out32.buffer));
   return { ok: true, info, rgba };
 }
 

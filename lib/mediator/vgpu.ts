@@ -33,8 +33,9 @@ import { GtInterrupts, gtInterruptRows, irqBankRows } from '../device/interrupts
 import { GEN9_REGISTERS, GEN9_REGISTER_DEFS, fenceReg } from '../device/registers.js';
 import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, compileRegisters, type CompiledHandlers, type CompiledRegisters, type HandlerRow } from '../mmio/index.js';
 import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows } from '../display/index.js';
-import { PIPE_INDEX, decodePlane, type PipeName, type PlaneKind, type PlaneResult, type PlaneSource } from '../display/plane.js';
-import { readFramebuffer, type FramebufferResult, type GraphicsMemory } from '../display/framebuffer.js';
+import { decodePlane, type PipeName, type PlaneKind, type PlaneResult } from '../display/plane.js';
+import { readFramebuffer, type FramebufferResult } from '../display/framebuffer.js';
+import { checkPlaneArgs, graphicsMemoryOf, planeSourceOf } from './vgpu-planes.js';
 import { ShadowGgtt, GGTT_WINDOW_SIZE } from '../gtt/shadow-ggtt.js';
 import type { GmSlices } from '../gtt/partition.js';
 import type { VgpuType } from '../gtt/vgpu-types.js';
@@ -604,7 +605,7 @@ export class Vgpu {
   queryPlane(kind: PlaneKind = 'primary', pipe: PipeName = 'A'): PlaneResult {
     this.checkAlive();
     checkPlaneArgs(kind, pipe);
-    return decodePlane(this.planeSource(), kind, pipe);
+    return decodePlane(planeSourceOf(this), kind, pipe);
   }
 
   /**
@@ -615,42 +616,9 @@ export class Vgpu {
   readFramebuffer(kind: PlaneKind = 'primary', pipe: PipeName = 'A', out?: Uint8Array): FramebufferResult {
     this.checkAlive();
     checkPlaneArgs(kind, pipe);
-    const r = decodePlane(this.planeSource(), kind, pipe);
+    const r = decodePlane(planeSourceOf(this), kind, pipe);
     if (!r.ok) return r;
-    return readFramebuffer(this.graphicsMemory(), r.info, out);
-  }
-
-  /** What the plane decoder reads: registers (PVINFO without marking the guest GVT-aware), the slices, the GGTT view. */
-  private planeSource(): PlaneSource {
-    return {
-      reg: (offset) => (offset >= VGT_PVINFO_PAGE && offset < VGT_PVINFO_PAGE + VGT_PVINFO_SIZE
-        ? this.pvinfo.words[(offset - VGT_PVINFO_PAGE) >>> 2]
-        : this.vregs.peek(offset)),
-      ownsGma: (gma, bytes) => this.ownsGma(gma, bytes),
-      mapped: (gma) => this.ownFrameAt(gma) >= 0,
-    };
-  }
-
-  /** The display engine's view of the vGPU's graphics memory: its own frames only, anything else scratch. */
-  private graphicsMemory(): GraphicsMemory {
-    const mem = this.device.hostMemory;
-    return {
-      page32: (gma) => {
-        const mfn = this.ownFrameAt(gma);
-        return mfn >= 0 && mem.isBacked(mfn) ? mem.page32(mfn) : null;
-      },
-    };
-  }
-
-  /**
-   * The host frame behind graphics address `gma` when it is memory of this vGPU's guest: inside
-   * its slices, present, neither its scratch page nor any frame it does not own; else -1.
-   */
-  private ownFrameAt(gma: number): number {
-    const hpa = this.ggtt.translate(gma);
-    if (hpa < 0) return -1;
-    const mfn = Math.floor(hpa / PAGE_SIZE);
-    return mfn !== this.ggtt.scratchMfn && this.ggtt.ownsFrame(mfn) ? mfn : -1;
+    return readFramebuffer(graphicsMemoryOf(this), r.info, out);
   }
 
   /** Read a dword of guest graphics memory through the vGPU's GGTT view (NaN when unmapped). */
@@ -1039,15 +1007,6 @@ export class Vgpu {
       if (!this.stub.setEnabled(name, true)) this.counters.barMovesRefused++;
     }
   }
-}
-
-/** `queryPlane` / `readFramebuffer` arguments: a known plane kind on a pipe that has it (pipe C has planes 1 and 2). */
-function checkPlaneArgs(kind: unknown, pipe: unknown): void {
-  if (typeof pipe !== 'string' || !Object.hasOwn(PIPE_INDEX, pipe)) throw new RangeArgError(`plane pipe: expected 'A', 'B' or 'C', got ${describe(pipe)}`);
-  if (kind !== 'primary' && kind !== 'sprite0' && kind !== 'sprite1' && kind !== 'cursor') {
-    throw new RangeArgError(`plane kind: expected 'primary', 'sprite0', 'sprite1' or 'cursor', got ${describe(kind)}`);
-  }
-  if (kind === 'sprite1' && pipe === 'C') throw new RangeArgError(`plane kind: pipe C has no sprite1 (Skylake's pipe C has two planes)`);
 }
 
 const OWNER = 'mediator/vgpu';
