@@ -7,7 +7,8 @@
  * `pciConfigRead`, `pciConfigWrite`, `guestWrite`, `onInterrupt`, `destroy`; `mediator.run(ns)`
  * and `mediator.runUntilIdle()`; `device.mmioRead` and `device.hostMemory` on the host side.
  * An emulator that cannot route the guest's RAM stores to `guestWrite` creates its vGPUs with
- * `guestWrites: 'untrapped'` (type `GuestWrites`).
+ * `guestWrites: 'untrapped'` (type `GuestWrites`). A vGPU's monitors are `createVgpu({ ..., display:
+ * { monitors } })` (type `DisplayOptions`; default GVT-g's one on port D) and `vgpu.setMonitor`.
  * Everything else is exported for tools, tests and experiments and may change.
  */
 export * from './types.js';

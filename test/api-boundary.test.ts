@@ -55,6 +55,7 @@ function argsFor(name: string, v: Vgpu, off: number): unknown[] {
     auditEnv: [GEN9_ENGINES[0], null],
     raise: [GEN9_ENGINES[0], 1],
     log: ['stale', ''],
+    setMonitor: ['D', { modes: [{ width: 1024, height: 768 }] }],
   };
   return table[name] ?? [];
 }
@@ -184,6 +185,10 @@ t.test('every options object of the facade refuses an unknown key, naming it', a
     ['HostMemoryOptions', (o) => new HostMemory(o)],
     ['HarnessOptions', (o) => new Harness(o)],
     ['GuestOptions', (o) => new Harness().addGuest(o)],
+    ['DisplayOptions (CreateVgpuOptions.display)', (o) => new Mediator(dev()).createVgpu({ type: 'GVTg_V5_8', memory: mem(), display: o })],
+    ['MonitorSpec', (o) => new Mediator(dev()).createVgpu({ type: 'GVTg_V5_8', memory: mem(), display: { monitors: [{ port: 'D', modes: [{ width: 1024, height: 768 }], ...(o as object) }] } })],
+    ['ModeSpec', (o) => new Mediator(dev()).createVgpu({ type: 'GVTg_V5_8', memory: mem(), display: { monitors: [{ port: 'D', modes: [{ width: 1024, height: 768, ...(o as object) }] }] } })],
+    ['MonitorConfig (Vgpu.setMonitor)', (o) => new Harness().addGuest().vgpu.setMonitor('B', { modes: [{ width: 1024, height: 768 }], ...(o as object) })],
   ];
   for (const [what, f] of cases) {
     let err: unknown = null;

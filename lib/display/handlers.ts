@@ -15,7 +15,7 @@
  * | `skl_dpll0_enable` / `_disable` (lock) | LCPLL1_CTL | `skl_lcpll_write` row |
  * | `skl_ddi_pll_enable` (DPLL_LOCK) | DPLL_STATUS | `dpll_status_read` row |
  * | `gen9_dbuf_slices_update` (state after 10 µs) | DBUF_CTL_S0 | `gen9_dbuf_ctl_mmio_write` row |
- * | `intel_dp_aux_wait_done` (send busy clear) | DP_AUX_CH_CTL(D) | `dp_aux_ch_ctl_mmio_write` row |
+ * | `intel_dp_aux_wait_done` (send busy clear) | DP_AUX_CH_CTL(A..D) | `dp_aux_ch_ctl_mmio_write` row |
  * | `gmbus_wait`, `gmbus_wait_idle` | GMBUS2 | GMBUS rows (`gvt/edid.c`) |
  * | i2c-algo-bit `sclhi` (HDMI EDID fallback) | GPIO(pin) | GPIO rows (gvtkit) |
  * | `intel_disable_transcoder` → `intel_wait_for_pipe_off` | PIPECONF state | `pipeconf_mmio_write` row |
@@ -139,7 +139,7 @@ export function displayRows<C>(display: (ctx: C) => VirtualDisplay): HandlerRow<
     },
     {
       at: dpAuxChCtl(0), count: 4, stride: 0x100, owner: OWNER,
-      doc: 'SEND_BUSY runs the transaction at once: native DPCD or I2C over AUX on D, timeout elsewhere; a write without SEND_BUSY clears (dp_aux_ch_ctl_mmio_write)',
+      doc: 'SEND_BUSY runs the transaction at once: native DPCD or I2C over AUX where a monitor is plugged, timeout elsewhere; with INTERRUPT, the AUX-done event in GEN8_DE_PORT_IIR; a write without SEND_BUSY clears (dp_aux_ch_ctl_mmio_write, dp_aux_ch_ctl_trans_done)',
       write: (c, offset, _value, _old, next) => auxControl(display(c), offset, next),
     },
     {
@@ -277,7 +277,8 @@ function auxControl(d: VirtualDisplay, offset: number, ctl: number): void {
     regs.poke(offset, 0);
     return;
   }
-  const ch = d.aux[((offset - dpAuxChCtl(0)) >>> 8) & 3];
+  const chIndex = ((offset - dpAuxChCtl(0)) >>> 8) & 3;
+  const ch = d.aux[chIndex];
   const txBytes = Math.min(20, (ctl & AuxCtl.MESSAGE_SIZE_MASK) >>> AuxCtl.MESSAGE_SIZE_SHIFT);
   const tx = ch.tx, rx = ch.rx;
   for (let i = 0; i < 5; i++) {
@@ -295,4 +296,6 @@ function auxControl(d: VirtualDisplay, offset: number, ctl: number): void {
   if (size === 0) v |= AuxCtl.TIME_OUT_ERROR;
   v |= size << AuxCtl.MESSAGE_SIZE_SHIFT;
   regs.poke(offset, v >>> 0);
+  // dp_aux_ch_ctl_trans_done: the AUX-done event when the driver asked for it (INTERRUPT).
+  d.auxDone(chIndex, v);
 }

@@ -1,6 +1,7 @@
 /**
- * lib/display: Skylake's display engine as GVT-g presents it to a vGPU (one DP monitor on port
- * D): the display registers, their handler rows, the monitor's EDID and DPCD, AUX and DDC.
+ * lib/display: Skylake's display engine as GVT-g presents it to a vGPU (GVT-g's one DP monitor on
+ * port D by default, or the host's monitors on ports B, C, D): the display registers, their
+ * handler rows, the monitors' EDIDs and DPCDs, AUX and DDC, hotplug.
  */
 export { VirtualDisplay } from './display.js';
 export type { VirtualDisplayOptions, VirtualMonitor, DisplayCounters } from './display.js';
@@ -10,8 +11,14 @@ export {
   DISPLAY_REGISTER_DEFS, DREG, DBits, Port, TRANS, PIPES, PLANES_PER_PIPE, SKL_PW_REQ_MASK, GVT_GOLDEN_M_N,
   ddiBufCtl, dpTpCtl, dpTpStatus, dpAuxChCtl, transcoderBase, pipeconf, planeCtl, curcntr,
 } from './registers.js';
-export { buildEdid, cvtReducedBlanking, monitorMode, decodeDetailedTiming, detailedTiming, edidChecksumValid, hTotal, vTotal, refreshHz, DMT_MODES } from './edid.js';
-export type { DisplayMode, EdidOptions } from './edid.js';
+export {
+  buildEdid, cvtReducedBlanking, cvtReducedBlankingV2, monitorMode, modeTiming, dmtMode, decodeDetailedTiming, decodeEdid, detailedTiming,
+  detailedTimingProblem, edidChecksumValid, edidExtensionCount, hTotal, vTotal, refreshHz, DMT_MODES, DMT_TABLE, MAX_DTD_PIXEL_CLOCK_KHZ,
+  MAX_DTD_ACTIVE, MIN_MODE_REFRESH, MAX_MODE_REFRESH, EDID_BLOCK, CTA_EXTENSION_TAG, CTA_REVISION, CTA_DTDS_PER_BLOCK,
+} from './edid.js';
+export type { DisplayMode, EdidOptions, ModeSpec, ModeTiming, DmtEntry, DecodedEdid } from './edid.js';
+export { MONITOR_PORTS, MAX_MONITOR_MODES, monitorPortRow, resolveMonitor, resolveDisplayOptions } from './monitors.js';
+export type { MonitorPort, MonitorConfig, MonitorSpec, DisplayOptions, MonitorPortRow, ResolvedMonitor } from './monitors.js';
 export { VirtualDpcd, DPCD_SIZE, DPCD_FIX_DATA, Dpcd } from './dpcd.js';
 export { AuxChannel, DdcBus, AuxRequest, AuxReply, DDC_ADDR, DDC_SEGMENT_ADDR, AUX_MAX_PAYLOAD } from './aux.js';
 export type { I2cState } from './aux.js';

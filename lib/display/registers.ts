@@ -221,6 +221,11 @@ export const DBits = {
   /** PORTx_HOTPLUG_STATUS_MASK in PCH_PORT_HOTPLUG (A on SPT at 25:24, B 1:0, C 9:8, D 17:16). */
   PORTD_HOTPLUG_STATUS_MASK: 3 << 16,
   PCH_HOTPLUG_STATUS_MASKS: (3 << 24) | (3 << 16) | (3 << 8) | 3,
+  /** GEN8_DE_PORT_IIR AUX done bits (i915 6.1 `gen8_de_port_aux_mask`, GVT-g `gen8_init_irq` on Gen9): A at 0, B..D at 25..27. */
+  GEN8_AUX_CHANNEL_A: 1 << 0,
+  GEN9_AUX_CHANNEL_B: 1 << 25,
+  GEN9_AUX_CHANNEL_C: 1 << 26,
+  GEN9_AUX_CHANNEL_D: 1 << 27,
   PANEL_POWER_ON: 1 << 0,
   PP_ON: 1 << 31,
   PP_SEQUENCE_POWER_DOWN: 1 << 29,
@@ -459,17 +464,17 @@ export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
   r(DREG.DMC_SSP_BASE, 'DMC_SSP_BASE', 'DMC stack pointer base'),
   // --- interrupts (i915_irq.c gen8_de_irq_postinstall, ibx/spt hotplug) ----------------------
   ...irqBank(DREG.GEN8_DE_PIPE_ISR, 'GEN8_DE_PIPE', 'DE pipe A..C interrupts', PIPES),
-  ...irqBank(DREG.GEN8_DE_PORT_ISR, 'GEN8_DE_PORT', 'DE port interrupts (AUX A, port A hotplug)'),
+  ...irqBank(DREG.GEN8_DE_PORT_ISR, 'GEN8_DE_PORT', 'DE port interrupts (AUX A..D done at bits 0, 25..27; port A hotplug)'),
   ...irqBank(DREG.GEN8_DE_MISC_ISR, 'GEN8_DE_MISC', 'DE misc interrupts'),
   ...irqBank(DREG.GEN8_PCU_ISR, 'GEN8_PCU', 'PCU interrupts'),
-  r(DREG.SDEISR, 'SDEISR', 'PCH interrupt status: port D hotplug live (display.c)', { flags: RO, reset: DBits.SDE_PORTD_HOTPLUG_CPT }),
+  r(DREG.SDEISR, 'SDEISR', 'PCH interrupt status: each monitor\'s port hotplug live (D by default; display.ts sets it)', { flags: RO, reset: DBits.SDE_PORTD_HOTPLUG_CPT }),
   r(DREG.SDEIMR, 'SDEIMR', 'PCH interrupt mask', { reset: 0xffffffff }),
   r(DREG.SDEIIR, 'SDEIIR', 'PCH interrupt identity, write 1 to clear', { flags: W1C }),
   r(DREG.SDEIER, 'SDEIER', 'PCH interrupt enable'),
   r(DREG.PCH_PORT_HOTPLUG, 'PCH_PORT_HOTPLUG', 'hotplug enables; the status bits are the device\'s (read-only, as GVT-g marks them)', { roMask: DBits.PCH_HOTPLUG_STATUS_MASKS }),
   r(DREG.PCH_PORT_HOTPLUG2, 'PCH_PORT_HOTPLUG2', 'hotplug enables (port E)'),
   // --- PCH: straps, DDC (GPIO/GMBUS), panel power --------------------------------------------
-  r(DREG.SFUSE_STRAP, 'SFUSE_STRAP', 'PCH straps: DDI D detected (display.c); no B, C', { flags: RO, reset: DBits.SFUSE_STRAP_DDID_DETECTED }),
+  r(DREG.SFUSE_STRAP, 'SFUSE_STRAP', 'PCH straps: each monitor\'s DDI detected (D by default; display.ts sets it)', { flags: RO, reset: DBits.SFUSE_STRAP_DDID_DETECTED }),
   r(DREG.GPIO_A, 'GPIO', 'DDC bit-banging lines of pins 0..5: open drain, idle high, nothing answers', { count: 6 }),
   r(DREG.GMBUS0, 'GMBUS0', 'GMBUS pin and rate select'),
   r(DREG.GMBUS1, 'GMBUS1', 'GMBUS command'),
@@ -494,43 +499,43 @@ export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
 ]);
 
 /**
- * The values of GVT-g's monitor status for the monitor on port D that the rows above cannot hold
- * (their instances share one reset value), set on a new vGPU by `VirtualDisplay`.
+ * The values of GVT-g's monitor status that the rows above cannot hold (their instances share one
+ * reset value), set on a new vGPU by `VirtualDisplay` (which also sets the per-monitor bits of
+ * SFUSE_STRAP, SDEISR and HSW_PWR_WELL_CTL2).
  *
- * `lit` selects GVT-g's state (Linux v7.0 `gvt/display.c` `emulate_monitor_status_change`,
- * Skylake branch): transcoder A driving port D in DP SST at 8 bpc, pipe A enabled, DDI D's buffer
- * on and clocked from DPLL0. Without `lit`, the same monitor is connected to a dark pipe: DDI D
- * idle and gated, transcoder A and pipe A off. A guest's i915 takes a lit pipe over and commits
- * on it at once (`intel_initial_commit`), which waits for vblanks (`vblank.ts` now gives them, and
- * starts the timer at creation for a lit pipe); a vGPU still starts dark by default, so a vGPU
- * whose guest lights nothing has no event on the clock (issue 16 decides the default).
+ * `lit` selects GVT-g's state (Linux 6.1 `gvt/display.c` `emulate_monitor_status_change`,
+ * Skylake branch) for the monitor on port `primary` (D by default, GVT-g's): transcoder A driving
+ * that port in DP SST at 8 bpc, pipe A enabled, the port's DDI buffer on and clocked from DPLL0.
+ * Without `lit` (or with `primary` -1: no monitor), the monitors are connected to a dark pipe:
+ * every DDI idle and gated, transcoder A and pipe A off. A guest's i915 takes a lit pipe over and
+ * commits on it at once (`intel_initial_commit`), which waits for vblanks (`vblank.ts` gives them,
+ * and starts the timer at creation for a lit pipe); a vGPU still starts dark by default, so a vGPU
+ * whose guest lights nothing has no event on the clock. GVT-g lights the DDI of every port it
+ * has a monitor on (it never has more than one); gvtkit lights only the primary's, the one
+ * transcoder A drives.
  */
-export function monitorStatusValues(lit: boolean): [number, number][] {
+export function monitorStatusValues(lit: boolean, primary: number = Port.D): [number, number][] {
   const ta = transcoderBase(0);
-  const common: [number, number][] = [
+  const on = lit && primary >= 0;
+  const out: [number, number][] = [
     [ta + TRANS.DATA_M1, GVT_GOLDEN_M_N.dataM1],
     [ta + TRANS.DATA_N1, GVT_GOLDEN_M_N.dataN1],
     [ta + TRANS.LINK_M1, GVT_GOLDEN_M_N.linkM1],
     [ta + TRANS.LINK_N1, GVT_GOLDEN_M_N.linkN1],
-    [ddiBufCtl(Port.A), DBits.DDI_BUF_IS_IDLE],
-    [ddiBufCtl(Port.B), DBits.DDI_BUF_IS_IDLE],
-    [ddiBufCtl(Port.C), DBits.DDI_BUF_IS_IDLE],
-    [ddiBufCtl(Port.E), DBits.DDI_BUF_IS_IDLE],
   ];
-  if (!lit) {
-    return [
-      ...common,
-      [ta + TRANS.DDI_FUNC_CTL, 0],
-      [pipeconf(0), 0],
-      [ddiBufCtl(Port.D), DBits.DDI_BUF_IS_IDLE],
-      [DREG.DPLL_CTRL2, DPLL_CTRL2_ALL_GATED],
-    ];
+  for (const port of [Port.A, Port.B, Port.C, Port.E, Port.D]) {
+    if (on && port === primary) continue;
+    out.push([ddiBufCtl(port), DBits.DDI_BUF_IS_IDLE]);
   }
-  return [
-    ...common,
-    [ta + TRANS.DDI_FUNC_CTL, (DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(Port.D) | DBits.TRANS_DDI_MODE_SELECT_DP_SST | DBits.TRANS_DDI_BPC_8) >>> 0],
+  if (!on) {
+    out.push([ta + TRANS.DDI_FUNC_CTL, 0], [pipeconf(0), 0], [DREG.DPLL_CTRL2, DPLL_CTRL2_ALL_GATED]);
+    return out;
+  }
+  out.push(
+    [ta + TRANS.DDI_FUNC_CTL, (DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(primary) | DBits.TRANS_DDI_MODE_SELECT_DP_SST | DBits.TRANS_DDI_BPC_8) >>> 0],
     [pipeconf(0), DBits.PIPECONF_ENABLE >>> 0],
-    [ddiBufCtl(Port.D), DBits.DDI_BUF_CTL_ENABLE >>> 0],
-    [DREG.DPLL_CTRL2, ((DPLL_CTRL2_ALL_GATED & ~DBits.dpllCtrl2ClkOff(Port.D)) | DBits.dpllCtrl2ClkSel(0, Port.D) | DBits.dpllCtrl2SelOverride(Port.D)) >>> 0],
-  ];
+    [ddiBufCtl(primary), DBits.DDI_BUF_CTL_ENABLE >>> 0],
+    [DREG.DPLL_CTRL2, ((DPLL_CTRL2_ALL_GATED & ~DBits.dpllCtrl2ClkOff(primary)) | DBits.dpllCtrl2ClkSel(0, primary) | DBits.dpllCtrl2SelOverride(primary)) >>> 0],
+  );
+  return out;
 }

@@ -30,6 +30,7 @@ import { HostGmPool, type HostGmAllocation } from './host-gm.js';
 import { RegisterResidue } from './residue.js';
 import { CommandParser, type CommandParserOptions } from './parser.js';
 import { Vgpu } from './vgpu.js';
+import { resolveDisplayOptions, type DisplayOptions } from '../display/index.js';
 import { droppedFailure, failureOfViolation, workloadFailure, type Workload, type WorkloadFailure } from './workload.js';
 import { WorkloadBook } from './workload-book.js';
 
@@ -221,6 +222,13 @@ export interface CreateVgpuOptions {
    * is a property of the emulator each guest runs in. See docs/untrapped.md.
    */
   guestWrites?: GuestWrites;
+  /**
+   * The vGPU's monitors (`{ monitors: [{ port: 'D', modes: [{ width: 1920, height: 1080, refresh:
+   * 60 }, ...], name?, serial? }] }`: ports 'B', 'C', 'D', one monitor each, the preferred mode
+   * first). Default: GVT-g's one DP monitor on port D at the type's resolution. Checked before
+   * anything is allocated (`ConfigError` naming the field). See docs/display.md.
+   */
+  display?: DisplayOptions;
 }
 
 /** Mediator-wide counters. */
@@ -268,7 +276,7 @@ const MEDIATION_COST_KEYS = optionKeys<MediationCostModel>({
   dispatchNs: true, scanNsPerCommand: true, copyNsPerKiB: true, trapNs: true, emulateNsPerCommand: true, ggttLoadNsPerEntry: true,
 });
 const HOST_RESERVATION_KEYS = optionKeys<HostReservation>({ lowGmSize: true, highGmSize: true, fences: true });
-const CREATE_VGPU_OPTIONS = optionKeys<CreateVgpuOptions>({ type: true, memory: true, name: true, activate: true, guestWrites: true });
+const CREATE_VGPU_OPTIONS = optionKeys<CreateVgpuOptions>({ type: true, memory: true, name: true, activate: true, guestWrites: true, display: true });
 
 /**
  * Devices a mediator owns: a second `Mediator` on one device would hand out the same slices and
@@ -416,6 +424,7 @@ export class Mediator {
     if (opts.guestWrites !== undefined && opts.guestWrites !== 'trapped' && opts.guestWrites !== 'untrapped') {
       throw new ConfigError('guestWrites', `must be 'trapped' or 'untrapped', got ${describe(opts.guestWrites)}`);
     }
+    const monitors = resolveDisplayOptions(opts.display);
     // Its host-frame reserve must be backed now (others may hold the rest for good): a vGPU whose
     // reserve is only a promise could wait forever for frames it was guaranteed.
     const hostMem = this.device.hostMemory;
@@ -448,6 +457,7 @@ export class Mediator {
         outOfSync: this.outOfSync,
         guestWrites: opts.guestWrites ?? 'trapped',
         privateGgtt: this.gscale,
+        monitors,
       });
       this.residue.add(id);
       this.vgpuMap.set(id, v);

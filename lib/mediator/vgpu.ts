@@ -32,7 +32,7 @@ import { PciConfigSpace, PciReg, PciCommand } from '../device/pci.js';
 import { GtInterrupts, gtInterruptRows, irqBankRows } from '../device/interrupts.js';
 import { GEN9_REGISTERS, GEN9_REGISTER_DEFS, fenceReg } from '../device/registers.js';
 import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, compileRegisters, type CompiledHandlers, type CompiledRegisters, type HandlerRow } from '../mmio/index.js';
-import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows } from '../display/index.js';
+import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows, type MonitorConfig, type MonitorPort, type ResolvedMonitor } from '../display/index.js';
 import { decodePlane, type PipeName, type PlaneKind, type PlaneResult } from '../display/plane.js';
 import { readFramebuffer, type FramebufferResult } from '../display/framebuffer.js';
 import { checkPlaneArgs, graphicsMemoryOf, planeSourceOf } from './vgpu-planes.js';
@@ -133,6 +133,8 @@ export interface VgpuParts {
    * its slices and fences with others); default false.
    */
   privateGgtt?: boolean;
+  /** The display's monitors (validated `createVgpu({ display })`); default GVT-g's one on port D. */
+  monitors?: readonly ResolvedMonitor[];
 }
 
 /** A register image kept as its non-zero dwords: indices ascending, and their values. */
@@ -199,7 +201,7 @@ export class Vgpu {
   readonly pci: PciConfigSpace;
   /** Virtual interrupt controller over `vregs`. */
   readonly irq: GtInterrupts;
-  /** The virtual display engine (one DP monitor on port D, GVT-g's), over `vregs`. */
+  /** The virtual display engine (its monitors on ports B, C, D; GVT-g's one on D by default), over `vregs`. */
   readonly display: VirtualDisplay;
   /** The gVirt stub: routes guest-physical accesses by region. */
   readonly stub: TrapStub;
@@ -279,7 +281,7 @@ export class Vgpu {
     this.irq = new GtInterrupts(this.vregs, DE_IRQ_BANKS);
     const irq = this.irq;
     this.display = new VirtualDisplay(this.vregs, {
-      width: parts.type.edid.width, height: parts.type.edid.height, label: parts.name,
+      width: parts.type.edid.width, height: parts.type.edid.height, monitors: parts.monitors, label: parts.name,
       clock: dev.clock, updateIrq: () => irq.update(),
     });
     this.irq.onInterrupt((pending) => this.deliverInterrupt(pending));
@@ -496,6 +498,18 @@ export class Vgpu {
     this.checkAlive();
     arg.func('onInterrupt callback', cb);
     this.interruptCallbacks.push(cb);
+  }
+
+  /**
+   * Put a monitor on `port` ('B', 'C', 'D'), replace it (new modes, EDID) or remove it (`null`),
+   * and raise the hotplug to the guest at once (SDEIIR, PCH_PORT_HOTPLUG, the line): GVT-g's
+   * `intel_vgpu_emulate_hotplug`. Kept across resets. Throws `ConfigError` naming the field,
+   * touching nothing. See `VirtualDisplay.setMonitor`, docs/display.md.
+   */
+  setMonitor(port: MonitorPort, config: MonitorConfig | null): void {
+    this.checkAlive();
+    this.display.setMonitor(port, config);
+    this.log('monitor', `port ${String(port)}: ${config === null ? 'removed' : 'set'}`);
   }
 
   /** True while the virtual interrupt line is up. */
