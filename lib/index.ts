@@ -33,6 +33,8 @@ export {
 } from './guest/i915-context.js';
 export type { RenderState, MocsEntry, CtxWorkaround, SklWorkaroundOptions } from './guest/i915-context.js';
 export { GuestPpgtt } from './guest/ppgtt.js';
-export { Harness, TestGuest } from './harness/index.js';
+export { GuestDisplay, GuestPort, DP_LINK_RATES } from './guest/display.js';
+export type { DisplayBus, DpCaps, GuestMonitor, LinkConfig, Tiling, ScanoutSurface, ModesetFailure, ModesetResult, ProbeResult, GuestDisplayCounters } from './guest/display.js';
+export { Harness, TestGuest, GuestScreen } from './harness/index.js';
 export * from './scheduler/index.js';
-export type { HarnessOptions, GuestOptions } from './harness/index.js';
+export type { HarnessOptions, GuestOptions, ScanoutBuffer, LightMonitorOptions } from './harness/index.js';

@@ -40,9 +40,9 @@ t.test('one run: a table, files, where they are', async (t) => {
   t.match(r.out, /tiny: mediated, seed 5, 60 ms simulated, 2\/2 vGPUs/);
   t.match(r.out, /% native/);
   t.match(r.out, /refused by rule/);
-  t.match(r.out, /wrote 5 files to o\/: share\.svg, latency\.svg, partition\.svg, trace\.json, result\.json/);
+  t.match(r.out, /wrote 7 files to o\/: share\.svg, latency\.svg, partition\.svg, trace\.json, result\.json, screens\/a\.png, screens\/b\.png/);
   t.match(r.out, /host time/);
-  t.same([...r.written.keys()].sort(), ['o/latency.svg', 'o/partition.svg', 'o/result.json', 'o/share.svg', 'o/trace.json']);
+  t.same([...r.written.keys()].sort(), ['o/latency.svg', 'o/partition.svg', 'o/result.json', 'o/screens/a.png', 'o/screens/b.png', 'o/share.svg', 'o/trace.json']);
   for (const f of ['o/share.svg', 'o/latency.svg', 'o/partition.svg']) t.match(r.written.get(f), /^<svg [^]*<\/svg>\n$/, f);
   t.ok(JSON.parse(r.written.get('o/trace.json')!).traceEvents.length > 0);
 });

@@ -100,7 +100,8 @@ t.test('a workload that does not fit its guest is reported, the others run', asy
   const sc = validateScenario({
     durationMs: 50,
     vgpus: [
-      { name: 'huge', ramMiB: 16, workload: { kind: 'game', width: 4096, height: 4096 } },
+      // Its two 1920x1080 scanout buffers (16 MiB) do not fit 16 MiB of RAM.
+      { name: 'huge', ramMiB: 16, monitor: { width: 1920, height: 1080 }, workload: { kind: 'game', width: 4096, height: 4096 } },
       { name: 'ok', workload: { kind: 'idle', periodMs: 10 } },
     ],
   });

@@ -3,12 +3,14 @@
  * and report performance, isolation and host cost.
  *
  *   gvtkit sim SCENARIO.json [--mode passthrough|mediated|sriov|emulated|all] [--duration MS] [--seed N]
- *                            [--json] [--out DIR] [--no-files] [--no-native]
+ *                            [--json] [--out DIR] [--no-files] [--no-native] [--screens-every MS]
  *   gvtkit sim --sweep SCENARIO.json... [--mode M|all] [--duration MS] [--json] [--out DIR] [--no-files]
  *
  * One run prints a table (or the result JSON with `--json`) and writes `share.svg`, `latency.svg`,
  * `partition.svg`, `trace.json` (Chrome/Perfetto) and `result.json` to the output directory
- * (default `./gvtkit-out/`). `--mode all` runs every design and adds a side-by-side comparison
+ * (default `./gvtkit-out/`), and each guest's screen as `screens/<guest>.png` (plane 1 of pipe A
+ * read out at the end; with `--screens-every MS` or the scenario's `screensEveryMs` also
+ * `screens/<guest>-<ms>ms.png` every MS of simulated time). `--mode all` runs every design and adds a side-by-side comparison
  * (one subdirectory per design, `comparison.svg`, `comparison.json`). `--sweep` runs each file
  * (e.g. `fixtures/scenarios/scale-*.json`) under each design, the mediated ones without and with
  * gScale, and prints where each falls under 80% of native (`sweep.svg`, `sweep.json`). "% of native" compares each guest with itself alone in
@@ -46,7 +48,7 @@ export interface SimIo {
 
 const USAGE = [
   'usage: gvtkit sim SCENARIO.json [--mode passthrough|mediated|sriov|emulated|all] [--duration MS] [--seed N]',
-  '                                [--json] [--out DIR] [--no-files] [--no-native]',
+  '                                [--json] [--out DIR] [--no-files] [--no-native] [--screens-every MS]',
   '       gvtkit sim --sweep SCENARIO.json... [--mode MODE|all] [--duration MS] [--json] [--out DIR] [--no-files]',
 ].join('\n');
 
@@ -63,6 +65,8 @@ interface Args {
   files_: boolean;
   native: boolean;
   sweep: boolean;
+  /** `--screens-every MS` (undefined: the scenario's `screensEveryMs`). */
+  screensEveryMs?: number;
 }
 
 class UsageError extends Error {}
@@ -97,6 +101,12 @@ function parseArgs(argv: string[]): Args {
       case '--out':
         a.out = value(x, argv[++i]);
         break;
+      case '--screens-every': {
+        const n = Number(value(x, argv[++i]));
+        if (!(n >= 0 && n <= 600_000)) throw new UsageError(`--screens-every expects milliseconds in [0, 600000] (0: only at the end), got ${argv[i]}`);
+        a.screensEveryMs = n;
+        break;
+      }
       case '--json':
         a.json = true;
         break;
@@ -184,7 +194,7 @@ export async function simCommand(argv: string[], io: SimIo): Promise<number> {
   const t0 = now();
   const note = (s: string): void => (a.json ? io.err(s) : io.out(s));
   const written: string[] = [];
-  const write = (name: string, data: string): void => {
+  const write = (name: string, data: string | Uint8Array): void => {
     if (!a.files_) return;
     const p = join(a.out, name);
     io.writeFile(p, data);
@@ -226,6 +236,7 @@ export async function simCommand(argv: string[], io: SimIo): Promise<number> {
       designs.forEach((d, di) => {
         const { result, artifacts } = simulate(sc, {
           mode: d.mode, mediator: d.mediator, durationMs: a.durationMs, cache, noNative: !a.native,
+          screens: a.files_ ? { everyMs: a.screensEveryMs ?? sc.screensEveryMs } : undefined,
           onNativeProgress: (name, done, total) => bar.update(done / total, `${name} alone (native baseline)`),
           onProgress: (done, total) => bar.update(done / total, designs.length > 1 ? `${d.label} (${di + 1}/${designs.length})` : d.label),
         });
@@ -236,6 +247,15 @@ export async function simCommand(argv: string[], io: SimIo): Promise<number> {
         write(`${dir}partition.svg`, artifacts.partitionSvg);
         write(`${dir}trace.json`, artifacts.trace);
         write(`${dir}result.json`, json(result));
+        const msDigits = String(Math.round(a.durationMs ?? sc.durationMs)).length;
+        for (const shot of artifacts.screens) {
+          if (!shot.png) {
+            note(`${shot.name}: no screen at ${shot.atMs} ms (${shot.error})`);
+            continue;
+          }
+          const at = shot.final ? '' : `-${String(Math.round(shot.atMs)).padStart(msDigits, '0')}ms`;
+          write(`${dir}screens/${shot.name.replace(/[^A-Za-z0-9._-]/g, "_")}${at}.png`, shot.png);
+        }
       });
       bar.done();
       const labels = designs.map((d) => d.label);

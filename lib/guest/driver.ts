@@ -31,6 +31,7 @@ import {
 } from '../mediator/pvinfo.js';
 import { PAGE_SIZE } from '../types.js';
 import { RangeAllocator } from '../gtt/range-allocator.js';
+import { GuestDisplay } from './display.js';
 
 export { RangeAllocator };
 
@@ -96,11 +97,14 @@ export class GuestDriver {
   holes: BalloonHole[] = [];
   /** Graphics-memory allocator (all of GM until ballooned). */
   readonly gm: RangeAllocator;
+  /** The display driver (modeset, flips); the interrupt handler passes it the DE pipe IIRs. */
+  readonly display: GuestDisplay;
   private readonly ram: RangeAllocator;
 
   constructor(bus: GuestBus, opts: GuestDriverOptions = {}) {
     this.bus = bus;
     this.name = opts.name ?? 'guest';
+    this.display = new GuestDisplay(bus, { name: this.name });
     this.totalGm = opts.totalGm ?? 4 * 1024 * 1024 * 1024;
     this.gm = new RangeAllocator(this.totalGm);
     this.ram = new RangeAllocator(bus.memory.size);
@@ -280,8 +284,9 @@ export class GuestDriver {
    * The interrupt handler, as i915's `gen8_irq_handler`: master off, read and acknowledge (write
    * 1 to clear) every GT IIR bank, then the IIR of each display bank `master` (the master
    * register's pending bits, as the line's callback gets them) reports (`gen8_de_irq_handler`:
-   * DE pipe A..C, DE port, DE misc, PCH, PCU; a guest whose pipe is lit gets vblanks), master
-   * back on. Returns the acknowledged bits per GT bank.
+   * DE pipe A..C, DE port, DE misc, PCH, PCU; a guest whose pipe is lit gets vblanks; the DE
+   * pipe bits go to the display driver, `gen8_de_pipe_irq_handler`), master back on. Returns the
+   * acknowledged bits per GT bank.
    */
   handleInterrupt(master = 0): number[] {
     this.bus.mmioWrite(0x44200, 4, 0);
@@ -297,6 +302,7 @@ export class GuestDriver {
       const iir = DE_IIRS[i + 1];
       const bits = this.bus.mmioRead(iir, 4);
       if (bits) this.bus.mmioWrite(iir, 4, bits);
+      if (bits && i < 6) this.display.handlePipeIrq(i >>> 1, bits);
     }
     this.bus.mmioWrite(0x44200, 4, 0x80000000);
     return acked;

@@ -23,6 +23,9 @@ import { GuestDriver, type GuestBus } from '../guest/driver.js';
 import type { GuestWrites } from '../ept/ept.js';
 import { GuestEngine, type ContextSetupOptions, type GuestBuffer } from '../guest/engine.js';
 import { GuestPpgtt } from '../guest/ppgtt.js';
+import type { GuestMonitor, LinkConfig, ScanoutSurface, Tiling } from '../guest/display.js';
+import type { DisplayMode } from '../display/edid.js';
+import type { DisplayOptions } from '../display/monitors.js';
 import { Mediator, type MediatorOptions } from '../mediator/mediator.js';
 import type { Vgpu } from '../mediator/vgpu.js';
 import type { Workload } from '../mediator/workload.js';
@@ -60,10 +63,73 @@ export interface GuestOptions {
    * untrapped and the guest's driver stores straight into its memory.
    */
   guestWrites?: GuestWrites;
+  /** The vGPU's monitors (`createVgpu`'s `display`; default GVT-g's one on port D at the type's resolution). */
+  display?: DisplayOptions;
 }
 
+/**
+ * A scanout buffer: one allocation of guest RAM bound both in the GGTT (where the display plane
+ * reads it) and in the guest's PPGTT (where its engines' batches write it), as an i915 object
+ * pinned for scanout and bound in a context's address space.
+ */
+export interface ScanoutBuffer extends GuestBuffer, ScanoutSurface {
+  /** GGTT address (the plane's PLANE_SURF). */
+  readonly gma: number;
+  /** The same pages in the guest's PPGTT (the address its batches use). */
+  readonly ppgttGma: number;
+}
+
+/** Options of `TestGuest.lightMonitor`. */
+export interface LightMonitorOptions {
+  /** Scanout buffers to allocate (default 2: front and back). */
+  buffers?: number;
+  /** Plane tiling (default 'linear'; the modelled blitter does not tile, so draw into linear ones). */
+  tiling?: Tiling;
+  /** Port of the monitor (default the first connected one) and pipe (default A). */
+  port?: number;
+  pipe?: number;
+}
+
+/** A lit monitor of a guest: its mode, its scanout buffers and which one plane 1 shows. */
+export class GuestScreen {
+  /** Index in `buffers` of the one plane 1 shows (0 after the modeset). */
+  front = 0;
+  constructor(
+    readonly guest: TestGuest,
+    readonly pipe: number,
+    readonly monitor: GuestMonitor,
+    readonly link: LinkConfig,
+    readonly buffers: readonly ScanoutBuffer[],
+  ) {}
+
+  /** The monitor's mode (the EDID's preferred timing). */
+  get mode(): DisplayMode {
+    return this.monitor.mode;
+  }
+
+  /** The next buffer after the front one (the one to draw into). */
+  get back(): ScanoutBuffer {
+    return this.buffers[(this.front + 1) % this.buffers.length];
+  }
+
+  /** Flip plane 1 to buffer `index` now (PLANE_SURF write). */
+  flip(index: number): void {
+    this.guest.driver.display.flip(this.pipe, this.buffers[index].gma);
+    this.front = index;
+  }
+
+  /** Flip plane 1 to buffer `index` at the next vblank interrupt. */
+  queueFlip(index: number): void {
+    this.guest.driver.display.queueFlip(this.pipe, this.buffers[index].gma);
+    this.front = index;
+  }
+}
+
+/** Scanout alignment of Skylake's planes (i915 `intel_surf_alignment`: 256 KiB, linear and X-tiled). */
+const SCANOUT_ALIGN = 256 * 1024;
+
 const HARNESS_OPTIONS = optionKeys<HarnessOptions>({ device: true, mediator: true });
-const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true, guestWrites: true });
+const GUEST_OPTIONS = optionKeys<GuestOptions>({ type: true, ramBytes: true, name: true, ppgtt: true, skipDetect: true, setupContexts: true, guestWrites: true, display: true });
 
 /** A guest of the harness: its vGPU, its modelled driver and helpers to drive it. */
 export class TestGuest {
@@ -135,11 +201,59 @@ export class TestGuest {
     const pages = Math.max(1, Math.ceil(bytes / PAGE_SIZE));
     const gpa = this.driver.allocRam(pages);
     this.driver.writeRam(gpa, new Uint8Array(pages * PAGE_SIZE));
+    return { gma: this.bindPpgtt(gpa, pages), gpa, bytes: pages * PAGE_SIZE };
+  }
+
+  /**
+   * A `width` × `height` XRGB8888 scanout buffer (stride rounded up to 64 bytes, 512 for X-tiled):
+   * fresh guest RAM mapped at a 256 KiB-aligned GGTT address and in the PPGTT.
+   */
+  scanoutBuffer(width: number, height: number, opts: { tiling?: Tiling } = {}): ScanoutBuffer {
+    const tiling = opts.tiling ?? 'linear';
+    const unit = tiling === 'x' ? 512 : 64;
+    const stride = Math.ceil((width * 4) / unit) * unit;
+    const rows = tiling === 'x' ? Math.ceil(height / 8) * 8 : height;
+    const pages = Math.max(1, Math.ceil((stride * rows) / PAGE_SIZE));
+    const gma = this.driver.allocGm(pages * PAGE_SIZE, { align: SCANOUT_ALIGN });
+    const gpa = this.driver.allocRam(pages);
+    this.driver.writeRam(gpa, new Uint8Array(pages * PAGE_SIZE));
+    this.driver.mapGtt(gma, gpa, pages);
+    const ppgttGma = this.ppgtt ? this.bindPpgtt(gpa, pages) : gma;
+    return { gma, gpa, bytes: pages * PAGE_SIZE, ppgttGma, width, height, stride, tiling };
+  }
+
+  /**
+   * Light the guest's monitor as i915 does (`GuestDisplay.modeset`: EDID over AUX, link, pipe,
+   * plane 1, vblanks) on scanout buffers of the EDID's preferred mode, plane 1 on buffer 0.
+   * Throws `StateError` when the modeset fails (no monitor, AUX error, bad EDID, ...).
+   */
+  lightMonitor(opts: LightMonitorOptions = {}): GuestScreen {
+    const count = opts.buffers ?? 2;
+    const buffers: ScanoutBuffer[] = [];
+    const r = this.driver.display.modeset({
+      port: opts.port,
+      pipe: opts.pipe,
+      surface: (mode) => {
+        for (let i = 0; i < count; i++) buffers.push(this.scanoutBuffer(mode.width, mode.height, { tiling: opts.tiling }));
+        return buffers[0];
+      },
+    });
+    if (!r.ok) throw new StateError(`${this.name}: modeset failed (${r.reason}): ${r.message}`);
+    this.screen = new GuestScreen(this, r.pipe, r.monitor, r.link, buffers);
+    return this.screen;
+  }
+
+  /** The monitor `lightMonitor` lit (null before). */
+  screen: GuestScreen | null = null;
+
+  /** Map `pages` of guest RAM at `gpa` at the next free PPGTT address; returns it. */
+  private bindPpgtt(gpa: number, pages: number): number {
+    if (!this.ppgtt) throw new StateError(`${this.name}: guest has no PPGTT`);
     const gma = this.nextPpgttVa;
     this.nextPpgttVa += (pages + 1) * PAGE_SIZE;
     this.ppgtt.map(gma, gpa, pages);
     for (let i = 0; i < pages; i++) this.ppgttMap.set(gma + i * PAGE_SIZE, gpa + i * PAGE_SIZE);
-    return { gma, gpa, bytes: pages * PAGE_SIZE };
+    return gma;
   }
 
   /** Append `commands` to the engine's ring and submit. */
@@ -252,7 +366,7 @@ export class Harness {
   addGuest(opts: GuestOptions = {}): TestGuest {
     opts = checkOptions(opts, 'GuestOptions', GUEST_OPTIONS);
     const memory = new SparseGuestMemory(opts.ramBytes ?? 64 * MiB);
-    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name, guestWrites: opts.guestWrites });
+    const vgpu = this.mediator.createVgpu({ type: opts.type ?? 'GVTg_V5_8', memory, name: opts.name, guestWrites: opts.guestWrites, display: opts.display });
     const g = new TestGuest(this, vgpu, memory, opts);
     this.guests.push(g);
     return g;

@@ -32,6 +32,7 @@ import type { Workload } from '../mediator/workload.js';
 import type { CostModel } from '../device/cost.js';
 import type { Scenario, VgpuSpec } from './scenario.js';
 import { createGenerator, type WorkloadGenerator } from './workloads.js';
+import { encodePng } from '../display/png.js';
 
 const MiB = 1024 * 1024;
 const MS = POLICY_MS;
@@ -59,6 +60,26 @@ export interface RunOptions {
   onProgress?: (doneNs: number, totalNs: number) => void;
   /** Record the Chrome trace (default true). */
   trace?: boolean;
+  /**
+   * Capture every guest's screen (plane 1 of pipe A read out through its vGPU, as PNG) at the end
+   * and, with `everyMs` > 0, every `everyMs` of simulated time (default: none). Captures read
+   * memory only: the figures are the same with or without them.
+   */
+  screens?: { everyMs: number };
+}
+
+/** One guest's screen at one moment, as PNG (or why there is none: the plane is off or garbage). */
+export interface ScreenShot {
+  name: string;
+  /** Simulated ms since the start of the measured run. */
+  atMs: number;
+  /** True for the capture at the end of the run. */
+  final: boolean;
+  /** The picture, null when the plane could not be read (`error` says why). */
+  png: Uint8Array | null;
+  width: number;
+  height: number;
+  error: string | null;
 }
 
 /** Latency summary in ms. */
@@ -173,6 +194,8 @@ export interface SimArtifacts {
   partitionSvg: string;
   /** Completed-workload latencies per created vGPU, ns, ascending. */
   latencies: { name: string; samples: Float64Array }[];
+  /** Screens captured (`RunOptions.screens`), in time then guest order; empty without the option. */
+  screens: ScreenShot[];
 }
 
 /** Seed of guest `i` of a scenario (its own, or derived from the scenario's). */
@@ -221,7 +244,10 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
       // Each guest loads as i915 does: every engine's context gets its setup request (null render
       // state, MOCS, workarounds: `GuestEngine.setupContext`), run to completion before the
       // measured run and before the generators' and scheduler's hooks exist.
-      guests.push(h.addGuest({ name: spec.name, type: spec.type, ramBytes: spec.ramMiB * MiB, setupContexts: true }));
+      guests.push(h.addGuest({
+        name: spec.name, type: spec.type, ramBytes: spec.ramMiB * MiB, setupContexts: true,
+        display: { monitors: [{ port: 'D', modes: [spec.monitor] }] },
+      }));
       errors.push(null);
     } catch (e) {
       if (!(e instanceof GvtError)) throw e;
@@ -272,16 +298,33 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
   });
   gens.forEach((g, i) => g && setupErrors[i] === null && g.start());
 
-  // Run, sampling the share of each vGPU.
+  // Run, sampling the share of each vGPU (and capturing screens between samples when asked).
   const sampleNs = Math.max(1, Math.round(sc.sampleMs * MS));
   const live = guests.map((g, i) => (g ? i : -1)).filter((i) => i >= 0);
   const lastBusy = new Float64Array(live.length);
   const busyNow = (k: number): number => active.total(guests[live[k]]!.vgpu.id);
   const share: number[][] = [];
+  const screens: ScreenShot[] = [];
+  const shotNs = opts.screens && opts.screens.everyMs > 0 ? Math.max(1, Math.round(opts.screens.everyMs * MS)) : Infinity;
+  const capture = (final: boolean): void => {
+    const atMs = round((h.now - start) / MS, 6);
+    for (const i of live) screens.push(screenShot(guests[i]!, sc.vgpus[i].name, atMs, final));
+  };
   const start = h.now;
+  let nextShot = shotNs;
   while (h.now - start < totalNs) {
     const step = Math.min(sampleNs, totalNs - (h.now - start));
-    h.run(step);
+    const sampleEnd = h.now - start + step;
+    while (nextShot < sampleEnd) {
+      h.run(start + nextShot - h.now);
+      capture(false);
+      nextShot += shotNs;
+    }
+    h.run(start + sampleEnd - h.now);
+    if (nextShot === sampleEnd && sampleEnd < totalNs) {
+      capture(false);
+      nextShot += shotNs;
+    }
     const row: number[] = [];
     const counters: Record<string, number> = {};
     for (let k = 0; k < live.length; k++) {
@@ -297,6 +340,7 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
   }
   for (const g of gens) g?.stop();
   sched.flushTrace();
+  if (opts.screens) capture(true);
 
   // Figures.
   const rep = sched.report();
@@ -395,8 +439,20 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): { result: SimR
       notes: failures,
     }),
     latencies: live.map((i) => ({ name: sc.vgpus[i].name, samples: gens[i]!.stats.latency.sorted() })),
+    screens,
   };
   return { result, artifacts };
+}
+
+/**
+ * Guest `g`'s screen now: plane 1 of pipe A decoded and read out through its vGPU (what GVT-g
+ * exports to QEMU as a dma-buf: `queryPlane` / `readFramebuffer`), encoded as PNG.
+ */
+function screenShot(g: TestGuest, name: string, atMs: number, final: boolean): ScreenShot {
+  if (g.vgpu.state === 'destroyed') return { name, atMs, final, png: null, width: 0, height: 0, error: 'vGPU destroyed' };
+  const r = g.vgpu.readFramebuffer('primary', 'A');
+  if (!r.ok) return { name, atMs, final, png: null, width: 0, height: 0, error: `${r.reason}: ${r.detail}` };
+  return { name, atMs, final, png: encodePng({ width: r.info.width, height: r.info.height, rgba: r.rgba }), width: r.info.width, height: r.info.height, error: null };
 }
 
 /**

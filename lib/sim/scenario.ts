@@ -25,6 +25,8 @@ import type { PriorityLevel } from '../scheduler/types.js';
 import { GEN9_VGPU_TYPES } from '../gtt/vgpu-types.js';
 import { COMMANDS } from '../device/commands/index.js';
 import { DEFAULT_COST_MODEL, type CostModel } from '../device/cost.js';
+import { MONITOR_PORTS, resolveMonitor } from '../display/monitors.js';
+import type { ModeSpec } from '../display/edid.js';
 
 /** A scenario failed validation. `errors` holds every problem, `path` the first bad field. */
 export class ScenarioError extends GvtError {
@@ -62,9 +64,12 @@ export interface GameWorkload {
   draws: number;
   /** Draws between material (shader/binding/vertex layout) changes, on average. */
   drawsPerMaterial: number;
-  /** Present: a copy of the back buffer to the front buffer on BCS ('blit'), or the end-of-frame PIPE_CONTROL only ('none'). */
+  /**
+   * Present: the frame drawn on BCS into the scanout buffer not shown and flipped to ('blit'), or
+   * the end-of-frame PIPE_CONTROL only ('none': the screen's panel is redrawn every 100 ms).
+   */
   present: 'blit' | 'none';
-  /** Front/back buffer size in pixels (32 bpp). */
+  /** Render size in pixels (the drawing rectangle and depth buffer); the default monitor mode. */
   width: number;
   height: number;
   /** MI_ARB_CHECK (a preemption point) every this many draws; 0 = none. */
@@ -140,8 +145,17 @@ export interface VgpuSpec {
   capFps?: number;
   /** Seed of this guest's generator (default: derived from the scenario seed and the guest's index). */
   seed?: number;
+  /**
+   * The mode of the guest's monitor (its vGPU's one DP monitor on port D, whose EDID the guest
+   * reads and lights). Default: a game's `width` × `height`, else `DEFAULT_MONITOR` (the scanout
+   * a guest clears is this size, so a modest mode keeps the simulated GPU cost modest).
+   */
+  monitor: ModeSpec;
   workload: WorkloadSpec;
 }
+
+/** The monitor of a guest whose workload is not a game (800x600 at 60 Hz, a DMT mode). */
+export const DEFAULT_MONITOR: Readonly<ModeSpec> = Object.freeze({ width: 800, height: 600, refresh: 60 });
 
 /** A validated scenario with every default filled in. */
 export interface Scenario {
@@ -155,6 +169,11 @@ export interface Scenario {
   /** `gscale`: private shadow GGTTs and shared slices (`MediatorOptions.gscale`; mediated and emulated only). */
   mediator: { mode: MediationMode; failsafe: FailsafePolicy; maxVgpus?: number; outOfSync: boolean; gscale: boolean };
   scheduler: { policy: PolicyName; options: PolicyOptions; watchdogMs: number; preempt: boolean };
+  /**
+   * Write every guest's screen as PNG every this many ms of simulated time (0: only at the end).
+   * `gvtkit sim --screens-every MS` overrides it.
+   */
+  screensEveryMs: number;
   vgpus: VgpuSpec[];
 }
 
@@ -246,7 +265,7 @@ function obj(ctx: Ctx, path: string, v: Json): Record<string, Json> {
   return v;
 }
 
-const TOP_KEYS = ['$schema', 'name', 'description', 'seed', 'durationMs', 'sampleMs', 'device', 'mediator', 'scheduler', 'vgpus'];
+const TOP_KEYS = ['$schema', 'name', 'description', 'seed', 'durationMs', 'sampleMs', 'screensEveryMs', 'device', 'mediator', 'scheduler', 'vgpus'];
 const POLICY_NAMES: readonly PolicyName[] = ['time-slice', 'round-robin', 'throttle', 'priority'];
 
 function deviceSection(ctx: Ctx, v: Json): Scenario['device'] {
@@ -393,7 +412,42 @@ function workloadSection(ctx: Ctx, path: string, v: Json): WorkloadSpec {
   }
 }
 
-const VGPU_KEYS = ['name', 'type', 'ramMiB', 'weight', 'priority', 'capShare', 'capFps', 'seed', 'workload'];
+const VGPU_KEYS = ['name', 'type', 'ramMiB', 'weight', 'priority', 'capShare', 'capFps', 'seed', 'monitor', 'workload'];
+const MONITOR_KEYS = ['width', 'height', 'refresh'];
+
+/**
+ * A guest's monitor mode: width and height 64..4095, refresh 24..240 Hz, and a mode the display
+ * room can give timings and an EDID for (`resolveMonitor`); errors name `vgpus[i].monitor.*`.
+ */
+function monitorSection(ctx: Ctx, path: string, v: Json, def: ModeSpec): ModeSpec {
+  if (v === undefined) {
+    // The default (a game's size): checked too, so a game of a size no monitor has is reported here.
+    try {
+      resolveMonitor(MONITOR_PORTS[MONITOR_PORTS.length - 1], { modes: [def] }, path);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      ctx.errors.push({ path, message: `the default monitor ${def.width}x${def.height} (the workload's size) has no mode: ${e.message.replace(/^.*?: /, '')}; give one` });
+    }
+    return def;
+  }
+  const o = obj(ctx, path, v);
+  known(ctx, path, o, MONITOR_KEYS);
+  const before = ctx.errors.length;
+  const spec: ModeSpec = {
+    width: num(ctx, `${path}.width`, o.width, undefined, { integer: true, min: 64, max: 4095 }),
+    height: num(ctx, `${path}.height`, o.height, undefined, { integer: true, min: 64, max: 4095 }),
+    refresh: num(ctx, `${path}.refresh`, o.refresh, 60, { min: 24, max: 240 }),
+  };
+  if (ctx.errors.length !== before) return def;
+  try {
+    resolveMonitor(MONITOR_PORTS[MONITOR_PORTS.length - 1], { modes: [spec] }, path);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    ctx.errors.push({ path, message: e.message.replace(/^.*?: /, '') });
+    return def;
+  }
+  return spec;
+}
 
 function vgpuSection(ctx: Ctx, i: number, v: Json): VgpuSpec {
   const path = `vgpus[${i}]`;
@@ -404,8 +458,11 @@ function vgpuSection(ctx: Ctx, i: number, v: Json): VgpuSpec {
     name: str(ctx, `${path}.name`, o.name, `vgpu${i + 1}`),
     type: oneOf(ctx, `${path}.type`, o.type, types, 'GVTg_V5_8', 'vGPU type'),
     ramMiB: num(ctx, `${path}.ramMiB`, o.ramMiB, 128, { integer: true, min: 16, max: 65536 }),
+    monitor: DEFAULT_MONITOR,
     workload: workloadSection(ctx, `${path}.workload`, o.workload),
   };
+  const w = spec.workload;
+  spec.monitor = monitorSection(ctx, `${path}.monitor`, o.monitor, w.kind === 'game' ? { width: w.width, height: w.height, refresh: 60 } : DEFAULT_MONITOR);
   const weight = optNum(ctx, `${path}.weight`, o.weight, { above: 0, max: 1e6 });
   if (weight !== undefined) spec.weight = weight;
   if (o.priority !== undefined) spec.priority = oneOf(ctx, `${path}.priority`, o.priority, PRIORITY_LEVELS, undefined, 'priority');
@@ -445,6 +502,7 @@ export function validateScenario(doc: unknown, source?: string): Scenario {
     seed: num(ctx, 'seed', doc.seed, 1, { integer: true, min: 0, max: 0xffffffff }),
     durationMs: num(ctx, 'durationMs', doc.durationMs, 1000, { above: 0, max: 600_000 }),
     sampleMs: num(ctx, 'sampleMs', doc.sampleMs, 10, { above: 0, max: 10_000 }),
+    screensEveryMs: num(ctx, 'screensEveryMs', doc.screensEveryMs, 0, { min: 0, max: 600_000 }),
     device: deviceSection(ctx, doc.device),
     mediator: mediatorSection(ctx, doc.mediator),
     scheduler: schedulerSection(ctx, doc.scheduler),

@@ -11,12 +11,18 @@
  *
  * | kind | engines | what one unit is |
  * |---|---|---|
- * | `game` | RCS (+ BCS present) | a frame: PIPE_CONTROL, PIPELINE_SELECT, STATE_BASE_ADDRESS, 3DSTATE_* setup, `draws` × (vertex buffers, constants, 3DPRIMITIVE) with material changes (shaders, bindings, vertex layout), MI_ARB_CHECK preemption points, a flush and a PIPE_CONTROL post-sync write of the frame number; then a present: an XY_SRC_COPY_BLT of the back buffer to the front buffer on BCS with an MI_FLUSH_DW post-sync write. At `fps`, or GPU-bound (`fps: 0`: the next frame as soon as one is presented, two in flight) |
+ * | `game` | RCS (+ BCS present) | a frame: PIPE_CONTROL, PIPELINE_SELECT, STATE_BASE_ADDRESS, 3DSTATE_* setup, `draws` × (vertex buffers, constants, 3DPRIMITIVE) with material changes (shaders, bindings, vertex layout), MI_ARB_CHECK preemption points, a flush and a PIPE_CONTROL post-sync write of the frame number; then a present on BCS: the back scanout buffer cleared, the scene, the name and the frame number drawn with XY_COLOR_BLT, an MI_FLUSH_DW post-sync write, and a flip to it (one present at a time, in frame order). At `fps`, or GPU-bound (`fps: 0`: the next frame as soon as one is presented, two in flight) |
  * | `media` | VCS | a decoded AVC frame: MFX_PIPE_MODE_SELECT, surface, buffer and image state, QM, per slice ref-list/slice state and MFD_AVC_BSD_OBJECT, MFX_WAIT, MI_FLUSH_DW post-sync and MI_STORE_DATA_IMM marking it done |
  * | `blit` | BCS | `blitsPerWorkload` XY_SRC_COPY_BLT of width × height with MI_ARB_CHECK between, MI_FLUSH_DW post-sync |
- * | `idle` | BCS | a desktop update (a 64×64 XY_COLOR_BLT) every ~`periodMs` (0.5–1.5 × period) |
+ * | `idle` | BCS | a desktop update (a 64×64 XY_COLOR_BLT window on its screen, its counter, a flip) every ~`periodMs` (0.5–1.5 × period) |
  * | `bursty` | RCS | bursts (~`burstMs`) of back-to-back render batches of `draws` draws, idle gaps of ~`gapMs` |
  * | `attacker` | BCS + RCS | valid copies at `validRate`, and every `attackEveryMs` the next attack of its list |
+ *
+ * Screens: every generator lights its guest's monitor in `setup()` (`TestGuest.lightMonitor`: two
+ * scanout buffers of the monitor's mode, in the GGTT and the PPGTT) and draws a panel with the
+ * guest's name and a counter (`lib/sim/screen.ts`) into the buffer not shown, on BCS, flipping to
+ * it when the batch completed: the game at every present, the idle desktop at every update, the
+ * other kinds every `SCREEN_REFRESH_MS` (a blit closed loop gives the update a turn in its loop).
  *
  * Attacks (what the mediator should do with each):
  * - `forbidden-lri`: a batch writing RCS RING_HWS_PGA (0x2080) with MI_LOAD_REGISTER_IMM: refused (register whitelist);
@@ -47,11 +53,17 @@ import type { TestGuest } from '../harness/index.js';
 import type { Workload } from '../mediator/workload.js';
 import { PTE_PRESENT, PTE_RW, pteHi, pteLo } from '../gtt/pte.js';
 import { PAGE_SIZE } from '../types.js';
+import { ScreenPainter, type ScreenDraw } from './screen.js';
+import type { PixelRect } from './font.js';
 import type {
   AttackKind, AttackerWorkload, BlitWorkload, BurstyWorkload, GameWorkload, IdleWorkload, MediaWorkload, WorkloadSpec,
 } from './scenario.js';
 
 const MS = 1_000_000;
+/** How often the kinds without a frame of their own redraw their panel (a status bar's clock). */
+export const SCREEN_REFRESH_MS = 100;
+/** Room for one screen batch (colour blits of the panel's glyphs, the scene, the fence). */
+const SCREEN_BATCH_BYTES = 32 * 1024;
 const MOCS_WB = 2 << 1;
 /** PPGTT base of the render heap the 3D and media state points into (addresses the executor does not touch). */
 const GPU_HEAP = 0x2_0000_0000;
@@ -135,6 +147,12 @@ export abstract class WorkloadGenerator {
   };
   /** True when the kind counts frames (its rate metric is frames/s, else workloads/s). */
   abstract readonly frameBased: boolean;
+  /** The guest's lit monitor and what draws on it (null until `setupScreen`). */
+  protected painter: ScreenPainter | null = null;
+  /** Screen updates drawn and flipped. */
+  screenUpdates = 0;
+  private screenFence = 0;
+  private screenBusy = false;
   private stopped = false;
   private readonly pending = new Map<EngineName, Submission[]>();
   private readonly pools = new Map<EngineName, PoolBuffer[]>();
@@ -158,6 +176,61 @@ export abstract class WorkloadGenerator {
   /** True while the generator may submit (not stopped, vGPU not in failsafe). */
   get alive(): boolean {
     return !this.stopped && this.guest.vgpu.state === 'active';
+  }
+
+  /**
+   * Light the guest's monitor as i915 does (`TestGuest.lightMonitor`: two scanout buffers of its
+   * mode, bound in the GGTT and the PPGTT) and prepare its painter for `lines` lines of text.
+   * Called from `setup()`.
+   */
+  protected setupScreen(lines: number): void {
+    const screen = this.guest.lightMonitor({ buffers: 2 });
+    this.painter = new ScreenPainter(screen, this.guest.name, lines);
+    this.screenFence = this.guest.ppgttBuffer(PAGE_SIZE).gma;
+    this.reserve('bcs', SCREEN_BATCH_BYTES, 2);
+  }
+
+  /** The lines the guest's panel shows now (its name and its counter). */
+  protected screenLines(): string[] {
+    return [this.guest.name];
+  }
+
+  /** True when a screen update may start: a monitor, none in flight, fewer than two BCS submissions outstanding. */
+  protected get screenIdle(): boolean {
+    return this.painter !== null && !this.screenBusy && this.outstanding('bcs') < 2;
+  }
+
+  /**
+   * Draw the panel (and the game scene of `sceneFrame`, and `rects`) into the buffer that is not
+   * shown, on BCS, and flip to it when the batch completed (a PLANE_SURF write). One update at a
+   * time; `then` runs after the flip.
+   */
+  protected presentScreen(opts: { sceneFrame?: number; full?: boolean; rects?: readonly { rect: PixelRect; color: number }[]; frameEnd?: boolean; then?: (ok: boolean) => void } = {}): void {
+    const p = this.painter!;
+    const index = p.backIndex;
+    const draw: ScreenDraw = { lines: this.screenLines(), sceneFrame: opts.sceneFrame, full: opts.full, rects: opts.rects, fence: this.screenFence, fenceValue: this.screenUpdates + 1 };
+    this.screenBusy = true;
+    this.submitBatch('bcs', p.batch(index, draw), {
+      frameEnd: opts.frameEnd,
+      then: (ok) => {
+        this.screenBusy = false;
+        if (ok && this.guest.vgpu.state === 'active') {
+          p.flip(index);
+          this.screenUpdates++;
+        }
+        opts.then?.(ok);
+      },
+    });
+  }
+
+  /** Redraw the panel every `SCREEN_REFRESH_MS` while alive (kinds whose work is not a screen of its own). */
+  protected startScreenRefresh(): void {
+    if (!this.painter) return;
+    const tick = (): void => {
+      if (this.screenIdle) this.presentScreen();
+      this.after(SCREEN_REFRESH_MS * MS, tick);
+    };
+    this.after(SCREEN_REFRESH_MS * MS, tick);
   }
 
   /** Submissions outstanding on `engine`. */
@@ -448,7 +521,10 @@ export class GameGenerator extends WorkloadGenerator {
   readonly frameBased = true;
   readonly p: GameWorkload;
   private variants: { batch: Uint32Array; fenceIndex: number }[] = [];
-  private present: { batch: Uint32Array; fenceIndex: number } | null = null;
+  /** Rendered frames waiting for their present (one present at a time). */
+  private readonly toPresent: number[] = [];
+  /** The frame the present being drawn shows. */
+  private presenting = 0;
   private inFlight = 0;
   private lateTick = false;
   private frame = 0;
@@ -467,13 +543,12 @@ export class GameGenerator extends WorkloadGenerator {
     }
     const longest = Math.max(...this.variants.map((x) => x.batch.length));
     this.reserve('rcs', longest * 4, p.maxFramesInFlight + 1);
-    if (p.present === 'blit') {
-      const bytes = p.width * p.height * 4;
-      const back = this.guest.ppgttBuffer(bytes);
-      const front = this.guest.ppgttBuffer(bytes);
-      this.present = copyBatch(1, { src: back.gma, dst: front.gma, width: p.width, height: p.height, fence: fence.gma + 64 });
-      this.reserve('bcs', this.present.batch.length * 4, p.maxFramesInFlight + 1);
-    }
+    this.setupScreen(2);
+  }
+
+  protected override screenLines(): string[] {
+    // Without a present of its own ('none') the panel counts the frames rendered.
+    return [this.guest.name, `FRAME ${this.p.present === 'blit' ? this.presenting : this.stats.frames}`];
   }
 
   start(): void {
@@ -492,6 +567,7 @@ export class GameGenerator extends WorkloadGenerator {
     } else {
       for (let i = 0; i < p.maxFramesInFlight; i++) this.submitFrame();
     }
+    if (p.present === 'none') this.startScreenRefresh();
   }
 
   private submitFrame(): void {
@@ -500,15 +576,31 @@ export class GameGenerator extends WorkloadGenerator {
     const n = ++this.frame;
     v.batch[v.fenceIndex] = n;
     this.inFlight++;
-    const presentFrame = this.present !== null;
+    const presentFrame = this.p.present === 'blit';
     this.submitBatch('rcs', v.batch, {
       frameEnd: !presentFrame,
       then: (ok) => {
         if (ok && presentFrame && this.alive) {
-          const pr = this.present!;
-          pr.batch[pr.fenceIndex] = n;
-          this.submitBatch('bcs', pr.batch, { frameEnd: true, then: () => this.frameDone() });
+          this.toPresent.push(n);
+          this.nextPresent();
         } else this.frameDone();
+      },
+    });
+  }
+
+  /**
+   * Present the oldest rendered frame when no present is in flight: clear the back buffer, draw
+   * the scene, the name and the frame number on BCS, flip to it when done (`presentScreen`).
+   */
+  private nextPresent(): void {
+    if (this.toPresent.length === 0 || !this.screenIdle || !this.alive) return;
+    const n = this.toPresent.shift()!;
+    this.presenting = n;
+    this.presentScreen({
+      sceneFrame: n, full: true, frameEnd: true,
+      then: () => {
+        this.frameDone();
+        this.nextPresent();
       },
     });
   }
@@ -541,9 +633,15 @@ export class MediaGenerator extends WorkloadGenerator {
     this.fence = this.guest.ppgttBuffer(PAGE_SIZE).gma;
     const probe = mediaBatch(this.rng, 1, { slices: this.p.slices, gop: this.p.gop, fence: this.fence });
     this.reserve('vcs', probe.batch.length * 4, 3);
+    this.setupScreen(2);
+  }
+
+  protected override screenLines(): string[] {
+    return [this.guest.name, `FRAMES ${this.stats.frames}`];
   }
 
   start(): void {
+    this.startScreenRefresh();
     const period = 1e9 / this.p.fps;
     const tick = (): void => {
       if (this.outstanding('vcs') < 2) this.submitFrame();
@@ -578,6 +676,10 @@ export class BlitGenerator extends WorkloadGenerator {
   readonly p: BlitWorkload;
   private batch: { batch: Uint32Array; fenceIndex: number } | null = null;
   private seq = 0;
+  /** Blits completed (the counter its screen shows). */
+  private blits = 0;
+  private nextScreenAt = 0;
+  private screenPending = false;
 
   constructor(guest: TestGuest, rng: Rng, p: BlitWorkload) {
     super(guest, rng);
@@ -590,10 +692,16 @@ export class BlitGenerator extends WorkloadGenerator {
     const src = this.guest.ppgttBuffer(bytes), dst = this.guest.ppgttBuffer(bytes), fence = this.guest.ppgttBuffer(PAGE_SIZE);
     this.batch = copyBatch(p.blitsPerWorkload, { src: src.gma, dst: dst.gma, width: p.width, height: p.height, fence: fence.gma });
     this.reserve('bcs', this.batch.batch.length * 4, 3);
+    this.setupScreen(2);
+  }
+
+  protected override screenLines(): string[] {
+    return [this.guest.name, `BLITS ${this.blits}`];
   }
 
   start(): void {
     if (this.p.rate > 0) {
+      this.startScreenRefresh();
       const period = 1e9 / this.p.rate;
       const tick = (): void => {
         if (this.outstanding('bcs') < 2) this.submitOne(false);
@@ -608,9 +716,24 @@ export class BlitGenerator extends WorkloadGenerator {
   }
 
   private submitOne(loop: boolean): void {
+    // A closed loop keeps both ports busy: its screen update takes a turn in the loop.
+    if (loop && this.painter && this.clock.now >= this.nextScreenAt && !this.screenPending) {
+      this.nextScreenAt = this.clock.now + SCREEN_REFRESH_MS * MS;
+      this.screenPending = true;
+      this.presentScreen({ then: () => {
+        this.screenPending = false;
+        if (this.alive) this.submitOne(true);
+      } });
+      return;
+    }
     const b = this.batch!;
     b.batch[b.fenceIndex] = ++this.seq;
-    this.submitBatch('bcs', b.batch, { then: loop ? () => this.alive && this.submitOne(true) : undefined });
+    this.submitBatch('bcs', b.batch, {
+      then: (ok) => {
+        if (ok) this.blits += this.p.blitsPerWorkload;
+        if (loop && this.alive) this.submitOne(true);
+      },
+    });
   }
 }
 
@@ -618,8 +741,8 @@ export class BlitGenerator extends WorkloadGenerator {
 export class IdleGenerator extends WorkloadGenerator {
   readonly frameBased = true;
   readonly p: IdleWorkload;
-  private surface = 0;
-  private fence = 0;
+  /** Updates drawn (the counter its screen shows). */
+  private updates = 0;
 
   constructor(guest: TestGuest, rng: Rng, p: IdleWorkload) {
     super(guest, rng);
@@ -627,19 +750,24 @@ export class IdleGenerator extends WorkloadGenerator {
   }
 
   setup(): void {
-    this.surface = this.guest.ppgttBuffer(64 * 64 * 4).gma;
-    this.fence = this.guest.ppgttBuffer(PAGE_SIZE).gma;
-    this.reserve('bcs', 256, 2);
+    this.setupScreen(2);
+  }
+
+  protected override screenLines(): string[] {
+    return [this.guest.name, `UPDATES ${this.updates}`];
   }
 
   start(): void {
     const next = (): number => this.p.periodMs * MS * (0.5 + this.rng.next());
     const tick = (): void => {
-      if (this.outstanding('bcs') < 2) {
-        const w = new Stream();
-        w.emit(xyColorBlt({ dstAddress: this.surface, dstPitch: 256, dst: { x1: 0, y1: 0, x2: 64, y2: 64 }, color: this.rng.nextU32() }));
-        w.emit(miFlushDw({ postSyncOp: PostSyncOp.WRITE_IMMEDIATE, address: this.fence, data: this.stats.submitted }));
-        this.submitBatch('bcs', w.finish(), { frameEnd: true });
+      if (this.screenIdle) {
+        // A desktop update: a 64x64 window in a new colour somewhere below the panel, the panel's
+        // counter, then the flip.
+        const scene = this.painter!.layout.scene;
+        const x = scene.x + this.rng.int(Math.max(1, scene.w - 64)), y = scene.y + this.rng.int(Math.max(1, scene.h - 64));
+        const color = (this.rng.nextU32() | 0xff000000) >>> 0;
+        this.updates++;
+        this.presentScreen({ rects: [{ rect: { x, y, w: 64, h: 64 }, color }], frameEnd: true });
       } else this.stats.late++;
       this.after(next(), tick);
     };
@@ -664,9 +792,15 @@ export class BurstyGenerator extends WorkloadGenerator {
     const fence = this.guest.ppgttBuffer(PAGE_SIZE).gma;
     for (let v = 0; v < 2; v++) this.variants.push(renderBatch(this.rng, this.p.draws, { drawsPerMaterial: 20, arbEvery: 64, width: 1024, height: 768, fence }));
     this.reserve('rcs', Math.max(...this.variants.map((x) => x.batch.length)) * 4, 3);
+    this.setupScreen(2);
+  }
+
+  protected override screenLines(): string[] {
+    return [this.guest.name, `BATCHES ${this.seq}`];
   }
 
   start(): void {
+    this.startScreenRefresh();
     this.after(this.rng.int(Math.max(1, Math.floor(this.p.gapMs * MS))), () => this.burst());
   }
 
@@ -717,10 +851,18 @@ export class AttackerGenerator extends WorkloadGenerator {
     this.own = this.guest.buffer(PAGE_SIZE).gma;
     this.scratchGma = this.guest.ppgttBuffer(PAGE_SIZE).gma;
     this.spareGpa = this.guest.driver.allocRam(1);
+    this.setupScreen(3);
+  }
+
+  protected override screenLines(): string[] {
+    let attacks = 0;
+    for (const k in this.stats.attacks) attacks += this.stats.attacks[k];
+    return [this.guest.name, `ATTACKS ${attacks}`, `REFUSED ${this.stats.failed}`];
   }
 
   start(): void {
     const p = this.p;
+    this.startScreenRefresh();
     if (p.validRate > 0) {
       const period = 1e9 / p.validRate;
       const tick = (): void => {
