@@ -331,6 +331,35 @@ t.test('pipe, DDI buffer, DP transport, panel power: the modeset polls', async (
   t.equal(rd(v, DREG.PCH_PP_STATUS) & DBits.PP_ON, 0);
 });
 
+t.test('what the real guest\'s modeset touches beyond the polls: storage that reads back, as GVT-g tracks it', async (t) => {
+  const { v } = guest();
+  const before = v.vregs.stats;
+  // Plain storage (Linux 6.1 intel_gvt_mmio_table.c MMIO_D / MMIO_F; CHICKEN_TRANS and DDI_BUF_TRANS
+  // of D and E are gvtkit's): i915 reads several back (framestart_delay from CHICKEN_TRANS).
+  const plain: [number, string][] = [
+    [0x420c0, 'CHICKEN_TRANS A'], [0x420c4, 'CHICKEN_TRANS B'], [0x420c8, 'CHICKEN_TRANS C'], [0x420cc, 'CHICKEN_TRANS EDP'],
+    [0x43224, 'ILK_DPFC_CHICKEN'], [0x45004, 'DISP_ARB_CTL2'], [0x60200, 'HSW_VIDEO_DIP_CTL A'], [0x62200, 'HSW_VIDEO_DIP_CTL C'],
+    [0x64e00, 'DDI_BUF_TRANS A[0]'], [0x64f20, 'DDI_BUF_TRANS D[0]'], [0x64f64, 'DDI_BUF_TRANS D[17]'], [0x64fcc, 'DDI_BUF_TRANS E[19]'],
+    [0x650c0, 'HSW_AUD_PIN_ELD_CP_VLD'], [0x65900, 'AUD_FREQ_CNTRL'], [0x6c00c, 'DISPIO_CR_TX_BMU_CR0'],
+    [0x700a0, 'CUR_FBC_CTL A'], [0x720a0, 'CUR_FBC_CTL C'], [0xc2020, 'SOUTH_DSPCLK_GATE_D'], [0xc6204, 'PCH_RAWCLK_FREQ'],
+  ];
+  for (const [o, name] of plain) {
+    const x = (0x5a000000 | o) >>> 0;
+    wr(v, o, x);
+    t.equal(rd(v, o), x, `${name} reads back its write`);
+  }
+  // FPGA_DBG: i915 checks bit 31 (RM_NOCLAIM) for unclaimed accesses; it never sticks (fpga_dbg_mmio_write).
+  wr(v, 0x42300, 0x80000001);
+  t.equal(rd(v, 0x42300), 1, 'FPGA_DBG: RM_NOCLAIM never set');
+  // EDP_PSR_IMR / IIR: no PSR on a vGPU, writes leave 0 (edp_psr_imr_iir_write).
+  wr(v, 0x64834, 0xffffffff);
+  wr(v, 0x64838, 0xffffffff);
+  t.equal(rd(v, 0x64834), 0, 'EDP_PSR_IMR reads 0');
+  t.equal(rd(v, 0x64838), 0, 'EDP_PSR_IIR reads 0');
+  const after = v.vregs.stats;
+  t.equal(after.untrackedReads - before.untrackedReads + after.untrackedWrites - before.untrackedWrites, 0, 'none of them is untracked');
+});
+
 t.test('a second vGPU\'s display is its own; a vGPU reset restores the display', async (t) => {
   const h = new Harness();
   const a = h.addGuest({ name: 'a', type: 'GVTg_V5_4', ramBytes: 16 * 1024 * 1024 }).vgpu;

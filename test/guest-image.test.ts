@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import {
-  GuestConsole, KernelLogLevel, MARKER_ROWS, emptyReport, kernelProblems, parseMarkerLine, verdict,
+  GuestConsole, KernelLogLevel, MARKER_ROWS, checkKmsPattern, emptyReport, kernelProblems, kmsPatternPixel, parseMarkerLine, verdict,
 } from '../scripts/guest/console.js';
 
 // A console transcript of the image booted by scripts/guest/boot-smoke.mjs with no GPU
@@ -45,6 +45,12 @@ const gpuTranscript = [
   'GVTKIT-GUEST: batch video-store ok',
   'GVTKIT-GUEST: batch vebox-store skip no video enhancement engine',
   'GVTKIT-GUEST: batches 2/3 verified',
+  'GVTKIT-GUEST: display resources crtcs 3 connectors 6 encoders 12',
+  'GVTKIT-GUEST: display connector 121 DP-3 connected 1920x1200@60 520 mm x 320 mm, 11 modes, crtc 51',
+  'GVTKIT-GUEST: display lit crtc 51 1920x1200 fb 130 in 35 ms',
+  'GVTKIT-GUEST: flip 1 done fb 131 sequence 12 in 17 ms',
+  'GVTKIT-GUEST: flip 2 FAIL no flip-complete event within 3000 ms',
+  'GVTKIT-GUEST: flips 1/8 completed',
   'GVTKIT-GUEST: test exit 1 uptime 41.00',
   'GVTKIT-GUEST: klog <3>[   40.100000] i915 0000:00:02.0: [drm] *ERROR* rcs0 reset request timed out',
   'GVTKIT-GUEST: klog <6>[   40.200000] i915 0000:00:02.0: [drm] Virtual GPU for Intel GVT-g detected.',
@@ -96,6 +102,10 @@ t.test('a vGPU run: batches, their times, params and kernel problems', async (t)
   ]);
   t.same(r.summary, { verified: 2, attempted: 3 });
   t.same(kernelProblems(r).map((l) => l.text), ['i915 0000:00:02.0: [drm] *ERROR* rcs0 reset request timed out']);
+  t.same(r.display.connector, { id: 121, name: 'DP-3', width: 1920, height: 1200, refresh: 60, crtc: 51 });
+  t.same(r.display.lit, { crtc: 51, width: 1920, height: 1200, ms: 35 });
+  t.same(r.display.flipSequences, [12]);
+  t.same(r.display.flips, { done: 1, attempted: 8 });
   t.equal(events.filter((k) => k === 'batch').length, 4);
   t.equal(events.at(-1), 'done');
   const v = verdict(r);
@@ -103,6 +113,8 @@ t.test('a vGPU run: batches, their times, params and kernel problems', async (t)
   t.same(v.failures, [
     'batch blt-copy: pixel (16,4) holds 0x5a5a5a5a, expected 0xa0020208',
     '2/3 batches verified',
+    'display: flip 2: no flip-complete event within 3000 ms',
+    '1/8 flips completed',
     'test program exited 1',
     'GT wedged: i915 0000:00:02.0: [drm] *ERROR* rcs0 reset request timed out',
   ]);
@@ -112,13 +124,19 @@ t.test('the verdict of a clean vGPU run', async (t) => {
   const clean = gpuTranscript
     .replace(/^.*blt-copy FAIL.*$/m, 'GVTKIT-GUEST: batch blt-copy ok')
     .replace('batches 2/3 verified', 'batches 3/3 verified')
+    .replace(/^.*flip 2 FAIL.*$/m, 'GVTKIT-GUEST: flip 2 done fb 130 sequence 13 in 16 ms')
+    .replace('flips 1/8 completed', 'flips 2/2 completed')
     .replace('test exit 1', 'test exit 0')
     .replace(/^.*reset request timed out.*\n/m, '');
   const c = new GuestConsole();
   c.pushText(clean);
   const v = verdict(c.report);
   t.same(v.failures, []);
-  t.equal(v.line, 'real guest: i915 bound, GT awake, 3/3 batches verified');
+  t.equal(v.line, 'real guest: i915 bound, GT awake, 3/3 batches verified, CRTC lit 1920x1200, 2/2 flips');
+  // Without the program's KMS part, no CRTC is lit: the verdict fails.
+  const dark = new GuestConsole();
+  dark.pushText(clean.replace(/^.*GVTKIT-GUEST: (display|flip).*\n/gm, ''));
+  t.same(verdict(dark.report).failures, ['no CRTC lit', 'no flips summary']);
   // The same run without its last line never reached done.
   const cut = new GuestConsole();
   cut.pushText(clean.replace(/GVTKIT-GUEST: done.*\n/, ''));
@@ -178,5 +196,42 @@ t.test('every marker the C program and /init print is one the parser knows', asy
   }
   // The RUN macro prints the per-batch verdicts with a label variable.
   t.ok(formats.includes('batch %s ok\\n') && formats.includes('batch %s FAIL %s\\n'));
+  t.ok(formats.some((f) => f.startsWith('display lit ')) && formats.some((f) => f.startsWith('flips ')), 'the KMS markers are printed');
   t.ok(MARKER_ROWS.length > 0);
+});
+
+t.test('the KMS pattern: the C program\'s fb_pixel and the host\'s check agree', async (t) => {
+  const c = readFileSync(new URL('../guest/i915-test.c', import.meta.url), 'utf8');
+  const bars = /bars\[8\] = \{([^}]*)\}/.exec(c);
+  t.ok(bars, 'fb_pixel\'s colour bars found in guest/i915-test.c');
+  const cBars = bars![1].split(',').map((x) => Number.parseInt(x.trim(), 16));
+  const w = 128, h = 48;
+  // Bar k of frame 0 spans x in [k·w/8, (k+1)·w/8); frame 1 shifts the colours by one.
+  for (let k = 0; k < 8; k++) {
+    const x = k * 16 + 8;
+    t.equal(kmsPatternPixel(0, x, 10, w, h), cBars[k], `frame 0 bar ${k}`);
+    t.equal(kmsPatternPixel(1, x, 10, w, h), cBars[(k + 1) & 7], `frame 1 bar ${k}`);
+  }
+  t.match(c, /return n \? 0xff8000u : 0x0080ffu;/, 'the border colours are the C program\'s');
+  t.equal(kmsPatternPixel(0, 0, 0, w, h), 0x0080ff);
+  t.equal(kmsPatternPixel(1, w - 1, h - 1, w, h), 0xff8000);
+  t.equal(kmsPatternPixel(0, 32, 40, w, h), ((Math.floor((32 * 255) / w) << 16) | 0x002020) >>> 0, 'red ramp below three quarters');
+  t.equal(kmsPatternPixel(1, 32, 40, w, h), ((Math.floor((32 * 255) / w) << 8) | 0x200020) >>> 0, 'green ramp in frame 1');
+  t.match(c, /\(\(\(x \* 255 \/ w\) << 8\) \| 0x200020u\) : \(\(\(x \* 255 \/ w\) << 16\) \| 0x002020u\)/, 'the ramps are the C program\'s');
+
+  const frame = (n: number): Uint8Array => {
+    const rgba = new Uint8Array(w * h * 4);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = kmsPatternPixel(n, x, y, w, h), i = (y * w + x) * 4;
+        rgba[i] = v >>> 16; rgba[i + 1] = (v >>> 8) & 0xff; rgba[i + 2] = v & 0xff; rgba[i + 3] = 0xff;
+      }
+    }
+    return rgba;
+  };
+  const f0 = frame(0);
+  t.same(checkKmsPattern(f0, w, h, 0), { mismatches: 0, first: null });
+  t.ok(checkKmsPattern(f0, w, h, 1).mismatches > w * h / 2, 'frame 0 is not frame 1');
+  f0[(5 * w + 9) * 4 + 1] ^= 0x10;
+  t.same(checkKmsPattern(f0, w, h, 0), { mismatches: 1, first: { x: 9, y: 5, got: 0xffefff, want: 0xffffff } });
 });

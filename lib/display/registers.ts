@@ -389,6 +389,41 @@ function portRows(): RegisterDef[] {
 }
 
 /**
+ * Registers i915 6.1 touches while it lights a pipe (its fbdev's initial modeset on the virtual
+ * monitor, a guest's SETCRTC and page flips; found by running Debian's i915 in v86 with
+ * `DEBUG=gvtkit:mmio`, which logs every untracked access). GVT-g tracks each as plain virtual
+ * storage (Linux 6.1 `intel_gvt_mmio_table.c`, `MMIO_D`/`MMIO_F`) unless noted; before these
+ * rows a guest's write was dropped and its read-back was 0.
+ */
+function modesetRows(): RegisterDef[] {
+  return [
+    // i915's unclaimed-access check (intel_uncore.c, fpga_check_for_unclaimed_mmio). GVT-g's
+    // fpga_dbg_mmio_write never lets RM_NOCLAIM (bit 31) stick: a vGPU has no unclaimed access.
+    r(0x42300, 'FPGA_DBG', 'unclaimed-access debug: bit 31 (RM_NOCLAIM) never set (fpga_dbg_mmio_write)', { roMask: 0x80000000 }),
+    // Transcoder chicken bits: i915 6.1 writes the frame start delay there at every modeset
+    // (intel_display.c hsw_set_frame_start_delay) and its readout takes framestart_delay from it.
+    // Not in GVT-g's table (untracked there); storage here, so the read-back is the write.
+    r(0x420c0, 'CHICKEN_TRANS', 'transcoder chicken bits A, B, C, EDP (gvtkit: storage; untracked in GVT-g)', { count: 4 }),
+    r(0x43224, 'ILK_DPFC_CHICKEN', 'FBC A chicken bits'),
+    r(0x45004, 'DISP_ARB_CTL2', 'display arbitration control 2'),
+    r(0x60200, 'HSW_VIDEO_DIP_CTL', 'transcoder video DIP (infoframe) control A, B, C', { count: 3, stride: 0x1000 }),
+    // GVT-g's edp_psr_imr_iir_write stores 0: no PSR on a vGPU.
+    r(0x64834, 'EDP_PSR_IMR', 'PSR interrupt mask: reads 0 (edp_psr_imr_iir_write)', { flags: RO }),
+    r(0x64838, 'EDP_PSR_IIR', 'PSR interrupt identity: reads 0 (edp_psr_imr_iir_write)', { flags: RO }),
+    // DDI_BUF_TRANS(port, i): 10 entries of two dwords, 0x60 apart per port (i915 intel_ddi.c
+    // skl_ddi_prepare_buf_trans). GVT-g tracks ports A..C (MMIO_F 0x50 each); D, where its own
+    // monitor sits, and E are gvtkit's additions.
+    ...[0, 1, 2, 3, 4].map((port) => r(0x64e00 + 0x60 * port, `DDI_BUF_TRANS_${'ABCDE'[port]}`, `DDI ${'ABCDE'[port]} buffer translations (10 x 2 dwords)`, { count: 20 })),
+    r(0x650c0, 'HSW_AUD_PIN_ELD_CP_VLD', 'audio ELD valid / pin status'),
+    r(0x65900, 'AUD_FREQ_CNTRL', 'audio frequency control'),
+    r(0x6c00c, 'DISPIO_CR_TX_BMU_CR0', 'display I/O buffer control'),
+    r(0x700a0, 'CUR_FBC_CTL', 'cursor FBC control A, B, C', { count: 3, stride: 0x1000 }),
+    r(0xc2020, 'SOUTH_DSPCLK_GATE_D', 'PCH display clock gating'),
+    r(0xc6204, 'PCH_RAWCLK_FREQ', 'PCH raw clock frequency'),
+  ];
+}
+
+/**
  * The display registers of a Skylake vGPU with a DP monitor on port D. The reset values that
  * depend on the monitor's mode (transcoder A's timings and PIPESRC) or on one instance of a
  * counted row (`monitorStatusValues`: transcoder A, pipe A, DDI buffers, DDI clocks) are set by
@@ -469,6 +504,7 @@ export const DISPLAY_REGISTER_DEFS: readonly RegisterDef[] = Object.freeze([
   ...transcoderRows(),
   ...pipeRows(),
   ...portRows(),
+  ...modesetRows(),
 ]);
 
 /**

@@ -40,9 +40,13 @@ FORCE=0
 #   status ports (0xae00..) v86 does not implement (they read all ones): Linux's ACPI hotplug
 #   driver then ejects the devices of slots 2 and up, the vGPU included, at a random moment of
 #   the boot. Without the hotplug driver the slots stay as the BIOS found them.
-# - i915.modeset=1: i915 binds even if something asked for nomodeset.
-# - drm_kms_helper.fbdev_emulation=0: no fbdev console drawn by the CPU through the
-#   emulated aperture (slow, and not what the test needs).
+# - console=tty0 console=ttyS0: kernel messages go to the VGA text console (then to fbcon,
+#   i915's fbdev console, once i915 binds) and to the serial port; /dev/console is ttyS0
+#   (the last one), where /init and the test program print their markers.
+# - i915.modeset=1: i915 binds even if something asked for nomodeset. fbdev emulation is on
+#   (drm_kms_helper's default): i915's intel_fbdev makes the initial modeset, pipe A on the
+#   connected DP connector at the EDID's preferred mode, and fbcon draws tty1 into it
+#   through the aperture.
 # - quiet loglevel=4: only warnings and errors print while booting (each console byte is
 #   an emulated UART write); /init prints i915/drm's whole log at the end. drm.debug=0 is
 #   the place to turn on DRM debug categories (e.g. drm.debug=0x1e).
@@ -51,7 +55,7 @@ FORCE=0
 #   nowatchdog (no soft-lockup detector firing on a slow host), mitigations=off.
 # /init hands "<module>.<param>=<value>" words to insmod: busybox insmod does not read
 # the command line itself.
-CMDLINE="console=ttyS0 pci=nomsi acpiphp.disable=1 i915.modeset=1 drm_kms_helper.fbdev_emulation=0 drm.debug=0 quiet loglevel=4 cryptomgr.notests noisapnp tsc=reliable no_timer_check nowatchdog mitigations=off"
+CMDLINE="console=tty0 console=ttyS0 pci=nomsi acpiphp.disable=1 i915.modeset=1 drm.debug=0 quiet loglevel=4 cryptomgr.notests noisapnp tsc=reliable no_timer_check nowatchdog mitigations=off"
 
 usage() {
 	cat <<EOF
@@ -290,8 +294,13 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mark() { echo "GVTKIT-GUEST: $*"; }
+# show: a line on tty1, the console fbcon draws into i915's framebuffer (guest:test
+# saves it as a PNG); nothing when there is no tty1.
+show() { [ -c /dev/tty1 ] && echo "$*" >/dev/tty1 2>/dev/null; return 0; }
 uptime_s() { read -r u _ </proc/uptime; echo "$u"; }
 mark "init start uptime $(uptime_s) kernel $(uname -r)"
+show ""
+show "gvtkit real guest: Linux $(uname -r), i915 on a gvtkit vGPU"
 
 cmdline=$(cat /proc/cmdline)
 # gvtkit.card_wait=<s>: how long to wait for /dev/dri/card0 once i915 is loaded.
@@ -335,14 +344,28 @@ else
 	done
 	if [ -e "/sys/bus/pci/drivers/i915/$gpu" ]; then
 		mark "i915 bound $gpu uptime $(uptime_s)"
+		show "i915 bound $gpu at $(uptime_s) s"
 	else
 		mark "i915 not bound $gpu"
 	fi
 fi
 if [ -e /dev/dri/card0 ]; then mark "card0 present uptime $(uptime_s)"; else mark "card0 missing"; fi
 
-/bin/i915-test /dev/dri/card0
-mark "test exit $? uptime $(uptime_s)"
+# The program's lines go to the serial console as they come; its results to tty1 as well.
+{
+	/bin/i915-test /dev/dri/card0
+	echo $? >/tmp/test.rc
+} | while IFS= read -r line; do
+	echo "$line"
+	case $line in
+	*"GVTKIT-GUEST: driver "* | *"GVTKIT-GUEST: batch "*" ok" | *"GVTKIT-GUEST: batch "*FAIL* | *"GVTKIT-GUEST: batches "* | \
+		*"GVTKIT-GUEST: display "* | *"GVTKIT-GUEST: flips "* | *"GVTKIT-GUEST: flip "*FAIL* | *"GVTKIT-GUEST: error "*)
+		show "${line#*GVTKIT-GUEST: }" ;;
+	esac
+done
+read -r rc </tmp/test.rc || rc=255
+mark "test exit $rc uptime $(uptime_s)"
+show "test exit $rc at $(uptime_s) s"
 
 # dmesg -r keeps each record's <level> so a reader can tell errors from information.
 dmesg -r | grep -i -E 'i915|drm|gvt|WARNING|BUG:' | while IFS= read -r line; do

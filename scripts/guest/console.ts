@@ -38,6 +38,13 @@ export type GuestEvent =
   | { kind: 'batch'; name: string; status: 'fail' | 'skip'; reason: string }
   | { kind: 'batch-time'; name: string; ms: number }
   | { kind: 'batches'; verified: number; attempted: number }
+  | { kind: 'display-resources'; crtcs: number; connectors: number; encoders: number }
+  | { kind: 'display-connector'; id: number; name: string; width: number; height: number; refresh: number; crtc: number }
+  | { kind: 'display-lit'; crtc: number; width: number; height: number; ms: number }
+  | { kind: 'display-fail'; reason: string }
+  | { kind: 'flip'; index: number; ok: true; sequence: number; ms: number }
+  | { kind: 'flip'; index: number; ok: false; reason: string }
+  | { kind: 'flips'; done: number; attempted: number }
   | { kind: 'test-exit'; code: number; uptime: number }
   | { kind: 'klog'; level: number | null; time: number | null; text: string }
   | { kind: 'done'; uptime: number }
@@ -83,6 +90,25 @@ export const MARKER_ROWS: readonly MarkerRow[] = [
   { pattern: /^batch (\S+) skip ?(.*)$/, build: (m) => ({ kind: 'batch', name: m[1], status: 'skip', reason: m[2] }) },
   { pattern: /^batch (\S+) completed in (\d+) ms$/, build: (m) => ({ kind: 'batch-time', name: m[1], ms: num(m[2]) }) },
   { pattern: /^batches (\d+)\/(\d+) verified$/, build: (m) => ({ kind: 'batches', verified: num(m[1]), attempted: num(m[2]) }) },
+  {
+    pattern: /^display resources crtcs (\d+) connectors (\d+) encoders (\d+)$/,
+    build: (m) => ({ kind: 'display-resources', crtcs: num(m[1]), connectors: num(m[2]), encoders: num(m[3]) }),
+  },
+  {
+    pattern: /^display connector (\d+) (\S+) connected (\d+)x(\d+)@(\d+) .*, crtc (\d+)$/,
+    build: (m) => ({ kind: 'display-connector', id: num(m[1]), name: m[2], width: num(m[3]), height: num(m[4]), refresh: num(m[5]), crtc: num(m[6]) }),
+  },
+  {
+    pattern: /^display lit crtc (\d+) (\d+)x(\d+) fb \d+ in (\d+) ms$/,
+    build: (m) => ({ kind: 'display-lit', crtc: num(m[1]), width: num(m[2]), height: num(m[3]), ms: num(m[4]) }),
+  },
+  { pattern: /^display FAIL ?(.*)$/, build: (m) => ({ kind: 'display-fail', reason: m[1] }) },
+  {
+    pattern: /^flip (\d+) done fb \d+ sequence (\d+) in (\d+) ms$/,
+    build: (m) => ({ kind: 'flip', index: num(m[1]), ok: true, sequence: num(m[2]), ms: num(m[3]) }),
+  },
+  { pattern: /^flip (\d+) FAIL ?(.*)$/, build: (m) => ({ kind: 'flip', index: num(m[1]), ok: false, reason: m[2] }) },
+  { pattern: /^flips (\d+)\/(\d+) completed$/, build: (m) => ({ kind: 'flips', done: num(m[1]), attempted: num(m[2]) }) },
   { pattern: /^test exit (\d+) uptime (\S+)$/, build: (m) => ({ kind: 'test-exit', code: num(m[1]), uptime: num(m[2]) }) },
   {
     // `dmesg -r`: "<level>[ seconds] text"; plain dmesg has no level.
@@ -122,6 +148,20 @@ export interface BatchResult {
   ms: number | null;
 }
 
+/** What the test program's KMS part reported. */
+export interface DisplayResult {
+  /** The connected connector and the mode it chose (`display connector`). */
+  connector: { id: number; name: string; width: number; height: number; refresh: number; crtc: number } | null;
+  /** The CRTC it lit with SETCRTC (`display lit`), and how long the call took (guest ms). */
+  lit: { crtc: number; width: number; height: number; ms: number } | null;
+  /** Vblank sequence numbers of the completed flips, in order. */
+  flipSequences: number[];
+  /** The flips summary (`flips N/M completed`). */
+  flips: { done: number; attempted: number } | null;
+  /** Why the display part or a flip failed. */
+  failures: string[];
+}
+
 /** A kernel log record the image printed (`klog` lines). */
 export interface KernelLogLine {
   level: number | null;
@@ -144,6 +184,8 @@ export interface GuestReport {
   errors: { call: string; batch: string | null; errno: number; message: string }[];
   batches: BatchResult[];
   summary: { verified: number; attempted: number } | null;
+  /** The test program's KMS part: the connector it found, the CRTC it lit, its page flips. */
+  display: DisplayResult;
   testExit: number | null;
   testExitUptime: number | null;
   klog: KernelLogLine[];
@@ -156,7 +198,8 @@ export interface GuestReport {
 export function emptyReport(): GuestReport {
   return {
     kernel: null, initUptime: null, modules: [], gpuSlot: null, i915Bound: false, boundUptime: null,
-    card0: null, driver: null, params: {}, errors: [], batches: [], summary: null, testExit: null,
+    card0: null, driver: null, params: {}, errors: [], batches: [], summary: null,
+    display: { connector: null, lit: null, flipSequences: [], flips: null, failures: [] }, testExit: null,
     testExitUptime: null, klog: [], unknown: [], done: false, doneUptime: null,
   };
 }
@@ -194,6 +237,17 @@ export function applyEvent(report: GuestReport, e: GuestEvent): void {
       break;
     }
     case 'batches': report.summary = { verified: e.verified, attempted: e.attempted }; break;
+    case 'display-resources': break;
+    case 'display-connector':
+      report.display.connector = { id: e.id, name: e.name, width: e.width, height: e.height, refresh: e.refresh, crtc: e.crtc };
+      break;
+    case 'display-lit': report.display.lit = { crtc: e.crtc, width: e.width, height: e.height, ms: e.ms }; break;
+    case 'display-fail': report.display.failures.push(e.reason); break;
+    case 'flip':
+      if (e.ok) report.display.flipSequences.push(e.sequence);
+      else report.display.failures.push(`flip ${e.index}: ${e.reason}`);
+      break;
+    case 'flips': report.display.flips = { done: e.done, attempted: e.attempted }; break;
     case 'test-exit': report.testExit = e.code; report.testExitUptime = e.uptime; break;
     case 'klog': report.klog.push({ level: e.level, time: e.time, text: e.text }); break;
     case 'done': report.done = true; report.doneUptime = e.uptime; break;
@@ -273,8 +327,9 @@ export interface GuestVerdict {
 
 /**
  * Judges a report from a guest with a vGPU attached: every module loaded, i915 bound,
- * /dev/dri/card0 present, every attempted batch verified (at least one), the program exited
- * 0, the GT not wedged (`gtWedged`), and the guest reached `done`.
+ * /dev/dri/card0 present, every attempted batch verified (at least one), a CRTC lit by the
+ * program's SETCRTC and every page flip it asked for completed (at least one), the program
+ * exited 0, the GT not wedged (`gtWedged`), and the guest reached `done`.
  */
 export function verdict(report: GuestReport): GuestVerdict {
   const failures: string[] = [];
@@ -289,15 +344,63 @@ export function verdict(report: GuestReport): GuestVerdict {
   if (s === null) failures.push('no batches summary');
   else if (s.attempted === 0) failures.push('no batch attempted');
   else if (s.verified !== s.attempted) failures.push(`${s.verified}/${s.attempted} batches verified`);
+  const d = report.display;
+  for (const f of d.failures) failures.push(`display: ${f}`);
+  if (d.lit === null) failures.push('no CRTC lit');
+  if (d.flips === null) failures.push('no flips summary');
+  else if (d.flips.attempted === 0) failures.push('no flip attempted');
+  else if (d.flips.done !== d.flips.attempted) failures.push(`${d.flips.done}/${d.flips.attempted} flips completed`);
   if (report.testExit !== null && report.testExit !== 0) failures.push(`test program exited ${report.testExit}`);
   if (!report.done) failures.push('the guest did not reach done');
   const wedged = gtWedged(report);
   if (wedged !== null) failures.push(`GT wedged: ${wedged}`);
   const counts = s ? `${s.verified}/${s.attempted} batches verified` : 'no batches';
+  const shown = d.lit !== null && d.flips !== null ? `, CRTC lit ${d.lit.width}x${d.lit.height}, ${d.flips.done}/${d.flips.attempted} flips` : '';
   const ok = failures.length === 0;
   return {
     ok,
     failures,
-    line: ok ? `real guest: i915 bound, GT awake, ${counts}` : `real guest: FAILED: ${failures.join('; ')}`,
+    line: ok ? `real guest: i915 bound, GT awake, ${counts}${shown}` : `real guest: FAILED: ${failures.join('; ')}`,
   };
+}
+
+/**
+ * Pixel (x, y) of the test program's frame buffer `frame` (0 or 1) of `width` x `height`, as
+ * 0xRRGGBB: the same function as `fb_pixel` in guest/i915-test.c (a 4-pixel border, eight colour
+ * bars over the top three quarters, shifted by one in frame 1, a red (frame 0) or green (frame 1)
+ * ramp below). guest:test reads the lit plane
+ * back through the vGPU and compares it with this.
+ */
+export function kmsPatternPixel(frame: number, x: number, y: number, width: number, height: number): number {
+  const bars = [0xffffff, 0xffff00, 0x00ffff, 0x00ff00, 0xff00ff, 0xff0000, 0x0000ff, 0x000000];
+  if (x < 4 || y < 4 || x >= width - 4 || y >= height - 4) return frame ? 0xff8000 : 0x0080ff;
+  if (y < Math.floor((height * 3) / 4)) return bars[(Math.floor((x * 8) / width) + frame) & 7];
+  const ramp = Math.floor((x * 255) / width);
+  return (frame ? (ramp << 8) | 0x200020 : (ramp << 16) | 0x002020) >>> 0;
+}
+
+/** How a read-back frame compares with the program's pattern. */
+export interface PatternCheck {
+  /** Pixels that differ (RGB; alpha ignored). */
+  mismatches: number;
+  /** The first differing pixel, or null. */
+  first: { x: number; y: number; got: number; want: number } | null;
+}
+
+/** Compares RGBA8 pixels (rows top to bottom) with frame `frame` of the pattern. */
+export function checkKmsPattern(rgba: Uint8Array, width: number, height: number, frame: number): PatternCheck {
+  let mismatches = 0;
+  let first: PatternCheck['first'] = null;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      const got = ((rgba[i] << 16) | (rgba[i + 1] << 8) | rgba[i + 2]) >>> 0;
+      const want = kmsPatternPixel(frame, x, y, width, height);
+      if (got !== want) {
+        mismatches++;
+        if (first === null) first = { x, y, got, want };
+      }
+    }
+  }
+  return { mismatches, first };
 }
