@@ -9,6 +9,7 @@ import t, { type Test } from 'tap';
 import { Harness } from '../lib/harness/index.js';
 import type { Vgpu } from '../lib/mediator/vgpu.js';
 import { VGPU_MMIO_HANDLERS, VGPU_REGISTERS } from '../lib/mediator/vgpu.js';
+import { auxXfer as fixtureAuxXfer, type AuxResult } from './display-fixture.js';
 import {
   AuxChannel, AuxCtl, DBits, DdcBus, DREG, Gmbus, GmbusController, Gpio, Port, VirtualDpcd, TRANS, buildEdid, cvtReducedBlanking, decodeDetailedTiming, ddiBufCtl, dpAuxChCtl,
   dpTpCtl, dpTpStatus, edidChecksumValid, hTotal, monitorMode, pipeconf, refreshHz, transcoderBase, vTotal, type DisplayMode,
@@ -33,34 +34,10 @@ function pollOnce(t: Test, v: Vgpu, o: number, cond: (x: number) => boolean, wha
   return x;
 }
 
-/** i915 `skl_get_aux_send_ctl` for `sendBytes`, as `intel_dp_aux_xfer` writes it (with the AUX interrupt). */
-function auxSendCtl(sendBytes: number): number {
-  return (AuxCtl.SEND_BUSY | AuxCtl.DONE | AuxCtl.INTERRUPT | AuxCtl.TIME_OUT_ERROR | (3 << 26) | AuxCtl.RECEIVE_ERROR
-    | (sendBytes << 20) | ((32 - 1) << 5) | (32 - 1)) >>> 0;
-}
-
-interface AuxResult { status: number; reply: number[] }
-
-/** One `intel_dp_aux_xfer`: load DATA1..5 (big-endian), send, wait done, clear status, unload the reply. */
+/** One `intel_dp_aux_xfer` (test/display-fixture.ts), checking first that the channel is idle. */
 function auxXfer(t: Test, v: Vgpu, ch: number, send: number[]): AuxResult {
-  const ctl = dpAuxChCtl(ch);
-  t.equal(rd(v, ctl) & AuxCtl.SEND_BUSY, 0, 'no AUX activity before the transfer');
-  for (let i = 0; i < send.length; i += 4) {
-    let w = 0;
-    for (let k = 0; k < 4; k++) w |= (send[i + k] ?? 0) << (24 - 8 * k);
-    wr(v, ctl + 4 + i, w);
-  }
-  wr(v, ctl, auxSendCtl(send.length));
-  const status = rd(v, ctl);
-  if ((status & AuxCtl.SEND_BUSY) !== 0) t.fail('AUX still busy at the first poll: i915 would wait 10 ms');
-  wr(v, ctl, status | AuxCtl.DONE | AuxCtl.TIME_OUT_ERROR | AuxCtl.RECEIVE_ERROR);
-  const n = (status & AuxCtl.MESSAGE_SIZE_MASK) >>> 20;
-  const reply: number[] = [];
-  for (let i = 0; i < n; i += 4) {
-    const w = rd(v, ctl + 4 + i);
-    for (let k = 0; k < 4 && i + k < n; k++) reply.push((w >>> (24 - 8 * k)) & 0xff);
-  }
-  return { status, reply };
+  t.equal(rd(v, dpAuxChCtl(ch)) & AuxCtl.SEND_BUSY, 0, 'no AUX activity before the transfer');
+  return fixtureAuxXfer(v, ch, send);
 }
 
 /** drm `drm_dp_dpcd_read` through `intel_dp_aux_transfer`: native read of `len` bytes at `addr`. */
