@@ -28,15 +28,15 @@ function recordVblanks(hs: Harness, g: TestGuest, pipes: readonly number[]): num
 
 /**
  * Check pipe `pipe` over the 10 s from `t0`: the frame counter moved by the mode's refresh × 10 s
- * (within one frame: a window counts whole frames) and the rate from the interrupts' times (frames
- * between the first and last vblank of the window over the time between them) is the mode's
- * within 0.1%.
+ * within one frame (a window counts whole frames: 0.1% of 300 frames would be 0.3 of one, so the
+ * count alone cannot say 0.1% for a 30 Hz mode), every vblank reached the guest's handler, and
+ * the rate from the interrupts' times (frames between the window's first and last vblank over
+ * the time between them) is the mode's within 0.1%.
  */
 function checkRate(t: Test, g: TestGuest, pipe: number, hz: number, f0: number, times: number[], t0: number, what: string): void {
   const frames = rd(g, VREG.frmcount(pipe)) - f0;
   const expect = 10 * hz;
   t.ok(Math.abs(frames - expect) < 1, `${what}: ${frames} frames in 10 s, ${expect.toFixed(3)} expected`);
-  t.ok(Math.abs(frames - expect) / expect <= 0.001 || Math.abs(frames - expect) < 1, `${what}: count within 0.1% (or the one frame a window quantises)`);
   const w = times.filter((x) => x > t0 && x <= t0 + TEN_S);
   t.equal(w.length, frames, `${what}: the guest took every vblank interrupt`);
   const measured = ((w.length - 1) * 1e9) / (w[w.length - 1] - w[0]);
@@ -60,11 +60,11 @@ for (const { name, spec, port } of MODES) {
     t.equal(s.monitor.port, Port[port], `lit on port ${port}`);
     t.equal((rd(g, transcoderBase(0) + TRANS.DDI_FUNC_CTL) >>> 28) & 7, Port[port], `transcoder A drives DDI ${port}`);
     const hz = refreshHz(s.mode);
-    const vb = g.vgpu.display.vblank!;
-    t.ok(Math.abs(vb.refreshOf(0) / 1000 - hz) / hz < 0.001, `pipe A at ${vb.refreshOf(0)} mHz from its timings (${hz.toFixed(4)} Hz)`);
     const t0 = hs.now, f0 = rd(g, VREG.frmcount(0));
     hs.run(TEN_S);
     checkRate(t, g, 0, hz, f0, times[0], t0, name);
+    const vb = g.vgpu.display.vblank!;
+    t.ok(Math.abs(vb.refreshOf(0) / 1000 - hz) / hz < 0.001, `pipe A at ${vb.refreshOf(0)} mHz from its timings (${hz.toFixed(4)} Hz)`);
   });
 }
 
@@ -96,9 +96,7 @@ t.test('three pipes at three rates at once: each ticks at its own transcoder\'s 
     t.equal((rd(g, transcoderBase(pipe) + TRANS.DDI_FUNC_CTL) >>> 28) & 7, port, `transcoder ${'ABC'[pipe]} drives DDI ${PORT_LETTER[port]}`);
   }
   const vb = g.vgpu.display.vblank!;
-  for (const { pipe } of LAYOUT) t.ok(Math.abs(vb.refreshOf(pipe) / 1000 - hz[pipe]) / hz[pipe] < 0.001, `pipe ${'ABC'[pipe]} at ${vb.refreshOf(pipe)} mHz`);
   t.equal(clock.pending, before + 1, 'three pipes, one event on the clock (the earliest next vblank)');
-  t.equal(vb.nextVblankAt, Math.min(vb.pipeNextVblankAt(0), vb.pipeNextVblankAt(1), vb.pipeNextVblankAt(2)));
   const t0 = hs.now, f0 = [0, 1, 2].map((p) => rd(g, VREG.frmcount(p)));
   const ticks0 = vb.counters.ticks;
   hs.run(TEN_S);
@@ -106,6 +104,8 @@ t.test('three pipes at three rates at once: each ticks at its own transcoder\'s 
   const frames = [0, 1, 2].map((p) => rd(g, VREG.frmcount(p)) - f0[p]);
   t.ok(vb.counters.ticks - ticks0 <= frames[0] + frames[1] + frames[2], 'no tick without a vblank due');
   t.equal(clock.pending, before + 1, 'still one event');
+  for (const { pipe } of LAYOUT) t.ok(Math.abs(vb.refreshOf(pipe) / 1000 - hz[pipe]) / hz[pipe] < 0.001, `pipe ${'ABC'[pipe]} at ${vb.refreshOf(pipe)} mHz`);
+  t.equal(vb.nextVblankAt, Math.min(vb.pipeNextVblankAt(0), vb.pipeNextVblankAt(1), vb.pipeNextVblankAt(2)), 'the event is the earliest pipe\'s next vblank');
 });
 
 t.test('disabling one pipe keeps the others ticking at their rates; re-enabling it brings its vblanks back', async (t) => {
@@ -116,7 +116,6 @@ t.test('disabling one pipe keeps the others ticking at their rates; re-enabling 
   wr(g, pipeconf(1), rd(g, pipeconf(1)) & ~DBits.PIPECONF_ENABLE);
   t.equal(rd(g, pipeconf(1)) & DBits.PIPECONF_STATE_ENABLE, 0, 'pipe B reports disabled');
   const vb = g.vgpu.display.vblank!;
-  t.equal(vb.pipeNextVblankAt(1), -1, 'pipe B has no next vblank');
   const t0 = hs.now, f0 = [0, 1, 2].map((p) => rd(g, VREG.frmcount(p)));
   hs.run(TEN_S);
   t.equal(rd(g, VREG.frmcount(1)), f0[1], 'pipe B: no frame counted');
@@ -127,14 +126,12 @@ t.test('disabling one pipe keeps the others ticking at their rates; re-enabling 
   const t1 = hs.now, f1 = [0, 1, 2].map((p) => rd(g, VREG.frmcount(p)));
   hs.run(TEN_S);
   for (const p of [0, 1, 2]) checkRate(t, g, p, hz[p], f1[p], times[p], t1, `pipe ${'ABC'[p]} after B is back`);
-  // Every pipe off: nothing on the clock.
-  const clock = hs.mediator.device.clock;
+  // Every pipe off: the timer stops.
   for (const p of [0, 1, 2]) wr(g, pipeconf(p), 0);
   t.notOk(vb.running, 'no pipe left: no timer');
   const ticks = vb.counters.ticks;
   hs.run(1e9);
   t.equal(vb.counters.ticks, ticks, 'no tick after the last disable');
-  t.ok(clock.pending >= 0);
 });
 
 t.test('reset, failsafe and destroy with three lit pipes leave no vblank event on the clock', async (t) => {
