@@ -22,18 +22,26 @@
  * are what completes them.
  *
  * Differences from GVT-g, each deliberate:
- * - the timer runs while **any** pipe is enabled (GVT-g stops it at any PIPECONF disable, so
- *   disabling pipe B stops pipe A's vblanks too) and is synchronised with the registers at
+ * - **vblanks per pipe**: each enabled pipe ticks at the refresh rate of its own transcoder
+ *   (`updateRefreshRate(pipe)`: ports B, C and D), where GVT-g's one timer ticks every pipe at
+ *   transcoder A's rate (ports B and D only), so a second monitor at 30 Hz, or one on port C, got
+ *   60 Hz vblanks; vblank k of a pipe falls at its start + floor(k · 10^12 / rate) ns (no
+ *   rounding drift). One clock event serves the vGPU, at the earliest next vblank of its pipes
+ *   (see `schedule`);
+ * - vblanks run while a pipe is enabled (GVT-g stops its timer at any PIPECONF disable, so
+ *   disabling pipe B stops pipe A's vblanks too) and are synchronised with the registers at
  *   creation and reset (a vGPU whose boot state has a lit pipe gets vblanks without a PIPECONF
  *   write);
- * - the refresh rate is kept within 1..240 Hz (a guest's link M/N cannot make the timer fire
- *   every nanosecond), else the previous rate stays;
+ * - a refresh rate is kept within 1..240 Hz (a guest's link M/N cannot make the timer fire
+ *   every nanosecond), else the pipe's previous rate stays;
  * - the planes each pipe has flip (1..3 on pipes A and B, 1..2 on C: `planesOf`) (GVT-g handles the primary plane and sprite 0 on Skylake);
  * - a synchronous flip on a dark pipe gets no flip done at all (GVT-g pends it; its next tick
  *   drops it, or delivers it after a later enable when its timer was stopped).
  *
  * Time is the device's `SimClock`: never wall time. A vGPU with no enabled pipe has no event on
- * the clock; `stop()` (vGPU destroy, failsafe, reset) cancels the pending one.
+ * the clock, one with any number of enabled pipes has one; `stop()` (vGPU destroy, failsafe,
+ * reset) cancels it. The tick reads and writes typed arrays only and re-arms the event that ran
+ * (`SimClock.rearm`): it allocates nothing.
  */
 import createDebug from 'debug';
 import type { ClockEvent, SimClock } from '../clock.js';
@@ -402,7 +410,7 @@ export class VblankEmulator {
    * no later is kept (an early event finds no pipe due and re-arms): a guest's PIPECONF writes
    * cannot pile cancelled events on the clock faster than its vblanks come.
    */
-  private schedule(): void {
+  private schedule(ran: ClockEvent | null = null): void {
     const next = this.pipes.next;
     let at = -1;
     for (let p = 0; p < PIPES; p++) if (next[p] >= 0 && (at < 0 || next[p] < at)) at = next[p];
@@ -414,7 +422,8 @@ export class VblankEmulator {
       if (this.event.time <= at) return;
       this.event.cancelled = true;
     }
-    this.event = this.host.clock.at(at, this.tickFn);
+    // From the tick, the event that just ran is re-armed (`SimClock.rearm`): no allocation.
+    this.event = ran !== null ? this.host.clock.rearm(ran, at) : this.host.clock.at(at, this.tickFn);
   }
 
   /**
@@ -425,7 +434,8 @@ export class VblankEmulator {
    * update and the event for the earliest next vblank.
    */
   private tick(): void {
-    const at = this.event === null ? this.host.clock.now : this.event.time;
+    const ran = this.event;
+    const at = ran === null ? this.host.clock.now : ran.time;
     this.event = null;
     this.counters.ticks++;
     const regs = this.regs, next = this.pipes.next;
@@ -449,7 +459,7 @@ export class VblankEmulator {
       this.advancePipe(pipe);
     }
     if (raised) this.host.updateIrq();
-    this.schedule();
+    this.schedule(ran);
   }
 
   /** Set `bits` in pipe `pipe`'s DE IIR where its IMR lets them through (GVT-g `propagate_event`). */
