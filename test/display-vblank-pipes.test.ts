@@ -153,3 +153,27 @@ t.test('reset, failsafe and destroy with three lit pipes leave no vblank event o
   hs.run(0);
   t.notOk(v.display.vblank!.running, 'destroy: stopped');
 });
+
+t.test('a synchronous flip completes at its own pipe\'s vblank, not at another pipe\'s', async (t) => {
+  const hs = new Harness();
+  const { g } = lightThree(hs);
+  const vb = g.vgpu.display.vblank!;
+  hs.run(1e9); // the modesets' own flips complete
+  // Run until pipe A's next vblank comes strictly before pipe B's (60 Hz against 30 Hz: soon).
+  while (!(vb.pipeNextVblankAt(0) < vb.pipeNextVblankAt(1))) hs.run(vb.nextVblankAt - hs.now);
+  const surf = g.driver.display.liveSurface(1);
+  const done0 = vb.counters.flipsDone, fb0 = g.driver.display.counters.flipsDone;
+  g.driver.display.flip(1, surf); // skl_program_plane_arm on pipe B: PLANE_SURF, synchronous
+  t.not(vb.pendingFlipDone[1], 0, 'pipe B has a flip done pending');
+  const fa = rd(g, VREG.frmcount(0)), fbFrames = rd(g, VREG.frmcount(1));
+  hs.run(vb.pipeNextVblankAt(0) - hs.now);
+  t.equal(rd(g, VREG.frmcount(0)), fa + 1, 'pipe A had its vblank');
+  t.equal(rd(g, VREG.frmcount(1)), fbFrames, 'pipe B did not');
+  t.not(vb.pendingFlipDone[1], 0, 'pipe B\'s flip done still pending');
+  t.equal(vb.counters.flipsDone, done0, 'not delivered at pipe A\'s vblank');
+  hs.run(vb.pipeNextVblankAt(1) - hs.now);
+  t.equal(rd(g, VREG.frmcount(1)), fbFrames + 1, 'pipe B\'s vblank');
+  t.equal(vb.pendingFlipDone[1], 0, 'delivered');
+  t.equal(vb.counters.flipsDone, done0 + 1, 'one flip done');
+  t.equal(g.driver.display.counters.flipsDone, fb0 + 1, 'the guest\'s handler took it');
+});
