@@ -351,7 +351,7 @@ export class VblankEmulator {
    * its own transcoder set one). A rate that cannot be computed or falls outside
    * `MIN_REFRESH_MHZ..MAX_REFRESH_MHZ` leaves the previous one. Returns whether the rate changed.
    */
-  updateRefreshRate(pipe: number): boolean {
+  private updateRefreshRate(pipe: number): boolean {
     const regs = this.regs, tb = transcoderBase(pipe);
     if ((regs.peek(pipeconf(pipe)) & DBits.PIPECONF_ENABLE) === 0) return false;
     const port = (regs.peek(tb + TRANS.DDI_FUNC_CTL) >>> VBits.TRANS_DDI_PORT_SHIFT) & 7;
