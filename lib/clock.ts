@@ -19,6 +19,8 @@ export class SimClock {
   now = 0;
   private heap: ClockEvent[] = [];
   private seq = 0;
+  /** The event whose callback runs now (`rearm`), else null. */
+  private current: ClockEvent | null = null;
   /** Events run since creation. */
   eventsRun = 0;
 
@@ -31,6 +33,22 @@ export class SimClock {
   /** Schedule `fn` at absolute time `timeNs` (not before now). */
   at(timeNs: number, fn: () => void): ClockEvent {
     const ev: ClockEvent = { time: Math.max(timeNs, this.now), seq: this.seq++, cancelled: false, fn };
+    this.push(ev);
+    return ev;
+  }
+
+  /**
+   * Schedule `ev`, the event running now (called from its own callback), again at `timeNs` (not
+   * before now): the same object with a new time and sequence number, so a periodic timer re-arms
+   * without allocating. Any other event throws (one still queued would be in the heap twice).
+   */
+  rearm(ev: ClockEvent, timeNs: number): ClockEvent {
+    if (ev !== this.current) throw new RangeError('rearm: only the running event can be re-armed');
+    const e = ev as { time: number; seq: number; cancelled: boolean };
+    e.time = Math.max(timeNs, this.now);
+    e.seq = this.seq++;
+    e.cancelled = false;
+    this.current = null;
     this.push(ev);
     return ev;
   }
@@ -55,7 +73,12 @@ export class SimClock {
     if (!ev) return false;
     this.now = ev.time;
     this.eventsRun++;
-    ev.fn();
+    this.current = ev;
+    try {
+      ev.fn();
+    } finally {
+      this.current = null;
+    }
     return true;
   }
 

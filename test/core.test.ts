@@ -35,6 +35,26 @@ t.test('SimClock runUntil stops at the bound', async (t) => {
   t.equal(c.pending, 5);
 });
 
+t.test('SimClock rearm: the running event runs again at its new time, the same object; any other event is refused', async (t) => {
+  const c = new SimClock();
+  const seen: number[] = [];
+  let ev: ReturnType<SimClock['at']> | null = null;
+  const fn = (): void => {
+    seen.push(c.now);
+    if (seen.length < 4) {
+      const again = c.rearm(ev!, c.now + 10);
+      t.equal(again, ev, 'the same event object');
+    }
+  };
+  ev = c.at(5, fn);
+  const other = c.at(100, () => seen.push(-c.now));
+  t.throws(() => c.rearm(other, 200), RangeError, 'a queued event cannot be re-armed');
+  t.throws(() => c.rearm(ev!, 200), RangeError, 'nor one outside its callback');
+  c.runUntilIdle();
+  t.same(seen, [5, 15, 25, 35, -100], 'at 5, then every 10 ns, in order with the other event');
+  t.equal(c.pending, 0);
+});
+
 t.test('Rng is deterministic per seed', async (t) => {
   const a = new Rng(42), b = new Rng(42), c = new Rng(43);
   const sa = Array.from({ length: 8 }, () => a.nextU32());

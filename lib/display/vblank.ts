@@ -22,18 +22,26 @@
  * are what completes them.
  *
  * Differences from GVT-g, each deliberate:
- * - the timer runs while **any** pipe is enabled (GVT-g stops it at any PIPECONF disable, so
- *   disabling pipe B stops pipe A's vblanks too) and is synchronised with the registers at
+ * - **vblanks per pipe**: each enabled pipe ticks at the refresh rate of its own transcoder
+ *   (`updateRefreshRate(pipe)`: ports B, C and D), where GVT-g's one timer ticks every pipe at
+ *   transcoder A's rate (ports B and D only), so a second monitor at 30 Hz, or one on port C, got
+ *   60 Hz vblanks; vblank k of a pipe falls at its start + floor(k · 10^12 / rate) ns (no
+ *   rounding drift). One clock event serves the vGPU, at the earliest next vblank of its pipes
+ *   (see `schedule`);
+ * - vblanks run while a pipe is enabled (GVT-g stops its timer at any PIPECONF disable, so
+ *   disabling pipe B stops pipe A's vblanks too) and are synchronised with the registers at
  *   creation and reset (a vGPU whose boot state has a lit pipe gets vblanks without a PIPECONF
  *   write);
- * - the refresh rate is kept within 1..240 Hz (a guest's link M/N cannot make the timer fire
- *   every nanosecond), else the previous rate stays;
+ * - a refresh rate is kept within 1..240 Hz (a guest's link M/N cannot make the timer fire
+ *   every nanosecond), else the pipe's previous rate stays;
  * - the planes each pipe has flip (1..3 on pipes A and B, 1..2 on C: `planesOf`) (GVT-g handles the primary plane and sprite 0 on Skylake);
  * - a synchronous flip on a dark pipe gets no flip done at all (GVT-g pends it; its next tick
  *   drops it, or delivers it after a later enable when its timer was stopped).
  *
  * Time is the device's `SimClock`: never wall time. A vGPU with no enabled pipe has no event on
- * the clock; `stop()` (vGPU destroy, failsafe, reset) cancels the pending one.
+ * the clock, one with any number of enabled pipes has one; `stop()` (vGPU destroy, failsafe,
+ * reset) cancels it. The tick reads and writes typed arrays only and re-arms the event that ran
+ * (`SimClock.rearm`): it allocates nothing.
  */
 import createDebug from 'debug';
 import type { ClockEvent, SimClock } from '../clock.js';
@@ -137,14 +145,33 @@ export interface VblankHost {
   readonly label: string;
 }
 
-/** The vblank timer and flip state of one vGPU's display. */
+/** Per-pipe state of the vblank timer, `PIPES` entries each (typed arrays: the tick allocates nothing). */
+interface PipeTimes {
+  /** Refresh rate (mHz) of each pipe: its transcoder's, else the previous one, else 60 Hz. */
+  readonly rate: Uint32Array;
+  /** Time (ns) of each pipe's next vblank, -1 while the pipe has no vblanks. */
+  readonly next: Float64Array;
+  /** Whole ns of a period (floor(10^12 / rate)), its remainder (10^12 mod rate) and the remainder accumulated so far. */
+  readonly whole: Float64Array;
+  readonly rem: Float64Array;
+  readonly acc: Float64Array;
+}
+
+/**
+ * The vblank timers and flip state of one vGPU's display: one vblank per enabled pipe at the
+ * refresh rate of the transcoder feeding it, on one clock event (the earliest next vblank).
+ */
 export class VblankEmulator {
   readonly counters: VblankCounters = { ticks: 0, vblanks: 0, flips: 0, flipsDone: 0, commandFlips: 0, flipsDropped: 0 };
-  /** Refresh rate (mHz, GVT-g's `vrefresh_k`) and timer period (ns). */
-  refreshMilliHz = DEFAULT_REFRESH_MHZ;
-  periodNs = periodOf(DEFAULT_REFRESH_MHZ);
-  /** Flip-done bits waiting for the next vblank, per pipe (GVT-g `flip_done_event[pipe]`). */
+  /** Flip-done bits waiting for the pipe's next vblank (GVT-g `flip_done_event[pipe]`). */
   readonly pendingFlipDone = new Uint32Array(PIPES);
+  private readonly pipes: PipeTimes = {
+    rate: new Uint32Array(PIPES).fill(DEFAULT_REFRESH_MHZ),
+    next: new Float64Array(PIPES).fill(-1),
+    whole: new Float64Array(PIPES),
+    rem: new Float64Array(PIPES),
+    acc: new Float64Array(PIPES),
+  };
   private event: ClockEvent | null = null;
   private readonly tickFn: () => void;
 
@@ -152,14 +179,39 @@ export class VblankEmulator {
     this.tickFn = () => this.tick();
   }
 
-  /** True while the timer has an event on the clock. */
+  /** True while the timer has an event on the clock (some pipe has vblanks). */
   get running(): boolean {
     return this.event !== null;
   }
 
-  /** Time of the next vblank (ns), or -1 when the timer is stopped. */
+  /** Time of the next vblank of any pipe (ns), or -1 when the timer is stopped. */
   get nextVblankAt(): number {
     return this.event === null ? -1 : this.event.time;
+  }
+
+  /** Pipe A's refresh rate (mHz; GVT-g's `vrefresh_k`, transcoder A's). See `refreshOf`. */
+  get refreshMilliHz(): number {
+    return this.pipes.rate[0];
+  }
+
+  /** Pipe A's vblank period (ns, rounded). See `periodOfPipe`. */
+  get periodNs(): number {
+    return periodOf(this.pipes.rate[0]);
+  }
+
+  /** The refresh rate (mHz) pipe `pipe` ticks at (or last ticked at; 60 Hz before its first enable). */
+  refreshOf(pipe: number): number {
+    return this.pipes.rate[pipe];
+  }
+
+  /** Pipe `pipe`'s mean vblank period (ns, rounded); its vblanks fall on whole ns within 1 ns of the exact period's multiples. */
+  periodOfPipe(pipe: number): number {
+    return periodOf(this.pipes.rate[pipe]);
+  }
+
+  /** Time (ns) of pipe `pipe`'s next vblank, or -1 when it has none. */
+  pipeNextVblankAt(pipe: number): number {
+    return this.pipes.next[pipe];
   }
 
   /**
@@ -169,12 +221,17 @@ export class VblankEmulator {
   pipeEnabled(pipe: number): boolean {
     const regs = this.regs;
     if ((regs.peek(pipeconf(pipe)) & DBits.PIPECONF_ENABLE) !== 0) return true;
-    if ((regs.peek(DREG.PIPECONF_EDP) & DBits.PIPECONF_ENABLE) === 0) return false;
+    return this.edpPipe() === pipe;
+  }
+
+  /** The pipe the enabled EDP transcoder feeds (TRANS_DDI_FUNC_CTL_EDP input select), or -1. */
+  private edpPipe(): number {
+    const regs = this.regs;
+    if ((regs.peek(DREG.PIPECONF_EDP) & DBits.PIPECONF_ENABLE) === 0) return -1;
     const func = regs.peek(DREG.TRANS_DDI_FUNC_CTL_EDP);
-    if ((func & DBits.TRANS_DDI_FUNC_ENABLE) === 0) return false;
+    if ((func & DBits.TRANS_DDI_FUNC_ENABLE) === 0) return -1;
     const input = (func >>> VBits.TRANS_DDI_EDP_INPUT_SHIFT) & 7;
-    const edpPipe = input === 0 || input === 4 ? 0 : input === 5 ? 1 : input === 6 ? 2 : -1;
-    return edpPipe === pipe;
+    return input === 0 || input === 4 ? 0 : input === 5 ? 1 : input === 6 ? 2 : -1;
   }
 
   /** Some pipe is enabled. */
@@ -184,36 +241,43 @@ export class VblankEmulator {
   }
 
   /**
-   * A PIPECONF write (pipe A..C or EDP) changed the pipes (GVT-g `pipeconf_mmio_write`): an enable
-   * updates the refresh rate and starts the timer (restarting it when the rate changed); a
-   * disable drops the flip dones pending on dark pipes, and when no pipe is left enabled the timer
-   * stops.
+   * A PIPECONF write (pipe A..C or EDP) changed the pipes (GVT-g `pipeconf_mmio_write`). Every
+   * pipe is matched with the registers: a pipe now enabled and without vblanks gets them from
+   * now at its transcoder's rate; on an enable write, an enabled pipe whose rate changed restarts
+   * from now at the new rate (GVT-g `vgpu_update_refresh_rate` then restarting its timer), one
+   * whose rate did not keeps its phase; a pipe now dark loses its vblanks and its pending flip
+   * dones (GVT-g drops them at its next tick). The clock event follows the earliest vblank.
    */
   pipeconfWritten(enabled: boolean): void {
-    if (enabled) {
-      const changed = this.updateRefreshRate();
-      if (this.event !== null && !changed) return;
-      this.stop();
-      this.start();
-    } else {
-      // A dark pipe's pending flip done is dropped (GVT-g drops it at the next tick).
-      for (let p = 0; p < PIPES; p++) if (!this.pipeEnabled(p)) this.pendingFlipDone[p] = 0;
-      if (!this.anyPipeEnabled()) this.stop();
+    const now = this.host.clock.now, next = this.pipes.next;
+    for (let p = 0; p < PIPES; p++) {
+      if (this.pipeEnabled(p)) {
+        const changed = enabled && this.updateRefreshRate(p);
+        if (next[p] < 0 || changed) this.armPipe(p, now);
+      } else {
+        next[p] = -1;
+        this.pendingFlipDone[p] = 0;
+      }
     }
+    this.schedule();
   }
 
-  /** Start or stop the timer to match the registers (vGPU creation and reset). */
+  /** Start or stop each pipe's vblanks to match the registers (vGPU creation and reset). */
   sync(): void {
     this.stop();
     this.pendingFlipDone.fill(0);
-    if (this.anyPipeEnabled()) {
-      this.updateRefreshRate();
-      this.start();
+    const now = this.host.clock.now;
+    for (let p = 0; p < PIPES; p++) {
+      if (!this.pipeEnabled(p)) continue;
+      this.updateRefreshRate(p);
+      this.armPipe(p, now);
     }
+    this.schedule();
   }
 
-  /** Cancel the pending tick (vGPU destroy, failsafe, reset): nothing of this display stays on the clock. */
+  /** Cancel the pending tick and every pipe's vblanks (vGPU destroy, failsafe, reset): nothing of this display stays on the clock. */
   stop(): void {
+    this.pipes.next.fill(-1);
     if (this.event === null) return;
     this.event.cancelled = true;
     this.event = null;
@@ -279,30 +343,32 @@ export class VblankEmulator {
   }
 
   /**
-   * GVT-g `vgpu_update_refresh_rate`: transcoder A's refresh from its DP port's link clock
-   * (`skl_vgpu_get_dp_bitrate`: the DPLL DPLL_CTRL2 selects for the port, its DPLL_CTRL1 link
-   * rate), link M/N and total size. Ports B and D only (GVT-g's); a rate that cannot be computed
-   * or falls outside `MIN_REFRESH_MHZ..MAX_REFRESH_MHZ` leaves the previous one. Returns whether
-   * the rate changed.
+   * GVT-g `vgpu_update_refresh_rate`, per pipe: the refresh rate of the transcoder feeding `pipe`
+   * (transcoder = pipe on Skylake) from the DP port clock of its port (TRANS_DDI_FUNC_CTL port
+   * select; `skl_vgpu_get_dp_bitrate`: the DPLL that DPLL_CTRL2 selects for the port, that DPLL's
+   * DPLL_CTRL1 link rate), its PIPE_LINK_M1/N1 and its total size. Ports B, C and D (GVT-g: B and
+   * D, transcoder A only). A pipe fed by the EDP transcoder alone keeps its rate (60 Hz unless
+   * its own transcoder set one). A rate that cannot be computed or falls outside
+   * `MIN_REFRESH_MHZ..MAX_REFRESH_MHZ` leaves the previous one. Returns whether the rate changed.
    */
-  updateRefreshRate(): boolean {
-    const regs = this.regs, ta = transcoderBase(0);
-    const port = (regs.peek(ta + TRANS.DDI_FUNC_CTL) >>> VBits.TRANS_DDI_PORT_SHIFT) & 7;
-    if (port !== Port.B && port !== Port.D) return false;
+  private updateRefreshRate(pipe: number): boolean {
+    const regs = this.regs, tb = transcoderBase(pipe);
+    if ((regs.peek(pipeconf(pipe)) & DBits.PIPECONF_ENABLE) === 0) return false;
+    const port = (regs.peek(tb + TRANS.DDI_FUNC_CTL) >>> VBits.TRANS_DDI_PORT_SHIFT) & 7;
+    if (port !== Port.B && port !== Port.C && port !== Port.D) return false;
     const ctrl2 = regs.peek(DREG.DPLL_CTRL2);
     if ((ctrl2 & DBits.dpllCtrl2ClkOff(port)) !== 0 || (ctrl2 & DBits.dpllCtrl2SelOverride(port)) === 0) return false;
     const dpll = (ctrl2 >>> VBits.DPLL_CTRL2_CLK_SEL_SHIFT(port)) & 3;
     const dpBr = SKL_LINK_RATE_KHZ[(regs.peek(DREG.DPLL_CTRL1) >>> VBits.DPLL_CTRL1_LINK_RATE_SHIFT(dpll)) & 7];
-    const linkM = regs.peek(ta + TRANS.LINK_M1) & 0xffffff, linkN = regs.peek(ta + TRANS.LINK_N1) & 0xffffff;
-    const htotal = regs.peek(ta + TRANS.HTOTAL) >>> 16, vtotal = regs.peek(ta + TRANS.VTOTAL) >>> 16;
+    const linkM = regs.peek(tb + TRANS.LINK_M1) & 0xffffff, linkN = regs.peek(tb + TRANS.LINK_N1) & 0xffffff;
+    const htotal = regs.peek(tb + TRANS.HTOTAL) >>> 16, vtotal = regs.peek(tb + TRANS.VTOTAL) >>> 16;
     if (dpBr === 0 || linkN === 0 || htotal === 0 || vtotal === 0) return false;
     // pixel clock (Hz) = link clock (kHz) · M / N · 1000; rate (mHz) = pixel clock · 1000 / (h · v).
     const pixelHz = Math.floor((linkM * dpBr) / linkN) * 1000;
     const rate = Math.round((pixelHz * 1000) / ((htotal + 1) * (vtotal + 1)));
-    if (!(rate >= MIN_REFRESH_MHZ && rate <= MAX_REFRESH_MHZ) || rate === this.refreshMilliHz) return false;
-    this.refreshMilliHz = rate;
-    this.periodNs = periodOf(rate);
-    if (log.enabled) log('%s: refresh rate %d mHz (period %d ns)', this.host.label, rate, this.periodNs);
+    if (!(rate >= MIN_REFRESH_MHZ && rate <= MAX_REFRESH_MHZ) || rate === this.pipes.rate[pipe]) return false;
+    this.pipes.rate[pipe] = rate;
+    if (log.enabled) log('%s: pipe %s refresh rate %d mHz (period %d ns)', this.host.label, 'ABC'[pipe], rate, periodOf(rate));
     return true;
   }
 
@@ -310,41 +376,90 @@ export class VblankEmulator {
   reset(): void {
     this.stop();
     this.pendingFlipDone.fill(0);
-    this.refreshMilliHz = DEFAULT_REFRESH_MHZ;
-    this.periodNs = periodOf(DEFAULT_REFRESH_MHZ);
+    this.pipes.rate.fill(DEFAULT_REFRESH_MHZ);
   }
 
-  private start(): void {
-    this.event = this.host.clock.schedule(this.periodNs, this.tickFn);
-    if (log.enabled) log('%s: vblank timer started, period %d ns', this.host.label, this.periodNs);
+  /**
+   * Pipe `pipe`'s vblanks start at `from`: vblank k falls at `from` + floor(k · 10^12 / rate) ns,
+   * kept by whole-ns steps plus an accumulated remainder (a fixed period, no drift and no
+   * rounding error: 600 vblanks in 10 s at 60 Hz, where a rounded 16 666 667 ns period gives 599).
+   */
+  private armPipe(pipe: number, from: number): void {
+    const t = this.pipes, rate = t.rate[pipe];
+    t.whole[pipe] = Math.floor(1e12 / rate);
+    t.rem[pipe] = 1e12 - t.whole[pipe] * rate;
+    t.acc[pipe] = 0;
+    t.next[pipe] = from;
+    this.advancePipe(pipe);
   }
 
-  /** One timer tick (GVT-g `intel_vgpu_emulate_vblank`); re-arms at a fixed period from this tick. */
+  /** Move pipe `pipe`'s next vblank one period on (`hrtimer_add_expires_ns`, with the remainder carried). */
+  private advancePipe(pipe: number): void {
+    const t = this.pipes;
+    let step = t.whole[pipe], acc = t.acc[pipe] + t.rem[pipe];
+    if (acc >= t.rate[pipe]) {
+      acc -= t.rate[pipe];
+      step++;
+    }
+    t.acc[pipe] = acc;
+    t.next[pipe] += step;
+  }
+
+  /**
+   * The clock event at the earliest next vblank of any pipe, or none. A pending event already due
+   * no later is kept (an early event finds no pipe due and re-arms): a guest's PIPECONF writes
+   * cannot pile cancelled events on the clock faster than its vblanks come.
+   */
+  private schedule(ran: ClockEvent | null = null): void {
+    const next = this.pipes.next;
+    let at = -1;
+    for (let p = 0; p < PIPES; p++) if (next[p] >= 0 && (at < 0 || next[p] < at)) at = next[p];
+    if (at < 0) {
+      this.stop();
+      return;
+    }
+    if (this.event !== null) {
+      if (this.event.time <= at) return;
+      this.event.cancelled = true;
+    }
+    // From the tick, the event that just ran is re-armed (`SimClock.rearm`): no allocation.
+    this.event = ran !== null ? this.host.clock.rearm(ran, at) : this.host.clock.at(at, this.tickFn);
+  }
+
+  /**
+   * One timer event (GVT-g `intel_vgpu_emulate_vblank` → `emulate_vblank_on_pipe`), for each pipe
+   * whose vblank is due: its pending flip dones are raised, its frame counter counts one and its
+   * vblank event is raised, and its next vblank is one period on; a pipe found dark (its EDP input
+   * moved without a PIPECONF write) loses its vblanks and pending flip dones. Then one line
+   * update and the event for the earliest next vblank.
+   */
   private tick(): void {
-    const at = this.event === null ? this.host.clock.now : this.event.time;
+    const ran = this.event;
+    const at = ran === null ? this.host.clock.now : ran.time;
     this.event = null;
     this.counters.ticks++;
-    const regs = this.regs;
-    let any = false;
+    const regs = this.regs, next = this.pipes.next;
+    let raised = false;
     for (let pipe = 0; pipe < PIPES; pipe++) {
-      const enabled = this.pipeEnabled(pipe);
+      if (next[pipe] < 0 || next[pipe] > at) continue;
       const flips = this.pendingFlipDone[pipe];
+      this.pendingFlipDone[pipe] = 0;
+      if (!this.pipeEnabled(pipe)) {
+        next[pipe] = -1;
+        continue;
+      }
       if (flips !== 0) {
-        this.pendingFlipDone[pipe] = 0;
-        if (enabled) {
-          for (let plane = 0; plane < PLANES_PER_PIPE; plane++) if ((flips & VBits.planeFlipDone(plane)) !== 0) this.counters.flipsDone++;
-          this.raise(pipe, flips);
-        }
+        for (let plane = 0; plane < PLANES_PER_PIPE; plane++) if ((flips & VBits.planeFlipDone(plane)) !== 0) this.counters.flipsDone++;
+        this.raise(pipe, flips);
       }
-      if (enabled) {
-        any = true;
-        this.counters.vblanks++;
-        regs.poke(VREG.frmcount(pipe), (regs.peek(VREG.frmcount(pipe)) + 1) >>> 0);
-        this.raise(pipe, VBits.GEN8_PIPE_VBLANK);
-      }
+      this.counters.vblanks++;
+      regs.poke(VREG.frmcount(pipe), (regs.peek(VREG.frmcount(pipe)) + 1) >>> 0);
+      this.raise(pipe, VBits.GEN8_PIPE_VBLANK);
+      raised = true;
+      this.advancePipe(pipe);
     }
-    this.host.updateIrq();
-    if (any) this.event = this.host.clock.at(at + this.periodNs, this.tickFn);
+    if (raised) this.host.updateIrq();
+    this.schedule(ran);
   }
 
   /** Set `bits` in pipe `pipe`'s DE IIR where its IMR lets them through (GVT-g `propagate_event`). */

@@ -465,7 +465,7 @@ export class GuestDisplay {
    * pipe does not report enabled.
    */
   private enablePipe(pipe: number, port: number, mode: DisplayMode, link: LinkConfig, enhanced: boolean): void {
-    const dpll = 1;
+    const dpll = this.pickDpll(link);
     // Power wells: PW1 and misc I/O (pipe A, DDI), PW2 (pipes B, C), the port's DDI well
     // (`skl_power_well_enable`; each state bit follows its request at once).
     const wells = GBits.pwrWellReq(14) | GBits.pwrWellReq(0) | GBits.pwrWellReq(1 + port) | (pipe > 0 ? GBits.pwrWellReq(15) : 0);
@@ -526,6 +526,24 @@ export class GuestDisplay {
     if ((this.rd(GREG.PIPECONF(pipe)) & GBits.PIPECONF_STATE_ENABLE) === 0) throw new Fail('pipe-state', `pipe ${'ABC'[pipe]} did not report enabled`);
     // intel_dp_stop_link_train: the normal pattern.
     this.wr(GREG.dpTpCtl(port), tp | GBits.DP_TP_CTL_LINK_TRAIN_NORMAL);
+  }
+
+  /**
+   * The DPLL for `link` (i915 6.1 `skl_get_dpll` → `intel_find_shared_dpll` over DPLL1..3, DPLL0
+   * being eDP's): an enabled one already at the link's rate is shared, else the first disabled
+   * one; pipes at different link rates get DPLLs of their own. Throws `Fail` when none is left.
+   */
+  private pickDpll(link: LinkConfig): number {
+    const c1 = this.rd(GREG.DPLL_CTRL1);
+    let free = -1;
+    for (let id = 1; id <= 3; id++) {
+      const want = GBits.dpllCtrl1Override(id) | GBits.dpllCtrl1LinkRate(link.dpllCode, id);
+      const on = (this.rd(DPLL_ENABLE_REG[id]) & GBits.PLL_ENABLE) !== 0;
+      if (on && (c1 & GBits.dpllCtrl1Mask(id)) === want) return id;
+      if (!on && free < 0) free = id;
+    }
+    if (free < 0) throw new Fail('pll-lock', 'no DPLL left for the link rate');
+    return free;
   }
 
   /**
