@@ -4,7 +4,7 @@
  * `drm_do_probe_ddc_edid` and `_drm_do_get_edid`), for the display tests.
  */
 import type { Vgpu } from '../lib/mediator/vgpu.js';
-import { AuxCtl, DREG, dpAuxChCtl } from '../lib/display/index.js';
+import { AuxCtl, DBits, DREG, Port, TRANS, dpAuxChCtl, hTotal, monitorMode, pipeconf, transcoderBase, vTotal } from '../lib/display/index.js';
 
 export const rd = (v: Vgpu, o: number): number => v.mmioRead(o, 4) >>> 0;
 export const wr = (v: Vgpu, o: number, x: number): void => v.mmioWrite(o, 4, x >>> 0);
@@ -114,3 +114,26 @@ export const MASTER_ENABLE = 0x80000000;
 export const DE_PORT_IMR = DREG.GEN8_DE_PORT_ISR + 4;
 export const DE_PORT_IIR = DREG.GEN8_DE_PORT_ISR + 8;
 export const DE_PORT_IER = DREG.GEN8_DE_PORT_ISR + 0xc;
+
+/**
+ * i915's modeset of `pipe` (transcoder = pipe) for the monitor's mode on DP port D at RBR
+ * (port clock 162000 kHz): DPLL1 link rate 810 (`skl_ddi_dp_set_dpll_hw_state`), DDI D clocked
+ * from it (`skl_ddi_pll_enable`), link M/N = pixel clock / port clock with N = 0x80000
+ * (`intel_link_compute_m_n`), the timings, the DDI function, PIPECONF enable.
+ */
+export function dpModeset(v: Vgpu, pipe: number, width = 1024, height = 768): { pixelKhz: number; ht: number; vt: number } {
+  const mode = monitorMode(width, height);
+  const ht = hTotal(mode), vt = vTotal(mode), tb = transcoderBase(pipe);
+  const dpll = 1, portClock = 162000;
+  wr(v, DREG.DPLL_CTRL1, (rd(v, DREG.DPLL_CTRL1) & ~(0x3f << (6 * dpll))) | DBits.dpllCtrl1Override(dpll) | DBits.dpllCtrl1LinkRate(2, dpll));
+  const c2 = rd(v, DREG.DPLL_CTRL2) & ~(DBits.dpllCtrl2ClkOff(Port.D) | (3 << (3 * Port.D + 1)));
+  wr(v, DREG.DPLL_CTRL2, c2 | DBits.dpllCtrl2ClkSel(dpll, Port.D) | DBits.dpllCtrl2SelOverride(Port.D));
+  const n = 0x80000, m = Math.round((mode.pixelClockKhz * n) / portClock);
+  wr(v, tb + TRANS.LINK_M1, m);
+  wr(v, tb + TRANS.LINK_N1, n);
+  wr(v, tb + TRANS.HTOTAL, ((ht - 1) << 16) | (width - 1));
+  wr(v, tb + TRANS.VTOTAL, ((vt - 1) << 16) | (height - 1));
+  wr(v, tb + TRANS.DDI_FUNC_CTL, DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(Port.D) | DBits.TRANS_DDI_MODE_SELECT_DP_SST);
+  wr(v, pipeconf(pipe), DBits.PIPECONF_ENABLE);
+  return { pixelKhz: mode.pixelClockKhz, ht, vt };
+}

@@ -17,9 +17,10 @@ import { CommandParser, FLIP_WORDS } from '../lib/mediator/parser.js';
 import { auditDecision } from '../lib/mediator/audit-table.js';
 import { Harness, type TestGuest } from '../lib/harness/index.js';
 import type { Vgpu } from '../lib/mediator/vgpu.js';
-import { DBits, DREG, Port, TRANS, VBits, VREG, hTotal, monitorMode, pipeconf, planeCtl, transcoderBase, vTotal } from '../lib/display/index.js';
+import { DBits, VBits, VREG, pipeconf, planeCtl } from '../lib/display/index.js';
 import { PAGE_SIZE } from '../lib/types.js';
 import { FakeEnv, HIGH, LOW, qword, ringWith } from './audit-fixture.js';
+import { dpModeset } from './display-fixture.js';
 import { FuzzWorld } from '../lib/fuzz/world.js';
 
 const MiB = 1024 * 1024;
@@ -30,22 +31,6 @@ const rd = (v: Vgpu, o: number): number => v.mmioRead(o, 4) >>> 0;
 const wr = (v: Vgpu, o: number, x: number): void => v.mmioWrite(o, 4, x >>> 0);
 const planeStride = (pipe: number, plane: number): number => planeCtl(pipe, plane) + 0x08;
 
-/** i915's modeset of `pipe` on DP port D (as test/display-vblank.test.ts). */
-function modeset(v: Vgpu, pipe: number, width = 1024, height = 768): void {
-  const mode = monitorMode(width, height);
-  const ht = hTotal(mode), vt = vTotal(mode), tb = transcoderBase(pipe);
-  const dpll = 1, portClock = 162000;
-  wr(v, DREG.DPLL_CTRL1, (rd(v, DREG.DPLL_CTRL1) & ~(0x3f << (6 * dpll))) | DBits.dpllCtrl1Override(dpll) | DBits.dpllCtrl1LinkRate(2, dpll));
-  const c2 = rd(v, DREG.DPLL_CTRL2) & ~(DBits.dpllCtrl2ClkOff(Port.D) | (3 << (3 * Port.D + 1)));
-  wr(v, DREG.DPLL_CTRL2, c2 | DBits.dpllCtrl2ClkSel(dpll, Port.D) | DBits.dpllCtrl2SelOverride(Port.D));
-  const n = 0x80000, m = Math.round((mode.pixelClockKhz * n) / portClock);
-  wr(v, tb + TRANS.LINK_M1, m);
-  wr(v, tb + TRANS.LINK_N1, n);
-  wr(v, tb + TRANS.HTOTAL, ((ht - 1) << 16) | (width - 1));
-  wr(v, tb + TRANS.VTOTAL, ((vt - 1) << 16) | (height - 1));
-  wr(v, tb + TRANS.DDI_FUNC_CTL, DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(Port.D) | DBits.TRANS_DDI_MODE_SELECT_DP_SST);
-  wr(v, pipeconf(pipe), DBits.PIPECONF_ENABLE);
-}
 
 /** Flip dones and vblank unmasked in IMR, IER clear: events reach IIR, never the line (the harness driver would ack them). */
 function unmaskEvents(v: Vgpu, pipe: number): void {
@@ -189,7 +174,7 @@ t.test('the audit decisions option can refuse MI_DISPLAY_FLIP', async (t) => {
 t.test('a synchronous ring flip: the virtual plane registers at dispatch, flip done at the next vblank, never the device', async (t) => {
   const { h, a, b } = guests();
   const v = a.vgpu;
-  modeset(v, 0);
+  dpModeset(v, 0);
   unmaskEvents(v, 0);
   const vb = v.display.vblank!;
   const fb = a.buffer(64 * PAGE_SIZE);
@@ -227,7 +212,7 @@ t.test('a synchronous ring flip: the virtual plane registers at dispatch, flip d
 t.test('an asynchronous flip of plane 2 (code 5: pipe B sprite): flip done at once, plane 2 registers only', async (t) => {
   const { h, a } = guests();
   const v = a.vgpu;
-  modeset(v, 1);
+  dpModeset(v, 1);
   unmaskEvents(v, 1);
   const vb = v.display.vblank!;
   const fb = a.buffer(16 * PAGE_SIZE);
@@ -247,7 +232,7 @@ t.test('an asynchronous flip of plane 2 (code 5: pipe B sprite): flip done at on
 t.test('refusals through the mediator: a PPGTT batch and another vGPU\'s memory; nothing flips anywhere', async (t) => {
   const { h, a, b } = guests();
   const v = a.vgpu;
-  modeset(v, 0);
+  dpModeset(v, 0);
   unmaskEvents(v, 0);
   const mine0 = displaySnapshot(v);
   const other0 = displaySnapshot(b.vgpu);
@@ -279,7 +264,7 @@ t.test('a synchronous flip on a dark pipe updates the planes and never raises a 
   t.equal(rd(v, VREG.planeSurf(2, 0)), fb.gma, 'the registers take the flip');
   t.equal(vb.counters.flipsDropped, 1, 'its flip done is dropped (no vblank on a dark pipe)');
   t.ok(h.runUntilIdle());
-  modeset(v, 2);
+  dpModeset(v, 2);
   h.run(50e6);
   t.ok(rd(v, VREG.frmcount(2)) > 0, 'pipe C lit afterwards counts frames');
   t.equal(rd(v, VREG.dePipeIir(2)) & VBits.planeFlipDone(0), 0, 'but the old flip\'s done never comes');

@@ -15,8 +15,9 @@ import { Rng } from '../lib/clock.js';
 import type { Vgpu } from '../lib/mediator/vgpu.js';
 import { Harness } from '../lib/harness/index.js';
 import {
-  DBits, DREG, Port, TRANS, VBits, VREG, hTotal, monitorMode, pipeconf, planeCtl, transcoderBase, vTotal, periodOf, MAX_REFRESH_MHZ,
+  DBits, DREG, TRANS, VBits, VREG, pipeconf, planeCtl, transcoderBase, periodOf, MAX_REFRESH_MHZ,
 } from '../lib/display/index.js';
+import { dpModeset } from './display-fixture.js';
 
 const MiB = 1024 * 1024;
 const MASTER = 0x44200;
@@ -51,28 +52,6 @@ function enableVblank(v: Vgpu, pipe: number): void {
   wr(v, VREG.dePipeImr(pipe), rd(v, VREG.dePipeImr(pipe)) & ~VBits.GEN8_PIPE_VBLANK);
 }
 
-/**
- * i915's modeset of `pipe` (transcoder = pipe) for the monitor's mode on DP port D at RBR
- * (port clock 162000 kHz): DPLL1 link rate 810 (`skl_ddi_dp_set_dpll_hw_state`), DDI D clocked
- * from it (`skl_ddi_pll_enable`), link M/N = pixel clock / port clock with N = 0x80000
- * (`intel_link_compute_m_n`), the timings, the DDI function, PIPECONF enable.
- */
-function modeset(v: Vgpu, pipe: number, width = 1024, height = 768): { pixelKhz: number; ht: number; vt: number } {
-  const mode = monitorMode(width, height);
-  const ht = hTotal(mode), vt = vTotal(mode), tb = transcoderBase(pipe);
-  const dpll = 1, portClock = 162000;
-  wr(v, DREG.DPLL_CTRL1, (rd(v, DREG.DPLL_CTRL1) & ~(0x3f << (6 * dpll))) | DBits.dpllCtrl1Override(dpll) | DBits.dpllCtrl1LinkRate(2, dpll));
-  const c2 = rd(v, DREG.DPLL_CTRL2) & ~(DBits.dpllCtrl2ClkOff(Port.D) | (3 << (3 * Port.D + 1)));
-  wr(v, DREG.DPLL_CTRL2, c2 | DBits.dpllCtrl2ClkSel(dpll, Port.D) | DBits.dpllCtrl2SelOverride(Port.D));
-  const n = 0x80000, m = Math.round((mode.pixelClockKhz * n) / portClock);
-  wr(v, tb + TRANS.LINK_M1, m);
-  wr(v, tb + TRANS.LINK_N1, n);
-  wr(v, tb + TRANS.HTOTAL, ((ht - 1) << 16) | (width - 1));
-  wr(v, tb + TRANS.VTOTAL, ((vt - 1) << 16) | (height - 1));
-  wr(v, tb + TRANS.DDI_FUNC_CTL, DBits.TRANS_DDI_FUNC_ENABLE | DBits.transDdiPort(Port.D) | DBits.TRANS_DDI_MODE_SELECT_DP_SST);
-  wr(v, pipeconf(pipe), DBits.PIPECONF_ENABLE);
-  return { pixelKhz: mode.pixelClockKhz, ht, vt };
-}
 
 t.test('an enabled pipe A gets vblanks at the refresh rate its timings give, through DE pipe IIR, the master register and the line', async (t) => {
   const { m, dev } = world();
@@ -81,7 +60,7 @@ t.test('an enabled pipe A gets vblanks at the refresh rate its timings give, thr
   v.onInterrupt((p) => edges.push(p));
   installIrq(v, 0);
   const before = dev.clock.pending;
-  const { pixelKhz, ht, vt } = modeset(v, 0);
+  const { pixelKhz, ht, vt } = dpModeset(v, 0);
   t.equal(rd(v, pipeconf(0)) & DBits.PIPECONF_STATE_ENABLE, DBits.PIPECONF_STATE_ENABLE, 'pipe state follows enable');
   t.equal(dev.clock.pending, before + 1, 'enabling the pipe put one timer event on the clock');
   const vb = v.display.vblank!;
@@ -122,7 +101,7 @@ t.test('masked or not enabled vblanks reach IIR or not, and never the line', asy
   const { m } = world();
   const v = vgpu(m, 'a');
   installIrq(v, 0);
-  modeset(v, 0);
+  dpModeset(v, 0);
   m.run(20e6);
   t.equal(rd(v, VREG.dePipeIir(0)) & VBits.GEN8_PIPE_VBLANK, 0, 'vblank masked in IMR: not in IIR');
   t.ok(rd(v, VREG.frmcount(0)) > 0, 'the frame counter counts anyway');
@@ -141,7 +120,7 @@ t.test('a PLANE_SURF write is a flip: SURFLIVE at once, flip done at the next vb
   const { m, dev } = world();
   const v = vgpu(m, 'a');
   installIrq(v, 0);
-  modeset(v, 0);
+  dpModeset(v, 0);
   enableVblank(v, 0);
   const vb = v.display.vblank!;
   m.run(vb.nextVblankAt - dev.clock.now);
@@ -185,8 +164,8 @@ t.test('a disabled pipe produces nothing; the last disable stops the timer; a pe
   t.equal(rd(v, VREG.frmcount(0)), 0, 'no frame');
   t.equal(rd(v, VREG.dePipeIir(0)), 0, 'no vblank');
   t.notOk(v.interruptLine);
-  modeset(v, 0);
-  modeset(v, 1);
+  dpModeset(v, 0);
+  dpModeset(v, 1);
   t.equal(dev.clock.pending, base + 1, 'one timer for the vGPU, whatever the number of pipes');
   m.run(20e6);
   t.ok(rd(v, VREG.frmcount(1)) > 0, 'pipe B counts too');
@@ -202,7 +181,7 @@ t.test('a disabled pipe produces nothing; the last disable stops the timer; a pe
   t.equal(rd(v, pipeconf(0)) & DBits.PIPECONF_STATE_ENABLE, 0, 'state off');
   t.notOk(v.display.vblank!.running, 'no pipe left: the timer stopped');
   t.equal(dev.clock.pending, base, 'nothing of the vGPU on the clock');
-  modeset(v, 0);
+  dpModeset(v, 0);
   m.run(20e6);
   t.equal(rd(v, VREG.dePipeIir(0)) & VBits.planeFlipDone(0), 0, 'the flip pending when the pipe went dark was dropped');
 });
@@ -212,7 +191,7 @@ t.test('reset, failsafe and destroy stop the timer: no event of the vGPU stays o
   const v = vgpu(m, 'a');
   const base = dev.clock.pending;
   installIrq(v, 0);
-  modeset(v, 0);
+  dpModeset(v, 0);
   enableVblank(v, 0);
   m.run(20e6);
   t.equal(dev.clock.pending, base + 1);
@@ -223,14 +202,14 @@ t.test('reset, failsafe and destroy stop the timer: no event of the vGPU stays o
   t.equal(rd(v, VREG.frmcount(0)), 0, 'reset: frame counter restored');
   m.run(50e6);
   t.equal(rd(v, VREG.frmcount(0)), 0, 'and no vblank after it');
-  modeset(v, 0);
+  dpModeset(v, 0);
   t.equal(dev.clock.pending, base + 1);
   v.enterFailsafe('test');
   m.run(0);
   t.equal(dev.clock.pending, base, 'failsafe: nothing on the clock');
   v.reset();
   m.run(0);
-  modeset(v, 0);
+  dpModeset(v, 0);
   t.equal(dev.clock.pending, base + 1);
   v.destroy();
   m.run(0);
@@ -248,13 +227,13 @@ t.test('two vGPUs: vblanks, counters and lines of their own', async (t) => {
   installIrq(b, 0);
   enableVblank(a, 0);
   enableVblank(b, 0);
-  modeset(a, 0);
+  dpModeset(a, 0);
   m.run(40e6);
   t.ok(rd(a, VREG.frmcount(0)) >= 2, 'a counts');
   t.equal(rd(b, VREG.frmcount(0)), 0, 'b, dark, does not');
   t.ok(a.interruptLine);
   t.notOk(b.interruptLine, 'b\'s line stays down');
-  modeset(b, 0, 1920, 1200);
+  dpModeset(b, 0, 1920, 1200);
   const pa = a.display.vblank!.periodNs, pb = b.display.vblank!.periodNs;
   t.ok(Math.abs(pa - 1e9 / 60) < 1e5 && Math.abs(pb - 1e9 / 60) < 1e5, `both near 60 Hz (${pa}, ${pb} ns)`);
   const fa = rd(a, VREG.frmcount(0));
@@ -277,7 +256,7 @@ t.test('refresh rate: a guest\'s absurd link M/N cannot speed the timer up; unus
   wr(v, pipeconf(0), DBits.PIPECONF_ENABLE);
   t.equal(v.display.vblank!.refreshMilliHz, 60_000, 'default 60 Hz');
   wr(v, pipeconf(0), 0);
-  modeset(v, 0);
+  dpModeset(v, 0);
   wr(v, pipeconf(0), 0);
   wr(v, tb + TRANS.LINK_M1, 0xffffff);
   wr(v, tb + TRANS.LINK_N1, 1);
@@ -301,7 +280,7 @@ t.test('a harness guest whose pipe is lit takes its vblank interrupts (its handl
   const v = g.vgpu;
   wr(v, VREG.dePipeIer(0), VBits.GEN8_PIPE_VBLANK);
   wr(v, VREG.dePipeImr(0), ~VBits.GEN8_PIPE_VBLANK);
-  modeset(v, 0);
+  dpModeset(v, 0);
   const n0 = g.interrupts.length;
   h.mediator.run(50e6);
   const de = g.interrupts.slice(n0).filter((p) => (p & VBits.masterDePipe(0)) !== 0);
