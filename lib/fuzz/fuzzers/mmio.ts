@@ -1,7 +1,8 @@
 /**
  * MMIO fuzzer: random accesses over everything a guest's vCPU reaches of its vGPU: BAR0 (every
  * register of the vGPU's table, the display's included, with a focus on the display engine:
- * flips, pipes, link M/N, interrupt banks, AUX; engine registers with ELSP submissions, PVINFO with g2v notifications,
+ * flips, pipes, link M/N, interrupt banks, AUX, whole planes programmed for the world's scan-out
+ * check (`planeBurst`); engine registers with ELSP submissions, PVINFO with g2v notifications,
  * untracked and reserved offsets, the GTT window), the PCI configuration space (BAR relocation,
  * command register), the aperture, and guest-physical accesses routed by the trap stub. Sizes
  * include bad ones (0, 3, 16, negative, NaN) and offsets include huge, negative and fractional
