@@ -71,6 +71,11 @@ export const INVARIANTS = Object.freeze({
    * pipe interrupt of its virtual display (flips, by MMIO or MI_DISPLAY_FLIP, are per vGPU).
    */
   VICTIM_DISPLAY: 'victim-display',
+  /**
+   * An attacker's plane, read out as its embedder's display would (`Vgpu.readFramebuffer`), shows
+   * the victim's canary pages (`scanout.ts`): a scan-out outside the attacker's own memory.
+   */
+  SCANOUT_LEAK: 'scanout-leak',
   /** A host register changed that the attacker may not reach. */
   HOST_REGISTER: 'host-register',
   /** Host frames or shadow pages did not return to their baseline after destroy. */

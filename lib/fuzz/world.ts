@@ -30,6 +30,7 @@ import {
   DeviceMonitor, INVARIANTS, checkGgttFull, checkShadowPpgtt, shadowFramesHeld, type Violation,
 } from './monitor.js';
 import { mix32 } from './mix.js';
+import { CanaryScanner, scanForCanaries } from './scanout.js';
 import { WorldOracles, type OracleOptions } from './oracles/index.js';
 import { VgpuScheduler, type VgpuSchedulerOptions } from '../scheduler/vgpu-scheduler.js';
 
@@ -135,6 +136,9 @@ export interface WorldOptions {
   scheduler?: boolean | VgpuSchedulerOptions;
 }
 
+/** `check()` reads the attackers' planes out every this many checks (`checkScanout`). */
+export const SCANOUT_EVERY = 4;
+
 /** Simulated time between the work-bound oracle's looks at the workloads on the device (`settle`). */
 const MID_RUN_SLICE_NS = 1e6;
 
@@ -165,6 +169,8 @@ export class Victim {
   /** The canary pages' contents (`canaryWord(i)` for every dword). */
   private readonly canaryWords = new Uint32Array((CANARY_PAGES * PAGE_SIZE) / 4);
   private round = 0;
+  /** Finds its canary dwords in another guest's read-out (`scanout.ts`). */
+  readonly scanner: CanaryScanner;
 
   constructor(g: TestGuest, seed: number) {
     this.g = g;
@@ -179,6 +185,7 @@ export class Victim {
       words.push(this.canaryWord(i));
     }
     g.driver.writeRam32(this.canary.gpa, words);
+    this.scanner = new CanaryScanner(this.canaryWords);
     this.display = Uint32Array.from(VICTIM_DISPLAY_OFFSETS, (o) => g.vgpu.display.regs.peek(o));
   }
 
@@ -434,9 +441,31 @@ export class FuzzWorld {
       }
     }
     if (this.victim) this.victim.verify(out, m.pendingOf(this.victim.g.vgpu.id));
+    if (this.victim && this.checks % SCANOUT_EVERY === 0) this.checkScanout(out);
     for (const msg of m.checkWorkloads()) out.push({ invariant: INVARIANTS.WORKLOAD_STATE, message: msg });
     this.oracles?.afterChecks(out, settled);
     return out;
+  }
+
+  /** Planes of the attackers read out by `checkScanout` so far (coverage: fuzzers reach planes that decode). */
+  scanoutReads = 0;
+
+  /**
+   * The scan-out check (`INVARIANTS.SCANOUT_LEAK`): read out every plane of every live attacker
+   * that decodes (pipe and plane enabled, an 8:8:8:8 surface inside its slices) and look for the
+   * victim's canary dwords in its pixels. Planes that do not decode cost a few register reads.
+   */
+  checkScanout(out: Violation[]): void {
+    const victim = this.victim;
+    if (!victim) return;
+    for (const g of this.liveAttackers()) {
+      if (g.vgpu.state === 'destroyed') continue;
+      const { leaks, read } = scanForCanaries(g.vgpu, victim.scanner);
+      this.scanoutReads += read;
+      for (const l of leaks) {
+        out.push({ invariant: INVARIANTS.SCANOUT_LEAK, message: `${g.name}'s ${l.kind} plane of pipe ${l.pipe} (surface 0x${l.gma.toString(16)}) shows ${l.hits} pairs of ${victim.g.name}'s canary dwords` });
+      }
+    }
   }
 
   /** Everything: `check()` plus a full scan of the host GGTT and of the victim's shadow PPGTT. */

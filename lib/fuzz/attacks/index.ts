@@ -3,7 +3,7 @@
  * `fixtures/attacks/README.md` lists; `runAttack` runs one with the global checks.
  */
 import { COMMAND_ATTACKS } from './commands.js';
-import { DISPLAY_ATTACKS } from './display.js';
+import { DISPLAY_ATTACKS, SCANOUT_ATTACKS } from './display.js';
 import { EXECLIST_ATTACKS, RESOURCE_ATTACKS } from './execlists-resources.js';
 import { GGTT_ATTACKS } from './ggtt.js';
 import { GSCALE_ATTACKS } from './gscale.js';
@@ -19,6 +19,6 @@ export type { Assert, Attack, AttackContext, AttackOutcome, AttackSurface } from
 
 /** Every attack, in surface order. Names are unique. */
 export const ATTACKS: readonly Attack[] = Object.freeze([
-  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...GSCALE_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...DISPLAY_ATTACKS, ...RESIDUE_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS,
+  ...MMIO_ATTACKS, ...PCI_ATTACKS, ...PVINFO_ATTACKS, ...GGTT_ATTACKS, ...GSCALE_ATTACKS, ...PPGTT_ATTACKS, ...COMMAND_ATTACKS, ...DISPLAY_ATTACKS, ...SCANOUT_ATTACKS, ...RESIDUE_ATTACKS, ...EXECLIST_ATTACKS, ...RESOURCE_ATTACKS,
   ...LIFECYCLE_ATTACKS,
 ]);

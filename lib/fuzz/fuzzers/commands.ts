@@ -23,7 +23,8 @@ import {
   miLoadRegisterReg, miNoop, miStoreDataImm, miStoreRegisterMem, miUserInterrupt, pipeControl, xyColorBlt, xySrcCopyBlt,
   EngineClass, FLIP_PLANE_SELECT, encodeHeader, type CommandInfo,
 } from '../../device/commands/index.js';
-import { VREG } from '../../display/index.js';
+import type { TestGuest } from '../../harness/index.js';
+import { CursorReg, DBits, PlaneReg, TRANS, VREG, curcntr, pipeconf, planeCtl, planesOf, transcoderBase } from '../../display/index.js';
 import { GEN9_ENGINES, type EngineName } from '../../device/engines.js';
 import { CtxReg, encodeDescriptor, readContextValue, writeContextValue } from '../../device/lrc.js';
 import { GEN9_REGISTERS } from '../../device/registers.js';
@@ -447,6 +448,27 @@ function runCase(w: FuzzWorld, st: CmdState, k: CommandCase): void {
 }
 
 /** The command fuzzer. */
+/**
+ * Every pipe lit and every plane on (ABGR8888, 16 x 4 pixels, cursors 64 x 64) at `surface`, as i915's modeset
+ * leaves them (and redoes after a reset): the flips then make planes that decode, and the world's
+ * scan-out check (`FuzzWorld.checkScanout`) reads what they show.
+ */
+function lightPlanes(g: TestGuest, surface: number): void {
+  const v = g.vgpu;
+  for (let pipe = 0; pipe < 3; pipe++) {
+    v.mmioWrite(transcoderBase(pipe) + TRANS.PIPESRC, 4, (15 << 16) | 3);
+    for (let plane = 0; plane < planesOf(pipe); plane++) {
+      v.mmioWrite(planeCtl(pipe, plane) + PlaneReg.SIZE, 4, (3 << 16) | 15);
+      v.mmioWrite(planeCtl(pipe, plane) + PlaneReg.STRIDE, 4, 1);
+      v.mmioWrite(planeCtl(pipe, plane) + PlaneReg.CTL, 4, ((1 << 31) | (4 << 24) | (1 << 20) | (3 << 4)) >>> 0);
+      v.mmioWrite(planeCtl(pipe, plane) + PlaneReg.SURF, 4, surface);
+    }
+    v.mmioWrite(curcntr(pipe) + CursorReg.CNTR, 4, 0x27);
+    v.mmioWrite(curcntr(pipe) + CursorReg.BASE, 4, surface);
+    v.mmioWrite(pipeconf(pipe), 4, DBits.PIPECONF_ENABLE);
+  }
+}
+
 export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
   name: 'commands',
   description: 'grammar-aware command streams from the encoders, mutated (bit flips, lengths, truncation, addresses), in rings and batches',
@@ -465,8 +487,10 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
     const tableCommands = [0, 1, 2, 3].map((cls) => COMMANDS.filter((x) => (x.engines & (1 << cls)) !== 0));
     const weighted = [0, 1, 2, 3].map((cls) => weightedCommands(cls));
     const cmdAccess = GEN9_REGISTERS.rows.filter((r) => (r.flags & RegFlag.CMD_ACCESS) !== 0).flatMap((r) => (r.width === 8 ? [r.offset, r.offset + 4] : [r.offset]));
+    const ggttData = g.buffer(BUF_BYTES);
+    lightPlanes(g, ggttData.gma);
     return {
-      ppgttData: g.ppgttBuffer(BUF_BYTES), ggttData: g.buffer(BUF_BYTES), blitBuf: g.ppgttBuffer(BUF_BYTES),
+      ppgttData: g.ppgttBuffer(BUF_BYTES), ggttData, blitBuf: g.ppgttBuffer(BUF_BYTES),
       ppgttBatches: [g.ppgttBuffer(BUF_BYTES), g.ppgttBuffer(BUF_BYTES)], ggttBatches: [g.buffer(BUF_BYTES)],
       used: new Map(), whitelist, registers, tableCommands, weighted, cmdAccess,
       pipeControl: COMMANDS.find((x) => x.name === 'PIPE_CONTROL')!, flushDw: COMMANDS.find((x) => x.name === 'MI_FLUSH_DW')!,
@@ -478,6 +502,7 @@ export const commandsFuzzer: Fuzzer<CommandCase, CmdState> = {
     const out: Violation[] = [];
     for (const k of cases) {
       world.heal(g, (k.body.length & 2) === 0);
+      if ((g.vgpu.mmioRead(pipeconf(0), 4) & DBits.PIPECONF_ENABLE) === 0) lightPlanes(g, st.ggttData.gma);
       // The guest's driver writes its contexts' ring registers when it pins them (i915's
       // __execlists_update_reg_state): an earlier case's GPU store into its own context image (in
       // a gScale world the victim's addresses are the attacker's own) is not carried into this one.

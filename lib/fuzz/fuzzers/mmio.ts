@@ -1,7 +1,8 @@
 /**
  * MMIO fuzzer: random accesses over everything a guest's vCPU reaches of its vGPU: BAR0 (every
  * register of the vGPU's table, the display's included, with a focus on the display engine:
- * flips, pipes, link M/N, interrupt banks, AUX; engine registers with ELSP submissions, PVINFO with g2v notifications,
+ * flips, pipes, link M/N, interrupt banks, AUX, whole planes programmed for the world's scan-out
+ * check (`planeBurst`); engine registers with ELSP submissions, PVINFO with g2v notifications,
  * untracked and reserved offsets, the GTT window), the PCI configuration space (BAR relocation,
  * command register), the aperture, and guest-physical accesses routed by the trap stub. Sizes
  * include bad ones (0, 3, 16, negative, NaN) and offsets include huge, negative and fractional
@@ -13,7 +14,7 @@
 import type { Rng } from '../../clock.js';
 import { GEN9_ENGINES } from '../../device/engines.js';
 import { RING } from '../../device/registers.js';
-import { DBits, DREG, TRANS, VREG, dpAuxChCtl, pipeconf, planeCtl, transcoderBase } from '../../display/index.js';
+import { CursorReg, DBits, DREG, PlaneReg, TRANS, VREG, curcntr, dpAuxChCtl, pipeconf, planeCtl, transcoderBase } from '../../display/index.js';
 import { VGPU_REGISTERS } from '../../mediator/vgpu.js';
 import { Desc } from '../../device/lrc.js';
 import { PTE_PRESENT } from '../../gtt/pte.js';
@@ -36,6 +37,8 @@ interface MmioState {
   readonly registers: readonly number[];
   /** Engine-relative offsets worth hitting. */
   readonly engineRel: readonly number[];
+  /** A 32-page buffer of the attacker's own (pattern-filled), a surface plane bursts aim at. */
+  readonly fb: number;
 }
 
 const ENGINE_REL = [
@@ -143,6 +146,46 @@ function displayOffset(rng: Rng, w: FuzzWorld): { off: number; value?: number } 
   }
 }
 
+/** Pages of `MmioState.fb`. */
+const FB_PAGES = 32;
+
+/**
+ * A plane programmed whole, as i915's `skl_program_plane` does (pipe on, source size, stride,
+ * offset, control, surface last), so that the world's scan-out check (`FuzzWorld.checkScanout`)
+ * meets planes that decode: an 8:8:8:8 format on a tiling GVT-g knows, a size that fits the
+ * attacker's buffer, and a surface at that buffer, the victim's canary and buffers, the mediator's
+ * range, the slices' ends or anywhere; one value in three bursts is garbage.
+ */
+function planeBurst(rng: Rng, st: MmioState, w: FuzzWorld): MmioOp[] {
+  const pipe = rng.int(3);
+  const a = w.attacker.vgpu.slices;
+  const vic = w.victim;
+  const surf = pick(rng, [st.fb, st.fb, st.fb + PAGE_SIZE * rng.int(FB_PAGES), vic?.canary.gma ?? 0, vic?.ggttBuf.gma ?? 0, w.h.mediator.hostGm.start,
+    a.lowBase + a.lowSize - PAGE_SIZE, a.highBase + a.highSize - PAGE_SIZE, rng.nextU32() & ~0xfff]) >>> 0;
+  const ops: { off: number; value: number }[] = [{ off: pipeconf(pipe), value: DBits.PIPECONF_ENABLE }];
+  if (chance(rng, 0.2)) {
+    ops.push({ off: curcntr(pipe) + CursorReg.CNTR, value: pick(rng, [0x27, 0x22, 0x23, 0x07]) }, { off: curcntr(pipe) + CursorReg.BASE, value: surf });
+  } else {
+    const plane = pipe === 2 ? rng.int(2) : rng.int(3);
+    const base = planeCtl(pipe, plane);
+    // Lines of at most 2 KiB (512 pixels), at most 64 lines: 128 KiB, the buffer's size.
+    const width = 1 + rng.int(512), height = 1 + rng.int(64);
+    const tiling = pick(rng, [0, 0, 1, 4, 5]);
+    const unit = tiling === 0 ? 64 : tiling === 1 ? 512 : 128;
+    const ctl = (1 << 31) | (4 << 24) | (chance(rng, 0.5) ? 1 << 20 : 0) | (chance(rng, 0.5) ? 3 << 4 : 0) | (tiling << 10);
+    ops.push(
+      { off: transcoderBase(pipe) + TRANS.PIPESRC, value: ((width - 1) << 16) | (height - 1) },
+      { off: base + PlaneReg.SIZE, value: ((height - 1) << 16) | (width - 1) },
+      { off: base + PlaneReg.STRIDE, value: Math.ceil((width * 4) / unit) + (chance(rng, 0.2) ? rng.int(4) : 0) },
+      { off: base + PlaneReg.OFFSET, value: chance(rng, 0.7) ? 0 : (rng.int(8) << 16) | rng.int(64) },
+      { off: base + PlaneReg.CTL, value: ctl >>> 0 },
+      { off: base + PlaneReg.SURF, value: surf },
+    );
+  }
+  if (chance(rng, 0.33)) ops[1 + rng.int(ops.length - 1)].value = u32(rng);
+  return ops.map(({ off, value: v }) => ({ sp: 'bar0', write: true, off, size: 4, value: v >>> 0 }));
+}
+
 function genOp(rng: Rng, st: MmioState, w: FuzzWorld): MmioOp {
   const r = rng.int(100);
   const write = chance(rng, 0.65);
@@ -212,12 +255,20 @@ export const mmioFuzzer: Fuzzer<MmioOp, MmioState> = {
     world.attacker.engine('rcs');
     world.attacker.engine('bcs');
     const registers = [...new Set(VGPU_REGISTERS.rows.map((r) => r.offset))];
-    return { registers, engineRel: ENGINE_REL };
+    // A framebuffer of its own, filled with a pattern (not the victim's), for plane bursts.
+    const fb = world.attacker.buffer(FB_PAGES * PAGE_SIZE);
+    const words: number[] = [];
+    for (let i = 0; i < (FB_PAGES * PAGE_SIZE) / 4; i++) words.push((i * 0x9e3779b1 + 0x1234567) >>> 0);
+    world.attacker.driver.writeRam32(fb.gpa, words);
+    return { registers, engineRel: ENGINE_REL, fb: fb.gma };
   },
   generate(rng, st, world) {
     const n = 8 + rng.int(24);
     const ops: MmioOp[] = [];
-    for (let i = 0; i < n; i++) ops.push(genOp(rng, st, world));
+    for (let i = 0; i < n; i++) {
+      if (chance(rng, 0.02)) ops.push(...planeBurst(rng, st, world));
+      else ops.push(genOp(rng, st, world));
+    }
     return ops;
   },
   execute(world, _st, ops) {
