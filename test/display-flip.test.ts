@@ -270,6 +270,20 @@ t.test('a synchronous flip on a dark pipe updates the planes and never raises a 
   t.equal(rd(v, VREG.dePipeIir(2)) & VBits.planeFlipDone(0), 0, 'but the old flip\'s done never comes');
 });
 
+t.test('applyCommandFlips (the mediator\'s call) refuses a plane that does not exist before any register changes', async (t) => {
+  const { a } = guests();
+  const v = a.vgpu;
+  const before = displaySnapshot(v);
+  const fb = a.buffer(PAGE_SIZE);
+  // A valid flip of pipe A first, then pipe C's third plane (Skylake's pipe C has two).
+  const flips = new Uint32Array([0, 0, fb.gma, 8, 0, 1, 2, 2, fb.gma, 8, 0, 1]);
+  t.throws(() => v.applyCommandFlips(flips, 2), { code: 'E_RANGE' }, 'pipe C plane 3: RangeArgError');
+  t.throws(() => v.applyCommandFlips(flips, 3), { code: 'E_RANGE' }, 'a count beyond the words given');
+  t.same(displaySnapshot(v), before, 'not even the valid first flip was applied');
+  v.applyCommandFlips(flips, 1);
+  t.equal(rd(v, VREG.planeSurf(0, 0)), fb.gma, 'a valid list applies');
+});
+
 t.test('the fuzz world: an attacker\'s flips by command pass the isolation checks; a change of the victim\'s planes is a victim-display violation', async (t) => {
   const world = new FuzzWorld({ seed: 16 });
   const g = world.attacker;

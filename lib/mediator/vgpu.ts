@@ -32,7 +32,7 @@ import { PciConfigSpace, PciReg, PciCommand } from '../device/pci.js';
 import { GtInterrupts, gtInterruptRows, irqBankRows } from '../device/interrupts.js';
 import { GEN9_REGISTERS, GEN9_REGISTER_DEFS, fenceReg } from '../device/registers.js';
 import { RegisterFile, MMIO_SPACE_BYTES, RegFlag, compileHandlers, compileRegisters, type CompiledHandlers, type CompiledRegisters, type HandlerRow } from '../mmio/index.js';
-import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, VirtualDisplay, displayRows, type MonitorConfig, type MonitorPort, type ResolvedMonitor } from '../display/index.js';
+import { DE_IRQ_BANKS, DISPLAY_REGISTER_DEFS, PIPES, VirtualDisplay, displayRows, planesOf, type MonitorConfig, type MonitorPort, type ResolvedMonitor } from '../display/index.js';
 import { decodePlane, type PipeName, type PlaneKind, type PlaneResult } from '../display/plane.js';
 import { readFramebuffer, type FramebufferResult } from '../display/framebuffer.js';
 import { checkPlaneArgs, graphicsMemoryOf, planeSourceOf } from './vgpu-planes.js';
@@ -745,6 +745,14 @@ export class Vgpu {
     this.checkAlive();
     const vb = this.display.vblank;
     if (vb === null) return;
+    if (!(Number.isSafeInteger(count) && count >= 0 && count * FLIP_WORDS <= flips.length)) {
+      throw new RangeArgError(`applyCommandFlips: count ${count} exceeds the ${flips.length >>> 0} words given`);
+    }
+    // The parser only records planes that exist; anything else is a caller's bug, refused before a register changes.
+    for (let k = 0; k < count; k++) {
+      const pipe = flips[FLIP_WORDS * k], plane = flips[FLIP_WORDS * k + 1];
+      if (pipe >= PIPES || plane >= planesOf(pipe)) throw new RangeArgError(`applyCommandFlips: pipe ${pipe} has no plane ${plane + 1}`);
+    }
     for (let k = 0; k < count; k++) {
       const o = FLIP_WORDS * k;
       vb.commandFlip(flips[o], flips[o + 1], flips[o + 2], flips[o + 3], flips[o + 4], flips[o + 5] === 1);
