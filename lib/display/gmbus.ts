@@ -10,7 +10,7 @@
  *   out. GVT-g leaves `ACTIVE` set after the NAK, which costs a guest 10 ms per attempt.
  * - `SW_CLR_INT` resets the controller (hardware ready, no error); reading GMBUS2 takes the
  *   `INUSE` semaphore and writing `INUSE` releases it (GVT-g `gmbus2_mmio_read/write`).
- * - a pin with a DDC bus (a future HDMI monitor, issue 16) gets reads and writes, index cycles
+ * - a pin with a DDC bus (a future HDMI monitor on a GMBUS pin) gets reads and writes, index cycles
  *   included, four bytes per GMBUS3 access.
  * - the GPIO lines are open drain with pull-ups and nothing else on the wire: a line reads low
  *   only while the guest drives it low. i915's bit-banging fallback (`intel_gpio_setup`) then
