@@ -106,6 +106,8 @@ let kmsFrame: { width: number; height: number; rgba: Uint8Array } | null = null;
  */
 function checkFrame(frame: number, label: string): string {
   if (attached === null) return 'not attached';
+  // Called from the serial listener: v86 may have grown its memory since the glue last looked.
+  attached.syncGuestMemory();
   const fb = attached.vgpu.readFramebuffer('primary', 'A');
   let what: string;
   if (!fb.ok) {
@@ -245,6 +247,7 @@ function litPipe(): PipeState | null {
  * be read or holds nothing but its background colour (fbcon drew no text).
  */
 function saveConsole(pipe: PipeName): { ok: true; width: number; height: number } | { ok: false; why: string } {
+  attached!.syncGuestMemory();
   const fb = attached!.vgpu.readFramebuffer('primary', pipe);
   if (!fb.ok) return { ok: false, why: `console plane ${pipe} unreadable (${fb.reason}: ${fb.detail})` };
   const { width, height } = fb.info;

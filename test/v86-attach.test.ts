@@ -246,3 +246,33 @@ t.test('a guest RAM buffer that is replaced (a WebAssembly memory that grew) is 
   t.throws(() => new ArrayGuestMemory(() => buf, 0, 4095), ConfigError, 'not whole pages');
   t.throws(() => new ArrayGuestMemory(() => buf, 0, 2 ** 30), ConfigError, 'beyond its buffer');
 });
+
+t.test('syncGuestMemory: a host read after v86 grew its memory sees the moved bytes, not the detached buffer', async (t) => {
+  let buf = new ArrayBuffer(RAM + 4096);
+  const v = fakeV86();
+  const cpu = v.cpu as typeof v.cpu & { wasm_memory: { readonly buffer: ArrayBuffer } };
+  cpu.mem8 = new Uint8Array(buf, 4096, RAM);
+  cpu.wasm_memory = { get buffer() { return buf; } };
+  const mediator = new Mediator(new Gen9Device({ apertureSize: 256 * 1024 * 1024 }));
+  const a = attachV86Vgpu(v.emulator, { mediator });
+  const bar0 = a.bars.bar0!;
+  const lowBase = v.read32(bar0 + 0x78040) >>> 0;
+  // The guest maps its page 0x100 at the start of its aperture slice (through BAR0's GTT window) and stores into it.
+  const pte = bar0 + 8 * 1024 * 1024 + (lowBase / 4096) * 8;
+  v.write32(pte, 0x10_0000 | 1);
+  v.write32(pte + 4, 0);
+  new DataView(buf).setUint32(4096 + 0x10_0010, 0x1234_5678, true);
+  t.equal(a.vgpu.readGuestGma32(lowBase + 0x10), 0x1234_5678, 'read through the vGPU');
+  // v86 grows its memory: a new buffer with the same bytes, the old one detached.
+  const grown = new ArrayBuffer(buf.byteLength * 2);
+  new Uint8Array(grown).set(new Uint8Array(buf));
+  structuredClone(buf, { transfer: [buf] });
+  buf = grown;
+  new DataView(buf).setUint32(4096 + 0x10_0014, 0x9abc_def0, true);
+  t.equal(a.syncGuestMemory(), true, 'the host notices the new buffer');
+  t.equal(a.syncGuestMemory(), false, 'once');
+  t.equal(a.vgpu.readGuestGma32(lowBase + 0x10), 0x1234_5678, 'the bytes that moved');
+  t.equal(a.vgpu.readGuestGma32(lowBase + 0x14), 0x9abc_def0, 'and what the guest stored after the move');
+  a.detach();
+  t.equal(a.syncGuestMemory(), false, 'a detached attachment does nothing');
+});

@@ -309,17 +309,24 @@ export class V86Vgpu {
 
   // ------------------------------------------------------------------ MMIO, timers, interrupts
 
-  /** Follow a grown WebAssembly memory: new views for the guest RAM and the frames the EPT adopted. */
-  private syncMemory(): void {
-    if (this.memory.refresh()) {
-      const n = this.vgpu.guestMemoryMoved();
-      log('guest RAM buffer replaced (WebAssembly memory grew): %d views re-pointed', n);
-    }
+  /**
+   * Follow a grown WebAssembly memory: new views for the guest RAM and the frames the EPT adopted.
+   * The glue does this before every access it routes and every timer step. A host that reads guest
+   * memory through the vGPU from anywhere else (a serial or screen callback calling
+   * `vgpu.readFramebuffer`, `vgpu.readGuestGma32`, ...) calls it first: v86 may have grown its memory
+   * since, and the views of the old buffer read as zeros. Answers true when the views moved.
+   */
+  syncGuestMemory(): boolean {
+    if (this.detached || this.vgpu.state === 'destroyed') return false;
+    if (!this.memory.refresh()) return false;
+    const n = this.vgpu.guestMemoryMoved();
+    log('guest RAM buffer replaced (WebAssembly memory grew): %d views re-pointed', n);
+    return true;
   }
 
   private mmio(addr: number, size: number, isWrite: boolean, value: number): number {
     if (this.detached || this.vgpu.state === 'destroyed') return isWrite ? 0 : size === 4 ? 0xffffffff : 0xff;
-    this.syncMemory();
+    this.syncGuestMemory();
     const a = addr >>> 0;
     let r = 0;
     if (isWrite) {
@@ -367,7 +374,7 @@ export class V86Vgpu {
    */
   tick(nowMs: number): number {
     if (this.detached) return 100;
-    this.syncMemory();
+    this.syncGuestMemory();
     if (this.lastMs < 0) this.lastMs = nowMs;
     const delta = Math.min(Math.max(0, (nowMs - this.lastMs) * 1e6), this.maxStepNs);
     this.lastMs = nowMs;
