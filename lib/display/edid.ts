@@ -156,13 +156,23 @@ export function cvtReducedBlanking(width: number, height: number, refresh = 60):
   const H_BLANK = 160, H_SYNC = 32, H_FRONT = 48, V_FRONT = 3, MIN_V_BPORCH = 6, CLOCK_STEP_KHZ = 250;
   const vSync = cvtVsyncWidth(width, height);
   const actVbi = Math.max(cvtRbVbiLines(height, refresh), V_FRONT + vSync + MIN_V_BPORCH);
-  const totalLines = height + actVbi;
-  const totalPixels = width + H_BLANK;
-  const pixelClockKhz = CLOCK_STEP_KHZ * Math.floor((refresh * totalLines * totalPixels) / 1000 / CLOCK_STEP_KHZ);
+  return reducedBlankingMode(width, height, refresh, H_BLANK, H_FRONT, H_SYNC, actVbi, V_FRONT, vSync, CLOCK_STEP_KHZ);
+}
+
+/**
+ * The mode both reduced-blanking versions end with: `vbi` lines of vertical blank split into
+ * `vFront` front porch, `vSync` sync and the rest back porch; the pixel clock for `refresh` over
+ * the totals, rounded down to `clockStepKhz`; +hsync, -vsync.
+ */
+function reducedBlankingMode(
+  width: number, height: number, refresh: number, hBlank: number, hFront: number, hSync: number,
+  vbi: number, vFront: number, vSync: number, clockStepKhz: number,
+): DisplayMode {
+  const pixelClockKhz = clockStepKhz * Math.floor((refresh * (height + vbi) * (width + hBlank)) / 1000 / clockStepKhz);
   return Object.freeze({
     width, height, pixelClockKhz,
-    hFrontPorch: H_FRONT, hSync: H_SYNC, hBackPorch: H_BLANK - H_FRONT - H_SYNC,
-    vFrontPorch: V_FRONT, vSync, vBackPorch: actVbi - V_FRONT - vSync,
+    hFrontPorch: hFront, hSync, hBackPorch: hBlank - hFront - hSync,
+    vFrontPorch: vFront, vSync, vBackPorch: vbi - vFront - vSync,
     hSyncPositive: true, vSyncPositive: false,
   });
 }
@@ -177,16 +187,8 @@ export function cvtReducedBlankingV2(width: number, height: number, refresh = 60
   checkCvtArgs('CVT-RB2', width, height, refresh, 1);
   const H_BLANK = 80, H_SYNC = 32, H_FRONT = 8, V_SYNC = 8, V_BPORCH = 6, MIN_V_FPORCH = 1, CLOCK_STEP_KHZ = 10;
   const actVbi = Math.max(cvtRbVbiLines(height, refresh), MIN_V_FPORCH + V_SYNC + V_BPORCH);
-  const totalLines = height + actVbi;
-  const totalPixels = width + H_BLANK;
   // CVT rounds down to 1 kHz first; a second floor to 10 kHz gives the same as one floor to 10 kHz.
-  const pixelClockKhz = CLOCK_STEP_KHZ * Math.floor((refresh * totalLines * totalPixels) / 1000 / CLOCK_STEP_KHZ);
-  return Object.freeze({
-    width, height, pixelClockKhz,
-    hFrontPorch: H_FRONT, hSync: H_SYNC, hBackPorch: H_BLANK - H_FRONT - H_SYNC,
-    vFrontPorch: actVbi - V_SYNC - V_BPORCH, vSync: V_SYNC, vBackPorch: V_BPORCH,
-    hSyncPositive: true, vSyncPositive: false,
-  });
+  return reducedBlankingMode(width, height, refresh, H_BLANK, H_FRONT, H_SYNC, actVbi, actVbi - V_SYNC - V_BPORCH, V_SYNC, CLOCK_STEP_KHZ);
 }
 
 /** Which formula gives a requested mode its timings. */
