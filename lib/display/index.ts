@@ -27,7 +27,7 @@ export type { VblankCounters, VblankHost } from './vblank.js';
 export { GmbusController, Gmbus, Gpio, gpioRead, gpioLatch } from './gmbus.js';
 export type { GmbusPhase } from './gmbus.js';
 export {
-  decodePlane, pipeEnabled, planeFormatOf, planeTilingOf, tilingRow, scanSpan, fourcc,
+  decodePlane, pipeEnabled, pipeHasPlane, planeFormatOf, planeTilingOf, tilingRow, scanSpan, fourcc,
   DrmFormat, DrmPlaneType, PlaneBits, PlaneReg, CursorReg, PLANE_FORMATS, PLANE_TILINGS, CURSOR_MODES, PIPE_INDEX,
   PLANE_PIPES, PLANE_KINDS, HOTSPOT_INVALID, CURSOR_HOT_REG,
 } from './plane.js';

@@ -14,7 +14,7 @@
  * `TRANS_DDI_EDP_INPUT_*`), GVT-g `fb_decoder.h` (field masks), `i915_pvinfo.h` (cursor hotspot);
  * DRM fourcc and modifier values: uapi `drm_fourcc.h`; plane types: `drm_plane.h`.
  */
-import { DREG, PIPES, TRANS, curcntr, pipeconf, planeCtl, transcoderBase } from './registers.js';
+import { DREG, PIPES, TRANS, curcntr, pipeconf, planeCtl, planesOf, transcoderBase } from './registers.js';
 
 // ------------------------------------------------------------------ DRM values
 
@@ -210,6 +210,11 @@ export type PipeName = 'A' | 'B' | 'C';
 export const PIPE_INDEX: Readonly<Record<PipeName, number>> = Object.freeze({ A: 0, B: 1, C: 2 });
 /** Plane kind → universal plane index (0 = plane 1), -1 for the cursor. */
 const PLANE_INDEX: Readonly<Record<PlaneKind, number>> = Object.freeze({ primary: 0, sprite0: 1, sprite1: 2, cursor: -1 });
+
+/** Pipe `pipe` has plane `kind` (every pipe a cursor; universal planes as `planesOf`: pipe C has no sprite1). */
+export function pipeHasPlane(pipe: PipeName, kind: PlaneKind): boolean {
+  return PLANE_INDEX[kind] < planesOf(PIPE_INDEX[pipe]);
+}
 
 /**
  * Why a plane does not decode (stable codes; GVT-g's errno in brackets):

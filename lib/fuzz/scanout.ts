@@ -10,7 +10,7 @@
  * 16-byte runs contiguous, so a leaked page shows such pairs in any layout. Formats that convert
  * (2:10:10:10, 5:6:5, YUV) are not looked at.
  */
-import { PLANE_KINDS, PLANE_PIPES, type PlaneKind, type PipeName } from '../display/index.js';
+import { PLANE_KINDS, PLANE_PIPES, pipeHasPlane, type PlaneKind, type PipeName } from '../display/index.js';
 import type { Vgpu } from '../mediator/vgpu.js';
 
 /** Pixels a world check reads out at most per plane (larger planes are decoded, not read: the attack corpus reads those). */
@@ -71,7 +71,7 @@ export function scanForCanaries(v: Vgpu, scanner: CanaryScanner): { leaks: Scano
   let read = 0;
   for (const pipe of PLANE_PIPES) {
     for (const kind of PLANE_KINDS) {
-      if (kind === 'sprite1' && pipe === 'C') continue;
+      if (!pipeHasPlane(pipe, kind)) continue;
       const q = v.queryPlane(kind, pipe);
       if (!q.ok || !EXACT_DECODES.has(q.info.decode) || q.info.width * q.info.height > SCANOUT_MAX_PIXELS) continue;
       const r = v.readFramebuffer(kind, pipe);

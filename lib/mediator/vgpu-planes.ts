@@ -6,7 +6,7 @@
 import { RangeArgError } from '../errors.js';
 import { describe } from '../validate.js';
 import { PAGE_SIZE } from '../types.js';
-import { PIPE_INDEX, type PlaneSource } from '../display/plane.js';
+import { PIPE_INDEX, pipeHasPlane, type PipeName, type PlaneSource } from '../display/plane.js';
 import type { GraphicsMemory } from '../display/framebuffer.js';
 import { VGT_PVINFO_PAGE, VGT_PVINFO_SIZE } from './pvinfo.js';
 import type { Vgpu } from './vgpu.js';
@@ -50,5 +50,5 @@ export function checkPlaneArgs(kind: unknown, pipe: unknown): void {
   if (kind !== 'primary' && kind !== 'sprite0' && kind !== 'sprite1' && kind !== 'cursor') {
     throw new RangeArgError(`plane kind: expected 'primary', 'sprite0', 'sprite1' or 'cursor', got ${describe(kind)}`);
   }
-  if (kind === 'sprite1' && pipe === 'C') throw new RangeArgError(`plane kind: pipe C has no sprite1 (Skylake's pipe C has two planes)`);
+  if (!pipeHasPlane(pipe as PipeName, kind)) throw new RangeArgError(`plane kind: pipe ${pipe} has no ${kind} (Skylake's pipe C has two planes)`);
 }
